@@ -1,0 +1,25 @@
+//! Errors of the command line, mapped to exit codes.
+
+use crate::exit_codes;
+
+/// A failure of a `clnrm` command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A library error.
+    #[error(transparent)]
+    Clnrm(#[from] clnrm::Error),
+    /// Tests failed; the summary was printed already.
+    #[error("{0}")]
+    TestsFailed(String),
+}
+
+impl CliError {
+    /// The documented exit code for this failure (see `exit_codes`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::TestsFailed(_) => exit_codes::TESTS_FAILED,
+            CliError::Clnrm(e) if e.is_infrastructure() => exit_codes::ENVIRONMENT,
+            CliError::Clnrm(_) => exit_codes::USAGE,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `clnrm` command: argument parsing, terminal output and exit codes. All behaviour lives in
+//! the `clnrm` library.
+
+mod dispatch;
+mod error;
+pub mod exit_codes;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Hermetic integration tests against real services.
+#[derive(Debug, Parser)]
+#[command(name = "clnrm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the containers clnrm started.
+    Services {
+        #[command(subcommand)]
+        command: dispatch::services::ServicesCommand,
+    },
+    /// List the service plugins: name, version, image, source.
+    Plugins,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit_codes::USAGE
+            } else {
+                exit_codes::OK
+            });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_codes::ENVIRONMENT);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Services { command } => dispatch::services::run(command).await,
+            Command::Plugins => dispatch::plugins::run().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::from(exit_codes::OK),
+        Err(e) => {
+            match &e {
+                // The library's Debug prints the message with its causes.
+                CliError::Clnrm(inner) => eprintln!("error: {inner:?}"),
+                other => eprintln!("error: {other}"),
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests on real Docker. A test that cannot reach Docker fails with the message of
+//! `clnrm::docker::connect`; nothing here is skipped.
+
+mod cleanup;
+mod services;
+mod support;

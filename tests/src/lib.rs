@@ -1,0 +1,1 @@
+//! Placeholder library target; the tests live in `e2e/`.
