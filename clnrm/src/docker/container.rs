@@ -1,4 +1,4 @@
-//! Starting one container of a run: create through testcontainers, join the run network under the
+//! Starting one container of a run: create through testcontainers on the run network under the
 //! service's name, wait until ready, and on failure remove it and report its last log lines.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,6 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::exec::{CreateExecOptions, StartExecResults};
-use testcontainers::bollard::models::{EndpointSettings, NetworkConnectRequest};
 use testcontainers::bollard::query_parameters::{LogsOptions, RemoveContainerOptions};
 use testcontainers::core::{ContainerPort, Mount};
 use testcontainers::runners::AsyncRunner;
@@ -335,19 +334,6 @@ pub(crate) async fn start_container(
                 .map_err(|e| start_error(e.into()))?;
             ports.insert(*port, host_port);
         }
-        docker
-            .connect_network(
-                env.network(),
-                NetworkConnectRequest {
-                    container: id.clone(),
-                    endpoint_config: Some(EndpointSettings {
-                        aliases: Some(vec![recipe.service.clone()]),
-                        ..Default::default()
-                    }),
-                },
-            )
-            .await
-            .map_err(|e| docker_request(format!("connect {id} to network {}", env.network()), e))?;
         let host = match host.to_string().as_str() {
             "localhost" => "127.0.0.1".to_owned(),
             other => other.to_owned(),
@@ -427,8 +413,13 @@ fn build_request(
         sanitize(&recipe.service),
         rand::random::<u16>()
     );
+    // Created on the run network with the service name as host name: on a user-defined network
+    // Docker registers the host name as a DNS alias, so other services reach it by name, with
+    // no separate (and slow: ~200 ms) `network connect`.
     let mut request = generic
         .with_container_name(name)
+        .with_network(env.network())
+        .with_hostname(sanitize(&recipe.service).replace('_', "-"))
         .with_labels(env.labels_for(&recipe.service))
         .with_startup_timeout(recipe.startup_timeout);
     if let Some(cmd) = cmd {

@@ -1,0 +1,159 @@
+//! Start-to-ready of each built-in plugin, against plain testcontainers starting the same image
+//! with the same readiness criterion, interleaved on the same machine.
+//!
+//! `cargo run --release -p clnrm-examples --bin bench-startup [-- ROUNDS]` (default 5 rounds).
+//!
+//! clnrm's time includes what it adds: image substitution, labels, joining the run network under
+//! the service's name, readiness polling. The plain side starts the same (substituted) image
+//! with testcontainers and waits for the same condition (Postgres: the ready log line and a
+//! first successful `SELECT 1`; Redis: a `PONG`; generic: started).
+
+use std::time::{Duration, Instant};
+
+use clnrm::{Registry, RunConfig, RunEnv, ServiceSpec};
+use testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rounds: usize = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
+    let config = RunConfig::from_env()?;
+    let images = config.images.clone();
+    let t0 = Instant::now();
+    let env = RunEnv::start(config).await?;
+    let env_start = t0.elapsed();
+    let registry = Registry::builtin();
+
+    println!(
+        "run environment (connect, reap, network): {} ms",
+        env_start.as_millis()
+    );
+    println!("start-to-ready, median of {rounds} rounds, ms (all samples below each line)");
+    println!(
+        "{:<9} {:>9} {:>12} {:>12} {:>12} {:>13}",
+        "plugin", "clnrm", "tc bridge", "tc user net", "vs bridge", "vs user net"
+    );
+    for plugin in ["postgres", "redis", "generic"] {
+        let mut ours = Vec::new();
+        let mut plain = Vec::new();
+        let mut plain_net = Vec::new();
+        for _ in 0..rounds {
+            // clnrm
+            let spec = match plugin {
+                "generic" => ServiceSpec::new("svc", "generic")
+                    .image("debian:bookworm")
+                    .cmd(["sleep", "infinity"]),
+                other => ServiceSpec::new("svc", other),
+            };
+            let t = Instant::now();
+            let services = registry.start_all(&env, &[spec]).await?;
+            ours.push(t.elapsed());
+            services.stop_all().await?;
+
+            // plain testcontainers, same image, same readiness: on Docker's default bridge, and
+            // on a user network like clnrm's run network
+            for (net, plain) in [(None, &mut plain), (Some(env.network()), &mut plain_net)] {
+                let t = Instant::now();
+                match plugin {
+                    "postgres" => {
+                        let image = images.resolve("postgres:16");
+                        let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
+                        let container = GenericImage::new(name, tag)
+                            .with_exposed_port(ContainerPort::Tcp(5432))
+                            .with_wait_for(WaitFor::message_on_stderr(
+                                "database system is ready to accept connections",
+                            ))
+                            .with_env_var("POSTGRES_USER", "u")
+                            .with_env_var("POSTGRES_PASSWORD", "p")
+                            .with_env_var("POSTGRES_DB", "d")
+                            .with_cmd([
+                                "postgres",
+                                "-c",
+                                "fsync=off",
+                                "-c",
+                                "synchronous_commit=off",
+                                "-c",
+                                "full_page_writes=off",
+                            ])
+                            .with_network(net.unwrap_or("bridge"))
+                            .start()
+                            .await?;
+                        let port = container.get_host_port_ipv4(5432).await?;
+                        let url = format!("postgres://u:p@127.0.0.1:{port}/d");
+                        loop {
+                            if let Ok((client, conn)) =
+                                tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                            {
+                                tokio::spawn(conn);
+                                if client.simple_query("SELECT 1").await.is_ok() {
+                                    break;
+                                }
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        plain.push(t.elapsed());
+                        container.rm().await?;
+                    }
+                    "redis" => {
+                        let image = images.resolve("redis:7");
+                        let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
+                        let container = GenericImage::new(name, tag)
+                            .with_exposed_port(ContainerPort::Tcp(6379))
+                            .with_wait_for(WaitFor::message_on_stdout(
+                                "Ready to accept connections",
+                            ))
+                            .with_network(net.unwrap_or("bridge"))
+                            .start()
+                            .await?;
+                        let port = container.get_host_port_ipv4(6379).await?;
+                        let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+                        let mut conn = client.get_multiplexed_async_connection().await?;
+                        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+                        plain.push(t.elapsed());
+                        container.rm().await?;
+                    }
+                    _ => {
+                        let image = images.resolve("debian:bookworm");
+                        let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
+                        let container = GenericImage::new(name, tag)
+                            .with_cmd(["sleep", "infinity"])
+                            .with_network(net.unwrap_or("bridge"))
+                            .start()
+                            .await?;
+                        plain.push(t.elapsed());
+                        container.rm().await?;
+                    }
+                }
+            }
+        }
+        let (m_ours, m_plain, m_net) = (
+            median(&mut ours),
+            median(&mut plain),
+            median(&mut plain_net),
+        );
+        let pct = |base: Duration| (m_ours.as_secs_f64() / base.as_secs_f64() - 1.0) * 100.0;
+        println!(
+            "{plugin:<9} {:>9} {:>12} {:>12} {:>11.1}% {:>12.1}%",
+            m_ours.as_millis(),
+            m_plain.as_millis(),
+            m_net.as_millis(),
+            pct(m_plain),
+            pct(m_net)
+        );
+        println!("          clnrm            {:?}", ms(&ours));
+        println!("          plain, bridge    {:?}", ms(&plain));
+        println!("          plain, user net  {:?}", ms(&plain_net));
+    }
+    env.stop().await?;
+    Ok(())
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(samples: &[Duration]) -> Vec<u128> {
+    samples.iter().map(Duration::as_millis).collect()
+}
