@@ -12,6 +12,7 @@
 pub mod docker;
 mod error;
 pub mod harness;
+mod isolation;
 pub mod plugins;
 pub mod service;
 
@@ -19,6 +20,7 @@ pub mod service;
 #[path = "macro_support.rs"]
 pub mod __macro_support;
 
+pub use clnrm_macros::{main, test};
 pub use docker::{RunConfig, RunEnv};
 pub use error::{ConfigError, DockerError, Error, Result, ServiceError};
 pub use harness::TestContext;

@@ -9,6 +9,9 @@ pub use inventory;
 
 use crate::harness::TestContext;
 
+/// The `main` of a `harness = false` test target; what `clnrm::main!()` expands into.
+pub use crate::harness::run_main;
+
 /// A boxed future of a test body.
 pub type BoxTestFuture = Pin<Box<dyn Future<Output = TestResult> + Send + 'static>>;
 
@@ -91,6 +94,10 @@ pub struct TestDef {
 inventory::collect!(TestDef);
 
 /// Normalises what a test function returns (`()` or a `Result` whose error can be displayed).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a test result",
+    label = "a clnrm test returns `()` or `Result<(), E>` where `E: Debug`"
+)]
 pub trait IntoTestResult {
     /// Converts into a [`TestResult`].
     fn into_test_result(self) -> TestResult;

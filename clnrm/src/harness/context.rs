@@ -1,14 +1,103 @@
 //! What a test receives.
 
-/// The services of one test and the test's own name.
+use std::collections::BTreeMap;
+
+use crate::docker::ExecOutput;
+use crate::error::{Error, Result, ServiceError};
+use crate::service::ServiceHandle;
+
+/// One service as a test sees it: the running instance and the test's own URL into it (its own
+/// database, schema or logical database).
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceView {
+    pub(crate) handle: Option<ServiceHandle>,
+    pub(crate) url: Option<String>,
+}
+
+/// The services of one test and the test's own name. Every URL points at what only this test
+/// sees: a Postgres database (or schema) of its own, a Redis logical database of its own.
 #[derive(Debug)]
 pub struct TestContext {
     name: String,
+    services: BTreeMap<String, ServiceView>,
 }
 
 impl TestContext {
+    pub(crate) fn new(name: String, services: BTreeMap<String, ServiceView>) -> Self {
+        TestContext { name, services }
+    }
+
+    /// A context with fixed URLs and no running services, for testing code that takes a
+    /// `TestContext` without Docker.
+    #[doc(hidden)]
+    pub fn detached(name: &str, urls: &[(&str, &str)]) -> Self {
+        let services = urls
+            .iter()
+            .map(|(service, url)| {
+                let view = ServiceView {
+                    handle: None,
+                    url: Some((*url).to_owned()),
+                };
+                ((*service).to_owned(), view)
+            })
+            .collect();
+        TestContext::new(name.to_owned(), services)
+    }
+
     /// The test's name (`module::test_fn`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    fn view(&self, service: &str) -> Result<&ServiceView> {
+        self.services.get(service).ok_or_else(|| {
+            Error::Service(ServiceError::NotFound {
+                service: service.to_owned(),
+                known: self.services.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+        })
+    }
+
+    /// The service the test calls `service`.
+    pub fn service(&self, service: &str) -> Result<&ServiceHandle> {
+        self.view(service)?.handle.as_ref().ok_or_else(|| {
+            Error::Service(ServiceError::NotFound {
+                service: service.to_owned(),
+                known: "(this context has URLs only)".to_owned(),
+            })
+        })
+    }
+
+    /// The URL of `service` for this test: `postgres://…/<this test's database>`,
+    /// `redis://…/<this test's logical database>`.
+    pub fn url(&self, service: &str) -> Result<String> {
+        let view = self.view(service)?;
+        view.url.clone().ok_or_else(|| {
+            Error::Service(ServiceError::InvalidOption {
+                service: service.to_owned(),
+                option: "url".to_owned(),
+                message: "this service has no URL; use `ctx.host()` and `ctx.port()`".to_owned(),
+            })
+        })
+    }
+
+    /// The host to connect to `service` from the test.
+    pub fn host(&self, service: &str) -> Result<&str> {
+        Ok(self.service(service)?.host())
+    }
+
+    /// The host port mapped to `container_port` of `service`.
+    pub fn port(&self, service: &str, container_port: u16) -> Result<u16> {
+        self.service(service)?.port(container_port)
+    }
+
+    /// Runs `argv` in the container of `service` (no shell).
+    pub async fn exec<S: AsRef<str>>(&self, service: &str, argv: &[S]) -> Result<ExecOutput> {
+        self.service(service)?.exec(argv).await
+    }
+
+    /// The last `lines` lines of `service`'s output.
+    pub async fn logs(&self, service: &str, lines: usize) -> Result<String> {
+        self.service(service)?.logs(lines).await
     }
 }

@@ -1,0 +1,436 @@
+//! `clnrm::main!()`: every registered test handed to libtest-mimic (so `--list`, `--exact`,
+//! filters, `--skip`, `--ignored`, `--include-ignored`, `--test-threads` and `cargo nextest run`
+//! work), executed on one shared tokio runtime with shared services, retries, timeouts and
+//! exclusive groups.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use super::context::{ServiceView, TestContext};
+use super::shared::SharedServices;
+use super::spec::{Isolation, Scope, TestSpec};
+use crate::__macro_support::{TestDef, TestFn, TestResult};
+use crate::isolation::postgres::PgLease;
+use crate::isolation::redis::RedisDbs;
+use crate::service::{ServiceSpec, Services};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static SHARED: OnceLock<SharedServices> = OnceLock::new();
+static GROUPS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
+static PENDING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+static RESULTS: Mutex<Vec<TestRun>> = Mutex::new(Vec::new());
+
+fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("clnrm-test")
+            .build()
+            .expect("the tokio runtime of the test harness starts")
+    })
+}
+
+fn shared() -> &'static SharedServices {
+    SHARED.get_or_init(|| SharedServices::new(2))
+}
+
+/// How one test ended, for the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Passed,
+    Flaky,
+    Failed,
+    TimedOut,
+    InfraError,
+}
+
+/// One test's run, for history and reports.
+#[derive(Debug, Clone)]
+pub(crate) struct TestRun {
+    pub(crate) name: String,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) verdict: Verdict,
+    pub(crate) duration: Duration,
+    pub(crate) attempts: u32,
+    pub(crate) message: Option<String>,
+    pub(crate) started_at: SystemTime,
+    /// How long the test waited for its services and isolation, over all attempts.
+    pub(crate) setup_wait: Duration,
+}
+
+/// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into.
+pub fn run_main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+
+    let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
+    defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
+
+    let mut trials = Vec::new();
+    let mut specs = Vec::new();
+    for def in defs {
+        let name = super::spec::test_name(def.module_path, def.fn_name);
+        let spec = TestSpec::from_def(def, &manifest_dir);
+        let ignored = def.ignore.is_some();
+        let for_trial = spec.clone();
+        trials.push(
+            Trial::test(name.clone(), move || match for_trial {
+                Ok(spec) => execute(def, spec),
+                Err(problem) => Err(Failed::from(problem)),
+            })
+            .with_ignored_flag(ignored),
+        );
+        specs.push(spec);
+    }
+
+    if !args.list {
+        // Start what the selected tests need in the background, while tests that need
+        // nothing already run.
+        let mut seen = HashSet::new();
+        for (trial, spec) in trials.iter().zip(&specs) {
+            let Ok(spec) = spec else { continue };
+            let selected_by_ignore = if args.ignored {
+                spec.ignore.is_some()
+            } else {
+                spec.ignore.is_none() || args.include_ignored
+            };
+            if args.is_filtered_out(trial) || !selected_by_ignore || spec.scope != Scope::Shared {
+                continue;
+            }
+            for service in &spec.services {
+                if seen.insert(service.key.clone()) {
+                    let service = service.clone();
+                    let handle = runtime().spawn(async move { shared().prepare(&service).await });
+                    PENDING
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(handle);
+                }
+            }
+        }
+    }
+
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    runtime().block_on(async {
+        let pending: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in pending {
+            let _ = handle.await;
+        }
+        if let Some(shared) = SHARED.get() {
+            shared.shutdown().await;
+        }
+    });
+    let results = std::mem::take(&mut *RESULTS.lock().unwrap_or_else(|p| p.into_inner()));
+    for run in results.iter().filter(|r| r.verdict == Verdict::Flaky) {
+        println!(
+            "clnrm: FLAKY {}: failed, then passed on attempt {}",
+            run.name, run.attempts
+        );
+    }
+    conclusion.exit_code()
+}
+
+enum Lease {
+    Pg(PgLease),
+    Redis(Arc<RedisDbs>, u32),
+}
+
+impl Lease {
+    /// Released in the background; the harness waits for every release before it exits.
+    fn release(self) {
+        let handle = runtime().spawn(async move {
+            match self {
+                Lease::Pg(lease) => lease.release().await,
+                Lease::Redis(dbs, db) => dbs.release(db).await,
+            }
+        });
+        PENDING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+    }
+}
+
+struct Prepared {
+    views: BTreeMap<String, ServiceView>,
+    leases: Vec<Lease>,
+    own: Option<Services>,
+}
+
+impl Prepared {
+    async fn finish(self) {
+        for lease in self.leases {
+            lease.release();
+        }
+        if let Some(services) = self.own {
+            let _ = services.stop_all().await;
+        }
+    }
+}
+
+/// Starts or borrows the test's services and its isolated namespaces in them.
+async fn prepare(spec: &TestSpec) -> Result<Prepared, String> {
+    let shared = shared();
+    let mut prepared = Prepared {
+        views: BTreeMap::new(),
+        leases: Vec::new(),
+        own: None,
+    };
+    if spec.services.is_empty() {
+        return Ok(prepared);
+    }
+    if spec.scope == Scope::Test {
+        let env = shared.env().await?;
+        let specs: Vec<ServiceSpec> = spec
+            .services
+            .iter()
+            .map(|s| ServiceSpec {
+                name: s.local.clone(),
+                ..s.spec.clone()
+            })
+            .collect();
+        let services = shared
+            .registry()
+            .start_all(&env, &specs)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        for handle in services.iter() {
+            prepared.views.insert(
+                handle.name().to_owned(),
+                ServiceView {
+                    handle: Some(handle.clone()),
+                    url: handle.url().map(str::to_owned),
+                },
+            );
+        }
+        prepared.own = Some(services);
+        return Ok(prepared);
+    }
+    for service in &spec.services {
+        let step = async {
+            let instance = shared.service(service).await?;
+            let url = match service.isolation {
+                Isolation::Database | Isolation::Schema => {
+                    let template = instance.template(service, shared.ahead).await?;
+                    let lease = if service.isolation == Isolation::Database {
+                        template.database().await?
+                    } else {
+                        template.schema().await?
+                    };
+                    let url = lease.url.clone();
+                    prepared.leases.push(Lease::Pg(lease));
+                    Some(url)
+                }
+                Isolation::LogicalDb => {
+                    let dbs = instance.redis().await?;
+                    let db = dbs.lease().await?;
+                    let url = dbs.url(db);
+                    prepared.leases.push(Lease::Redis(dbs, db));
+                    Some(url)
+                }
+                Isolation::None => instance.handle.url().map(str::to_owned),
+            };
+            Ok::<_, String>(ServiceView {
+                handle: Some(instance.handle.clone()),
+                url,
+            })
+        };
+        match step.await {
+            Ok(view) => {
+                prepared.views.insert(service.local.clone(), view);
+            }
+            Err(e) => {
+                prepared.finish().await;
+                return Err(format!("service `{}`: {e}", service.local));
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+enum Attempt {
+    Passed,
+    Failed(String),
+    TimedOut(String),
+    Infra(String),
+}
+
+fn exclusive_lock(group: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut groups = GROUPS.lock().unwrap_or_else(|p| p.into_inner());
+    Arc::clone(
+        groups
+            .get_or_insert_with(HashMap::new)
+            .entry(group.to_owned())
+            .or_default(),
+    )
+}
+
+/// Runs one test with its retries; the libtest-mimic trial's body.
+fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
+    runtime().block_on(async move {
+        let lock = spec.exclusive.as_deref().map(exclusive_lock);
+        let _guard = match &lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let started_at = SystemTime::now();
+        let t0 = Instant::now();
+        let mut setup_wait = Duration::ZERO;
+        let mut attempts = 0;
+        let (verdict, message) = loop {
+            attempts += 1;
+            let (attempt, waited) = run_attempt(def, &spec).await;
+            setup_wait += waited;
+            match attempt {
+                Attempt::Passed if attempts == 1 => break (Verdict::Passed, None),
+                Attempt::Passed => break (Verdict::Flaky, None),
+                Attempt::Infra(e) => break (Verdict::InfraError, Some(e)),
+                Attempt::Failed(_) | Attempt::TimedOut(_) if attempts <= spec.retries => continue,
+                Attempt::Failed(e) => break (Verdict::Failed, Some(e)),
+                Attempt::TimedOut(e) => break (Verdict::TimedOut, Some(e)),
+            }
+        };
+        RESULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(TestRun {
+                name: spec.name.clone(),
+                file: spec.file,
+                line: spec.line,
+                verdict,
+                duration: t0.elapsed(),
+                attempts,
+                message: message.clone(),
+                started_at,
+                setup_wait,
+            });
+        match (verdict, message) {
+            (Verdict::Passed | Verdict::Flaky, _) => Ok(()),
+            (Verdict::InfraError, Some(m)) => Err(Failed::from(format!(
+                "infrastructure error (not a failure of the test's code): {m}"
+            ))),
+            (_, m) => Err(Failed::from(m.unwrap_or_default())),
+        }
+    })
+}
+
+/// One attempt: prepare, run the body under the timeout, collect diagnostics on failure,
+/// release. Returns the attempt and how long preparing took.
+async fn run_attempt(def: &'static TestDef, spec: &TestSpec) -> (Attempt, Duration) {
+    let t0 = Instant::now();
+    let prepared = match prepare(spec).await {
+        Ok(prepared) => prepared,
+        Err(e) => return (Attempt::Infra(e), t0.elapsed()),
+    };
+    let waited = t0.elapsed();
+    let ctx = TestContext::new(spec.name.clone(), prepared.views.clone());
+    let mut task: JoinHandle<TestResult> = match def.body {
+        TestFn::Async(body) => tokio::spawn(body(ctx)),
+        TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
+    };
+    let joined = match spec.timeout {
+        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
+            Ok(joined) => Some(joined),
+            Err(_) => {
+                task.abort();
+                None
+            }
+        },
+        None => Some((&mut task).await),
+    };
+    let attempt = match joined {
+        None => Attempt::TimedOut(format!(
+            "timed out after {:.1} s",
+            spec.timeout.unwrap_or_default().as_secs_f64()
+        )),
+        Some(Ok(Ok(()))) => Attempt::Passed,
+        Some(Ok(Err(message))) => Attempt::Failed(message),
+        Some(Err(e)) if e.is_panic() => {
+            let payload = e.into_panic();
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(a non-text panic payload)".to_owned());
+            Attempt::Failed(format!("panicked: {text}"))
+        }
+        Some(Err(e)) => Attempt::Failed(format!("the test task ended: {e}")),
+    };
+    let attempt = match attempt {
+        Attempt::Failed(m) => Attempt::Failed(with_diagnostics(m, spec, &prepared).await),
+        Attempt::TimedOut(m) => Attempt::TimedOut(with_diagnostics(m, spec, &prepared).await),
+        other => other,
+    };
+    prepared.finish().await;
+    (attempt, waited)
+}
+
+/// Appends what a failing test needs to be debugged: its services' URLs (secrets masked) and
+/// log tails, and the command that re-runs just this test.
+async fn with_diagnostics(message: String, spec: &TestSpec, prepared: &Prepared) -> String {
+    let mut text = message;
+    for (name, view) in &prepared.views {
+        let Some(handle) = &view.handle else { continue };
+        let mut url = view.url.clone().unwrap_or_default();
+        if let Some(c) = handle.credentials() {
+            if !c.password.is_empty() {
+                url = url.replace(&c.password, "***");
+            }
+        }
+        text.push_str(&format!(
+            "\n\nservice `{name}` ({}, image {}) {url}\nlast log lines:",
+            handle.plugin(),
+            handle.image()
+        ));
+        match handle.logs(15).await {
+            Ok(logs) => {
+                for line in logs.lines() {
+                    text.push_str("\n  | ");
+                    text.push_str(line);
+                }
+            }
+            Err(e) => text.push_str(&format!(" (unavailable: {e})")),
+        }
+    }
+    text.push_str(&format!(
+        "\n\nre-run just this test: {}",
+        repro_command(&spec.name)
+    ));
+    text
+}
+
+fn repro_command(name: &str) -> String {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "<package>".to_owned());
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((target, hash))
+                if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
+                target.to_owned()
+            }
+            _ => stem,
+        })
+        .unwrap_or_else(|| "<target>".to_owned());
+    format!("cargo test -p {package} --test {target} -- --exact {name}")
+}

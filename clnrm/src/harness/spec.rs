@@ -1,0 +1,304 @@
+//! A registered test's declaration, validated: what the macro wrote, turned into service specs
+//! and durations, with errors that name the test's file and line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::__macro_support::{OptValue, TestDef};
+use crate::docker::Readiness;
+use crate::service::{ServiceSpec, parse_duration, parse_memory};
+
+/// Where a test's services live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One container per test binary (per nextest run), each test isolated inside it.
+    Shared,
+    /// A fresh container for this test alone.
+    Test,
+}
+
+/// How a test is isolated inside a shared service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Postgres: a database of its own, cloned from the template. The default for Postgres.
+    Database,
+    /// Postgres: a schema of its own, selected through the URL's `search_path`.
+    Schema,
+    /// Redis: a logical database of its own, flushed after. The default for Redis.
+    LogicalDb,
+    /// Nothing: the test sees the service as it is.
+    None,
+}
+
+/// One service a test declares.
+#[derive(Debug, Clone)]
+pub struct TestService {
+    /// The name the test uses (`ctx.url("db")`).
+    pub local: String,
+    /// What to start.
+    pub spec: ServiceSpec,
+    /// How the test is isolated in it.
+    pub isolation: Isolation,
+    /// SQL files applied once to the template (Postgres), in name order.
+    pub migrations: Option<PathBuf>,
+    /// Services with the same key are one container under `Scope::Shared`.
+    pub key: String,
+}
+
+/// A validated test declaration.
+#[derive(Debug, Clone)]
+pub struct TestSpec {
+    /// `module::fn` (the crate name left out, as libtest names tests).
+    pub name: String,
+    /// Where it is written.
+    pub file: &'static str,
+    /// The line of the `fn`.
+    pub line: u32,
+    /// Its services.
+    pub services: Vec<TestService>,
+    /// Shared or per test.
+    pub scope: Scope,
+    /// Fails the test when it runs longer.
+    pub timeout: Option<Duration>,
+    /// Attempts after the first failure.
+    pub retries: u32,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Tests of one group never overlap.
+    pub exclusive: Option<String>,
+    /// Ignored, with the reason when given.
+    pub ignore: Option<Option<String>>,
+}
+
+const OPTIONS: &[&str] = &[
+    "image",
+    "env",
+    "port",
+    "ports",
+    "cmd",
+    "entrypoint",
+    "memory",
+    "cpus",
+    "startup_timeout",
+    "isolation",
+    "migrations",
+    "wait_log",
+    "wait_port",
+    "wait_http",
+    "wait_cmd",
+];
+
+/// The test name libtest shows: the module path without the crate name, then the function.
+pub(crate) fn test_name(module_path: &str, fn_name: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, rest)) => format!("{rest}::{fn_name}"),
+        None => fn_name.to_owned(),
+    }
+}
+
+impl TestSpec {
+    /// Validates what `#[clnrm::test]` registered; `manifest_dir` resolves `migrations`.
+    pub fn from_def(def: &TestDef, manifest_dir: &std::path::Path) -> Result<TestSpec, String> {
+        let at = format!("{}:{}", def.file, def.line);
+        let mut problems = Vec::new();
+        let scope = match def.scope {
+            None | Some("shared") => Scope::Shared,
+            Some("test") => Scope::Test,
+            Some(other) => {
+                problems.push(format!("scope `{other}`: expected \"shared\" or \"test\""));
+                Scope::Shared
+            }
+        };
+        let timeout = match def.timeout {
+            None => None,
+            Some(OptValue::Int(secs)) if secs > 0 => Some(Duration::from_secs(secs as u64)),
+            Some(OptValue::Str(text)) => match parse_duration(text) {
+                Ok(d) if !d.is_zero() => Some(d),
+                Ok(_) => {
+                    problems.push("timeout must be more than zero".to_owned());
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("timeout: {e}"));
+                    None
+                }
+            },
+            Some(other) => {
+                problems.push(format!(
+                    "timeout: expected seconds or a duration, found {other:?}"
+                ));
+                None
+            }
+        };
+        let mut services = Vec::new();
+        for decl in def.services {
+            match service(decl, manifest_dir) {
+                Ok(s) => services.push(s),
+                Err(e) => problems.push(format!("service `{}`: {e}", decl.name)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(format!(
+                "{at}: invalid #[clnrm::test]: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(TestSpec {
+            name: test_name(def.module_path, def.fn_name),
+            file: def.file,
+            line: def.line,
+            services,
+            scope,
+            timeout,
+            retries: def.retries.unwrap_or(0),
+            tags: def.tags.iter().map(|t| (*t).to_owned()).collect(),
+            exclusive: def.exclusive.map(str::to_owned),
+            ignore: def.ignore.map(|reason| reason.map(str::to_owned)),
+        })
+    }
+}
+
+fn text(value: &OptValue) -> Result<String, String> {
+    match value {
+        OptValue::Str(s) => Ok((*s).to_owned()),
+        OptValue::Int(i) => Ok(i.to_string()),
+        OptValue::Bool(b) => Ok(b.to_string()),
+        OptValue::List(_) => Err("expected a single value, found a list".to_owned()),
+    }
+}
+
+fn list(value: &OptValue) -> Vec<String> {
+    match value {
+        OptValue::List(items) => items.iter().map(|s| (*s).to_owned()).collect(),
+        other => text(other).into_iter().collect(),
+    }
+}
+
+fn port(value: &str) -> Result<u16, String> {
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("expected a port 1-65535, found `{value}`"))
+}
+
+fn service(
+    decl: &crate::__macro_support::ServiceDecl,
+    manifest_dir: &std::path::Path,
+) -> Result<TestService, String> {
+    let mut spec = ServiceSpec::new(decl.name, decl.plugin);
+    let mut isolation = match decl.plugin {
+        "postgres" => Isolation::Database,
+        "redis" => Isolation::LogicalDb,
+        _ => Isolation::None,
+    };
+    let mut migrations = None;
+    let mut key_parts = vec![format!("plugin={}", decl.plugin)];
+    for opt in decl.options {
+        let value = &opt.value;
+        if opt.key != "isolation" {
+            key_parts.push(format!("{}={:?}", opt.key, value));
+        }
+        match opt.key {
+            "image" => spec.image = Some(text(value)?),
+            "env" => {
+                for pair in list(value) {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .ok_or_else(|| format!("env: expected `KEY=value`, found `{pair}`"))?;
+                    spec.env.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            "port" | "ports" => {
+                for p in list(value) {
+                    spec.ports.push(port(&p)?);
+                }
+            }
+            "cmd" => spec.cmd = Some(list(value)),
+            "entrypoint" => spec.entrypoint = Some(list(value)),
+            "memory" => spec.memory = Some(parse_memory(&text(value)?)?),
+            "cpus" => {
+                let t = text(value)?;
+                let cpus: f64 = t
+                    .parse()
+                    .ok()
+                    .filter(|c: &f64| *c > 0.0)
+                    .ok_or_else(|| format!("cpus: expected a positive number, found `{t}`"))?;
+                spec.cpus = Some(cpus);
+            }
+            "startup_timeout" => spec.startup_timeout = Some(parse_duration(&text(value)?)?),
+            "isolation" => {
+                isolation = match (decl.plugin, text(value)?.as_str()) {
+                    ("postgres", "database") => Isolation::Database,
+                    ("postgres", "schema") => Isolation::Schema,
+                    ("redis", "database" | "db") => Isolation::LogicalDb,
+                    (_, "none") => Isolation::None,
+                    (plugin, other) => {
+                        return Err(format!(
+                            "isolation `{other}` is not available for `{plugin}`: postgres takes \
+                             \"database\" or \"schema\", redis \"database\", any plugin \"none\""
+                        ));
+                    }
+                }
+            }
+            "migrations" => {
+                let dir = manifest_dir.join(text(value)?);
+                if !dir.is_dir() {
+                    return Err(format!(
+                        "migrations: `{}` is not a directory",
+                        dir.display()
+                    ));
+                }
+                migrations = Some(dir);
+            }
+            "wait_log" => spec.readiness.push(Readiness::LogLine(text(value)?)),
+            "wait_port" => spec.readiness.push(Readiness::Port(port(&text(value)?)?)),
+            "wait_http" => {
+                // "8080/health" or "8080/health=204"
+                let t = text(value)?;
+                let (p, rest) = t.split_once('/').ok_or_else(|| {
+                    format!("wait_http: expected `PORT/path[=STATUS]`, found `{t}`")
+                })?;
+                let (path, status) = match rest.split_once('=') {
+                    Some((path, status)) => (
+                        path,
+                        status
+                            .parse()
+                            .map_err(|_| format!("wait_http: bad status `{status}`"))?,
+                    ),
+                    None => (rest, 200),
+                };
+                spec.readiness.push(Readiness::Http {
+                    port: port(p)?,
+                    path: format!("/{path}"),
+                    status,
+                });
+            }
+            "wait_cmd" => spec.readiness.push(Readiness::Command(list(value))),
+            other => {
+                return Err(format!(
+                    "unknown option `{other}`; known: {}",
+                    OPTIONS.join(", ")
+                ));
+            }
+        }
+    }
+    if migrations.is_some() && decl.plugin != "postgres" {
+        return Err("`migrations` is a postgres option".to_owned());
+    }
+    if decl.plugin == "redis" && spec.cmd.is_none() && spec.entrypoint.is_none() {
+        // Room for a logical database per concurrent test (Redis defaults to 16).
+        spec.cmd = Some(
+            ["redis-server", "--databases", "256"]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    Ok(TestService {
+        local: decl.name.to_owned(),
+        spec,
+        isolation,
+        migrations,
+        key: key_parts.join(","),
+    })
+}

@@ -1,0 +1,6 @@
+#[clnrm::test]
+async fn t(ctx: &clnrm::TestContext) {
+    let _ = ctx;
+}
+
+fn main() {}

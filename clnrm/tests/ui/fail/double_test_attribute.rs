@@ -1,0 +1,5 @@
+#[clnrm::test]
+#[test]
+fn t() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[clnrm::test(ignore = 5)]
+fn t() {}
+
+fn main() {}

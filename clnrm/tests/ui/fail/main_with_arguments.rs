@@ -1,0 +1,4 @@
+#[clnrm::test]
+fn t() {}
+
+clnrm::main!(test_threads = 4);

@@ -1,0 +1,4 @@
+#[clnrm::test]
+struct NotATest;
+
+fn main() {}

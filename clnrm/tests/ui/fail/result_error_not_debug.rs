@@ -1,0 +1,8 @@
+struct Opaque;
+
+#[clnrm::test]
+fn t() -> Result<(), Opaque> {
+    Err(Opaque)
+}
+
+fn main() {}

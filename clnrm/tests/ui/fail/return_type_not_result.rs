@@ -1,0 +1,6 @@
+#[clnrm::test]
+async fn t() -> Option<()> {
+    None
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[clnrm::test(scope = "test")]
+async fn t() {}
+
+fn main() {}

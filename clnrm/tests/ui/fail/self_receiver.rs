@@ -1,0 +1,10 @@
+struct Suite;
+
+impl Suite {
+    #[clnrm::test]
+    async fn t(&self) {}
+}
+
+fn main() {
+    let _ = Suite;
+}

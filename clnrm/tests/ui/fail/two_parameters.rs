@@ -1,0 +1,6 @@
+#[clnrm::test]
+async fn t(ctx: clnrm::TestContext, db: clnrm::TestContext) {
+    let _ = (ctx, db);
+}
+
+fn main() {}

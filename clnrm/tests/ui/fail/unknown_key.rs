@@ -1,0 +1,4 @@
+#[clnrm::test(retry = 2)]
+async fn t() {}
+
+fn main() {}

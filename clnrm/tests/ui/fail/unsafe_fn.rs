@@ -1,0 +1,4 @@
+#[clnrm::test]
+unsafe fn t() {}
+
+fn main() {}

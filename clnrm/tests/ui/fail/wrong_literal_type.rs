@@ -1,0 +1,4 @@
+#[clnrm::test(retries = "two")]
+async fn t() {}
+
+fn main() {}
