@@ -19,6 +19,12 @@ pub enum Error {
     /// A configuration file or a test declaration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A test plan could not be made from its input.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    /// A replay of a CI history could not be run (unreadable or malformed file).
+    #[error(transparent)]
+    Replay(#[from] crate::plan::ReplayError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

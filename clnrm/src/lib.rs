@@ -12,6 +12,7 @@
 pub mod docker;
 mod error;
 pub mod harness;
+pub mod plan;
 pub mod plugins;
 pub mod service;
 
