@@ -25,6 +25,9 @@ pub enum Error {
     /// A replay of a CI history could not be run (unreadable or malformed file).
     #[error(transparent)]
     Replay(#[from] crate::plan::ReplayError),
+    /// The LLM advisor could not be configured, reached or understood.
+    #[error(transparent)]
+    Ai(#[from] crate::ai::AiError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

@@ -9,6 +9,7 @@
 //! built-ins).
 #![warn(missing_docs)]
 
+pub mod ai;
 pub mod docker;
 mod error;
 pub mod harness;
