@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub(crate) mod plugins;
+pub(crate) mod replay;
 pub(crate) mod services;

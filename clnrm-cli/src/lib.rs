@@ -28,6 +28,9 @@ enum Command {
     },
     /// List the service plugins: name, version, image, source.
     Plugins,
+    /// Replay the planner on a CI history (RETECS CSV) and print APFD, APFDc and NAPFD per
+    /// ordering strategy.
+    Replay(dispatch::replay::ReplayArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Services { command } => dispatch::services::run(command).await,
             Command::Plugins => dispatch::plugins::run().await,
+            Command::Replay(args) => dispatch::replay::run(args),
         }
     });
     match result {

@@ -19,6 +19,15 @@ pub enum Error {
     /// A configuration file or a test declaration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A test plan could not be made from its input.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    /// A replay of a CI history could not be run (unreadable or malformed file).
+    #[error(transparent)]
+    Replay(#[from] crate::plan::ReplayError),
+    /// The LLM advisor could not be configured, reached or understood.
+    #[error(transparent)]
+    Ai(#[from] crate::ai::AiError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

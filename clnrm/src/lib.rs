@@ -9,10 +9,12 @@
 //! built-ins).
 #![warn(missing_docs)]
 
+pub mod ai;
 pub mod docker;
 mod error;
 pub mod harness;
 mod isolation;
+pub mod plan;
 pub mod plugins;
 pub mod service;
 

@@ -2,5 +2,6 @@
 //! `clnrm::docker::connect`; nothing here is skipped.
 
 mod cleanup;
+mod replay;
 mod services;
 mod support;

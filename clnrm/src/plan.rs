@@ -1,0 +1,35 @@
+//! Planning: estimate each test's chance to fail and its duration from the run history, order
+//! the tests so failures show up first, lay them out on parallel lanes counting service
+//! start-up, and split them into shards balanced by predicted time.
+//!
+//! Everything here is pure and deterministic: the same [`PlanInput`] always gives the same
+//! [`TestPlan`]. The history store (SQLite) lives elsewhere and hands records in.
+//!
+//! Responsibilities, one file each:
+//! - `model`: the input types ([`TestCandidate`], [`TestHistoryRecord`], [`PlanInput`], ...)
+//! - `estimate`: per-test failure probability, flakiness and duration ([`estimate`])
+//! - `order`: ordering by chance-to-fail per expected second ([`prioritise`])
+//! - `schedule`: list-scheduling of the ordered tests on lanes ([`simulate_lanes`])
+//! - `shard`: `--partition K/N` parsing and time-balanced sharding ([`Partition`], [`shard`])
+//! - `planner`: the whole pipeline ([`plan`])
+//! - [`replay`]: the replay benchmark over RETECS-format CI histories (APFD, APFDc, NAPFD)
+
+mod error;
+mod estimate;
+mod model;
+mod order;
+mod planner;
+pub mod replay;
+mod schedule;
+mod shard;
+
+pub use error::{PlanError, ReplayError};
+pub use estimate::{TestEstimate, estimate};
+pub use model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome};
+pub use order::{prioritise, priority_cmp};
+pub use planner::{PlannedTest, ShardSummary, TestPlan, plan};
+pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
+pub use shard::{Partition, shard};
+
+#[cfg(test)]
+mod planner_tests;

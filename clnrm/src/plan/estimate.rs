@@ -1,0 +1,457 @@
+//! Per-test estimates: chance to fail, flakiness, expected duration, and why.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::PlanError;
+use super::model::{PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome, check_seconds};
+
+/// What the planner believes about one test, with the reasons in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub struct TestEstimate {
+    /// Test name.
+    pub name: String,
+    /// Estimated chance that the next run fails, in [0, 1].
+    pub failure_probability: f64,
+    /// Flip rate over the recent runs (pass/fail changes and passes on retry), in [0, 1].
+    pub flakiness: f64,
+    /// Expected duration in seconds (median of the recent runs, or a default).
+    pub expected_duration_secs: f64,
+    /// Expected cost when ordering: duration plus this test's share of its services' start-up,
+    /// floored at `min_cost_secs`.
+    pub cost_secs: f64,
+    /// Chance to fail per expected second: the ordering key (higher runs earlier).
+    pub priority: f64,
+    /// Non-skipped runs in the history.
+    pub runs_seen: usize,
+    /// Human-readable reasons, e.g. "failed 2 of last 5 runs", "new test".
+    pub reasons: Vec<String>,
+}
+
+/// Estimates every candidate's chance to fail and duration from the history.
+///
+/// Deterministic; history records may come in any order (they are ordered by run id, then
+/// timestamp, then position). Records of tests that are not candidates still inform the global
+/// failure rate and the default duration.
+pub fn estimate(
+    tests: &[TestCandidate],
+    history: &[TestHistoryRecord],
+    service_startup_secs: &BTreeMap<String, f64>,
+    config: &PlannerConfig,
+) -> Result<Vec<TestEstimate>, PlanError> {
+    config.validate()?;
+    for (index, record) in history.iter().enumerate() {
+        check_seconds(
+            &format!("duration of history record {index} (`{}`)", record.test),
+            record.duration_secs,
+        )?;
+    }
+    for (service, secs) in service_startup_secs {
+        check_seconds(&format!("start-up estimate of service `{service}`"), *secs)?;
+    }
+
+    let mut by_test: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut failure_sum = 0.0;
+    let mut counted = 0usize;
+    for (index, record) in history.iter().enumerate() {
+        if let Some(weight) = record.outcome.failure_weight(config.flaky_outcome_weight) {
+            failure_sum += weight;
+            counted += 1;
+        }
+        by_test.entry(record.test.as_str()).or_default().push(index);
+    }
+    let base_rate = if counted == 0 {
+        config.new_test_failure_prior
+    } else {
+        failure_sum / counted as f64
+    };
+
+    // Newest first, non-skipped, per test.
+    let mut runs: HashMap<&str, Vec<&TestHistoryRecord>> = HashMap::with_capacity(by_test.len());
+    for (name, mut indices) in by_test {
+        indices.sort_by(|&a, &b| {
+            let (ra, rb) = (&history[a], &history[b]);
+            rb.run_id
+                .cmp(&ra.run_id)
+                .then(rb.timestamp_ms.cmp(&ra.timestamp_ms))
+                .then(b.cmp(&a))
+        });
+        let seen: Vec<&TestHistoryRecord> = indices
+            .into_iter()
+            .map(|i| &history[i])
+            .filter(|r| r.outcome != TestOutcome::Skipped)
+            .collect();
+        runs.insert(name, seen);
+    }
+
+    // Default duration for unseen tests: the median of the known tests' medians.
+    let mut medians: Vec<f64> = runs
+        .values()
+        .filter(|r| !r.is_empty())
+        .map(|r| median_duration(r, config.duration_window_runs))
+        .collect();
+    let default_duration = if medians.is_empty() {
+        config.default_duration_secs
+    } else {
+        median(&mut medians)
+    };
+
+    // Each service's start-up is shared by the candidates that need it.
+    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    for test in tests {
+        for service in dedup(&test.services) {
+            *users.entry(service).or_default() += 1;
+        }
+    }
+
+    let mut out: Vec<TestEstimate> = Vec::with_capacity(tests.len());
+    for test in tests {
+        let seen = runs
+            .get(test.name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut reasons = Vec::new();
+        let (mut p, flakiness, duration) = if seen.is_empty() {
+            reasons.push(format!(
+                "new test: no history, assumed {:.0} % chance to fail",
+                config.new_test_failure_prior * 100.0
+            ));
+            reasons.push(format!(
+                "no duration history: assumed {}",
+                fmt_secs(default_duration)
+            ));
+            (config.new_test_failure_prior, 0.0, default_duration)
+        } else {
+            let stats = history_stats(seen, base_rate, config);
+            reasons.extend(stats.reasons);
+            let d = median_duration(seen, config.duration_window_runs);
+            reasons.push(format!(
+                "median duration {} over last {} runs",
+                fmt_secs(d),
+                seen.len().min(config.duration_window_runs.max(1))
+            ));
+            (stats.probability, stats.flakiness, d)
+        };
+        if test.source_changed == Some(true) {
+            p += (1.0 - p) * config.source_changed_boost;
+            reasons.push("source changed since last green run".into());
+        }
+        let p = p.clamp(0.0, 1.0);
+
+        let mut service_share = 0.0;
+        let services = dedup(&test.services);
+        for service in &services {
+            let startup = service_startup_secs
+                .get(*service)
+                .copied()
+                .unwrap_or(config.default_service_startup_secs);
+            service_share += startup / users[service] as f64;
+        }
+        if !services.is_empty() {
+            reasons.push(format!(
+                "needs {}: share of start-up {}",
+                services.join(", "),
+                fmt_secs(service_share)
+            ));
+        }
+        out.push(TestEstimate {
+            name: test.name.clone(),
+            failure_probability: p,
+            flakiness,
+            expected_duration_secs: duration,
+            cost_secs: duration + service_share,
+            priority: 0.0,
+            runs_seen: seen.len(),
+            reasons,
+        });
+    }
+    // Second pass: the cost floor depends on the typical candidate.
+    let floor = if out.is_empty() {
+        config.min_cost_secs
+    } else {
+        let mut costs: Vec<f64> = out.iter().map(|e| e.cost_secs).collect();
+        config
+            .min_cost_secs
+            .max(config.min_cost_share_of_median * median(&mut costs))
+    };
+    for e in &mut out {
+        e.cost_secs = e.cost_secs.max(floor);
+        e.priority = if e.cost_secs > 0.0 {
+            e.failure_probability / e.cost_secs
+        } else {
+            e.failure_probability
+        };
+    }
+    Ok(out)
+}
+
+struct HistoryStats {
+    probability: f64,
+    flakiness: f64,
+    reasons: Vec<String>,
+}
+
+/// `seen` is newest first and non-empty.
+fn history_stats(
+    seen: &[&TestHistoryRecord],
+    base_rate: f64,
+    config: &PlannerConfig,
+) -> HistoryStats {
+    let decay = 0.5f64.powf(1.0 / config.recency_half_life_runs);
+    let mut weight = 1.0;
+    let (mut weighted_failures, mut weights) = (0.0, 0.0);
+    for record in seen {
+        let f = record
+            .outcome
+            .failure_weight(config.flaky_outcome_weight)
+            .unwrap_or(0.0);
+        weighted_failures += weight * f;
+        weights += weight;
+        weight *= decay;
+    }
+    let recency_rate =
+        (weighted_failures + config.prior_strength * base_rate) / (weights + config.prior_strength);
+    let failures: f64 = seen
+        .iter()
+        .map(|r| {
+            r.outcome
+                .failure_weight(config.flaky_outcome_weight)
+                .unwrap_or(0.0)
+        })
+        .sum();
+    let lifetime_rate = (failures + config.prior_strength * base_rate)
+        / (seen.len() as f64 + config.prior_strength);
+    let rate =
+        config.lifetime_weight * lifetime_rate + (1.0 - config.lifetime_weight) * recency_rate;
+
+    let window = &seen[..seen.len().min(config.flip_window_runs.max(1))];
+    let is_bad = |r: &&TestHistoryRecord| r.outcome != TestOutcome::Passed;
+    let transitions = window
+        .windows(2)
+        .filter(|w| is_bad(&w[0]) != is_bad(&w[1]))
+        .count();
+    let failed = window
+        .iter()
+        .filter(|r| r.outcome == TestOutcome::Failed)
+        .count();
+    let flaky = window
+        .iter()
+        .filter(|r| r.outcome == TestOutcome::Flaky)
+        .count();
+    let flakiness = ((transitions + flaky) as f64 / window.len() as f64).min(1.0);
+    let probability = rate + (1.0 - rate) * config.flip_rate_weight * flakiness;
+
+    let mut reasons = Vec::new();
+    let n = window.len();
+    if failed > 0 {
+        reasons.push(format!("failed {failed} of last {n} runs"));
+    }
+    if flaky > 0 {
+        reasons.push(format!("passed only on retry {flaky} of last {n} runs"));
+    }
+    if failed == 0 && flaky == 0 {
+        match seen.iter().position(|r| r.outcome != TestOutcome::Passed) {
+            Some(ago) => reasons.push(format!("last failed {} runs ago", ago + 1)),
+            None => reasons.push(format!("passed all {} runs", seen.len())),
+        }
+    }
+    if transitions >= 2 {
+        reasons.push(format!(
+            "flipped between pass and fail {transitions} times in last {n} runs"
+        ));
+    }
+    HistoryStats {
+        probability,
+        flakiness,
+        reasons,
+    }
+}
+
+fn median_duration(seen: &[&TestHistoryRecord], window: usize) -> f64 {
+    let mut durations: Vec<f64> = seen
+        .iter()
+        .take(window.max(1))
+        .map(|r| r.duration_secs)
+        .collect();
+    median(&mut durations)
+}
+
+/// Median of a non-empty slice (mean of the two middle values for even lengths).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn dedup(services: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = services.iter().map(String::as_str).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn fmt_secs(secs: f64) -> String {
+    if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        test: &str,
+        run_id: u64,
+        duration_secs: f64,
+        outcome: TestOutcome,
+    ) -> TestHistoryRecord {
+        TestHistoryRecord {
+            test: test.into(),
+            run_id,
+            timestamp_ms: None,
+            duration_secs,
+            outcome,
+            retries: 0,
+        }
+    }
+
+    fn estimates(tests: &[TestCandidate], history: &[TestHistoryRecord]) -> Vec<TestEstimate> {
+        estimate(tests, history, &BTreeMap::new(), &PlannerConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn recent_failures_raise_the_chance_to_fail_above_a_clean_test() {
+        let mut history = Vec::new();
+        for run in 1..=5 {
+            history.push(record("clean", run, 1.0, TestOutcome::Passed));
+            let outcome = if run >= 4 {
+                TestOutcome::Failed
+            } else {
+                TestOutcome::Passed
+            };
+            history.push(record("broken", run, 1.0, outcome));
+        }
+        let e = estimates(
+            &[TestCandidate::new("clean"), TestCandidate::new("broken")],
+            &history,
+        );
+        assert!(e[1].failure_probability > 0.3, "{e:?}");
+        assert!(e[0].failure_probability < 0.1, "{e:?}");
+        assert!(
+            e[1].reasons
+                .contains(&"failed 2 of last 5 runs".to_string()),
+            "{:?}",
+            e[1].reasons
+        );
+        assert!(
+            e[0].reasons.contains(&"passed all 5 runs".to_string()),
+            "{:?}",
+            e[0].reasons
+        );
+    }
+
+    #[test]
+    fn new_test_gets_the_prior_and_the_median_duration_of_the_others() {
+        let history = vec![
+            record("a", 1, 1.0, TestOutcome::Passed),
+            record("b", 1, 3.0, TestOutcome::Passed),
+            record("c", 1, 100.0, TestOutcome::Passed),
+        ];
+        let e = estimates(&[TestCandidate::new("fresh")], &history);
+        assert_eq!(
+            e[0].failure_probability,
+            PlannerConfig::default().new_test_failure_prior
+        );
+        assert_eq!(e[0].expected_duration_secs, 3.0);
+        assert!(
+            e[0].reasons[0].starts_with("new test"),
+            "{:?}",
+            e[0].reasons
+        );
+    }
+
+    #[test]
+    fn duration_is_the_median_so_one_outlier_does_not_move_it() {
+        let history: Vec<_> = [1.0, 1.2, 0.9, 60.0, 1.1]
+            .iter()
+            .enumerate()
+            .map(|(i, d)| record("t", i as u64, *d, TestOutcome::Passed))
+            .collect();
+        let e = estimates(&[TestCandidate::new("t")], &history);
+        assert_eq!(e[0].expected_duration_secs, 1.1);
+    }
+
+    #[test]
+    fn changed_source_is_boosted_and_said() {
+        let history = vec![record("t", 1, 1.0, TestOutcome::Passed)];
+        let plain = estimates(&[TestCandidate::new("t")], &history)[0].failure_probability;
+        let changed = TestCandidate {
+            source_changed: Some(true),
+            ..TestCandidate::new("t")
+        };
+        let e = &estimates(&[changed], &history)[0];
+        assert!(e.failure_probability > plain);
+        assert!(
+            e.reasons
+                .iter()
+                .any(|r| r == "source changed since last green run")
+        );
+    }
+
+    #[test]
+    fn flip_flopping_test_is_flakier_than_a_steady_one() {
+        let mut history = Vec::new();
+        for run in 1..=10u64 {
+            let flip = if run % 2 == 0 {
+                TestOutcome::Failed
+            } else {
+                TestOutcome::Passed
+            };
+            history.push(record("flip", run, 1.0, flip));
+            history.push(record("steady", run, 1.0, TestOutcome::Passed));
+        }
+        history.push(record("retry", 10, 1.0, TestOutcome::Flaky));
+        let e = estimates(
+            &[
+                TestCandidate::new("flip"),
+                TestCandidate::new("steady"),
+                TestCandidate::new("retry"),
+            ],
+            &history,
+        );
+        assert!(e[0].flakiness > 0.8, "{e:?}");
+        assert_eq!(e[1].flakiness, 0.0);
+        assert!(
+            e[2].reasons
+                .iter()
+                .any(|r| r.starts_with("passed only on retry")),
+            "{:?}",
+            e[2].reasons
+        );
+    }
+
+    #[test]
+    fn negative_duration_in_history_is_an_error_naming_the_record() {
+        let history = vec![record("t", 1, -1.0, TestOutcome::Passed)];
+        let err = estimate(
+            &[TestCandidate::new("t")],
+            &history,
+            &BTreeMap::new(),
+            &PlannerConfig::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "duration of history record 0 (`t`) is -1; expected a finite number of seconds >= 0"
+        );
+    }
+}

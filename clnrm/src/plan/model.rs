@@ -1,0 +1,215 @@
+//! Input types of the planner.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::PlanError;
+use super::shard::Partition;
+
+/// A test that may be run: its name, the services it needs and whether its sources changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TestCandidate {
+    /// Unique test name (the history key).
+    pub name: String,
+    /// Service keys the test needs (e.g. `postgres`), each started once per run.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Its source files changed since the last green run (`None`: unknown).
+    #[serde(default)]
+    pub source_changed: Option<bool>,
+}
+
+impl TestCandidate {
+    /// A candidate with no services and unknown source changes.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            services: Vec::new(),
+            source_changed: None,
+        }
+    }
+}
+
+/// How one execution of a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestOutcome {
+    /// Passed on the first attempt.
+    Passed,
+    /// Failed (after all retries).
+    Failed,
+    /// Failed first, passed on a retry.
+    Flaky,
+    /// Not run (ignored, filtered). Carries no signal and is left out of the estimates.
+    Skipped,
+}
+
+impl TestOutcome {
+    /// How much this outcome counts as a failure (flaky counts half).
+    pub(crate) fn failure_weight(self, flaky_weight: f64) -> Option<f64> {
+        match self {
+            TestOutcome::Passed => Some(0.0),
+            TestOutcome::Failed => Some(1.0),
+            TestOutcome::Flaky => Some(flaky_weight),
+            TestOutcome::Skipped => None,
+        }
+    }
+}
+
+/// One past execution of one test, as the history store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TestHistoryRecord {
+    /// Test name.
+    pub test: String,
+    /// Run (or CI cycle) number; larger is more recent.
+    pub run_id: u64,
+    /// When it ran, milliseconds since the Unix epoch; orders records within a run.
+    #[serde(default)]
+    pub timestamp_ms: Option<i64>,
+    /// Wall time of the execution in seconds (all attempts).
+    pub duration_secs: f64,
+    /// How it ended.
+    pub outcome: TestOutcome,
+    /// Number of retries it took (0 when it passed or failed at once).
+    #[serde(default)]
+    pub retries: u32,
+}
+
+/// Tunable constants of the estimates. The defaults are generic, not fitted to one data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", default)]
+pub struct PlannerConfig {
+    /// A past run's weight halves every this many more recent runs of the same test.
+    pub recency_half_life_runs: f64,
+    /// Share of the lifetime (undecayed) failure rate in the chance to fail; the rest is the
+    /// recency-weighted rate. Failures concentrate in few tests, so a long memory matters.
+    pub lifetime_weight: f64,
+    /// Pseudo-runs of the global failure rate mixed into every test's estimate.
+    pub prior_strength: f64,
+    /// Chance to fail assumed for a test with no history (new or renamed).
+    pub new_test_failure_prior: f64,
+    /// How much a flaky outcome (passed on retry) counts as a failure.
+    pub flaky_outcome_weight: f64,
+    /// Weight of the flip rate (pass/fail changes) added to the chance to fail.
+    pub flip_rate_weight: f64,
+    /// Number of most recent runs the flip rate and the "failed x of last n" reason look at.
+    pub flip_window_runs: usize,
+    /// Extra chance to fail when the test's sources changed: p' = p + (1 - p) * boost.
+    pub source_changed_boost: f64,
+    /// Number of most recent durations the median is taken over.
+    pub duration_window_runs: usize,
+    /// Duration assumed for a test with no history when no other test has one either.
+    pub default_duration_secs: f64,
+    /// Floor on a test's cost when ordering, so near-zero durations do not dominate.
+    pub min_cost_secs: f64,
+    /// Cost floor relative to the median expected duration of the candidates: tests shorter
+    /// than this share of the typical test are ordered as if they took that long.
+    pub min_cost_share_of_median: f64,
+    /// Start-up time assumed for a service missing from the start-up estimates.
+    pub default_service_startup_secs: f64,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        Self {
+            recency_half_life_runs: 5.0,
+            lifetime_weight: 0.5,
+            prior_strength: 1.0,
+            new_test_failure_prior: 0.2,
+            flaky_outcome_weight: 0.5,
+            flip_rate_weight: 0.5,
+            flip_window_runs: 10,
+            source_changed_boost: 0.5,
+            duration_window_runs: 10,
+            default_duration_secs: 1.0,
+            min_cost_secs: 0.1,
+            min_cost_share_of_median: 1.0,
+            default_service_startup_secs: 2.0,
+        }
+    }
+}
+
+impl PlannerConfig {
+    /// Parses a JSON object of config fields (missing fields keep their defaults, unknown ones
+    /// are an error) and checks every constant is in range.
+    pub fn parse_json(text: &str) -> Result<Self, PlanError> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|source| PlanError::InvalidConfig { source })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that every constant is in range.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        for (what, value) in [
+            ("recency_half_life_runs", self.recency_half_life_runs),
+            ("prior_strength", self.prior_strength),
+            ("default_duration_secs", self.default_duration_secs),
+            ("min_cost_secs", self.min_cost_secs),
+            ("min_cost_share_of_median", self.min_cost_share_of_median),
+            (
+                "default_service_startup_secs",
+                self.default_service_startup_secs,
+            ),
+        ] {
+            check_seconds(what, value)?;
+        }
+        if self.recency_half_life_runs == 0.0 {
+            return Err(PlanError::InvalidSeconds {
+                what: "recency_half_life_runs (must be > 0)".into(),
+                value: 0.0,
+            });
+        }
+        for (what, value) in [
+            ("new_test_failure_prior", self.new_test_failure_prior),
+            ("lifetime_weight", self.lifetime_weight),
+            ("flaky_outcome_weight", self.flaky_outcome_weight),
+            ("flip_rate_weight", self.flip_rate_weight),
+            ("source_changed_boost", self.source_changed_boost),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(PlanError::InvalidProbability {
+                    what: what.into(),
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything the planner needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PlanInput {
+    /// The tests selected to run, in file (declaration) order.
+    pub tests: Vec<TestCandidate>,
+    /// Past executions, any order.
+    #[serde(default)]
+    pub history: Vec<TestHistoryRecord>,
+    /// Estimated start-up seconds per service key.
+    #[serde(default)]
+    pub service_startup_secs: BTreeMap<String, f64>,
+    /// Number of parallel lanes.
+    pub threads: usize,
+    /// Run only shard K of N.
+    #[serde(default)]
+    pub partition: Option<Partition>,
+    /// Estimate constants.
+    #[serde(default)]
+    pub config: PlannerConfig,
+}
+
+pub(crate) fn check_seconds(what: &str, value: f64) -> Result<(), PlanError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(PlanError::InvalidSeconds {
+            what: what.to_string(),
+            value,
+        })
+    }
+}
