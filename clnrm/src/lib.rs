@@ -13,6 +13,7 @@ pub mod docker;
 mod error;
 pub mod harness;
 pub mod plugins;
+pub mod report;
 pub mod service;
 
 #[doc(hidden)]
