@@ -19,6 +19,9 @@ pub enum Error {
     /// A configuration file or a test declaration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The history store could not be opened, read or written.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

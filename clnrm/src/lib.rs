@@ -12,6 +12,7 @@
 pub mod docker;
 mod error;
 pub mod harness;
+pub mod history;
 pub mod plugins;
 pub mod report;
 pub mod service;
