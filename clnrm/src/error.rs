@@ -28,6 +28,9 @@ pub enum Error {
     /// The LLM advisor could not be configured, reached or understood.
     #[error(transparent)]
     Ai(#[from] crate::ai::AiError),
+    /// The history store could not be opened, read or written.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

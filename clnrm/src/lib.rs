@@ -15,7 +15,9 @@ mod error;
 pub mod harness;
 mod isolation;
 pub mod plan;
+pub mod history;
 pub mod plugins;
+pub mod report;
 pub mod service;
 
 #[doc(hidden)]
