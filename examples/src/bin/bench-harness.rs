@@ -172,10 +172,16 @@ fn build(target: &'static str) -> Result<Binary, BoxError> {
     let output = Command::new(cargo)
         .args(["test", "-p", "clnrm-examples", "--test", target, "--no-run"])
         .arg("--message-format=json")
-        .stderr(Stdio::inherit())
         .output()?;
     if !output.status.success() {
-        return Err(format!("cargo test --no-run exited with {}", output.status).into());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first: Vec<&str> = stderr.lines().take(12).collect();
+        return Err(format!(
+            "cargo test --no-run exited with {}; first lines:\n{}",
+            output.status,
+            first.join("\n")
+        )
+        .into());
     }
     for line in String::from_utf8(output.stdout)?.lines() {
         let Ok(message) = serde_json::from_str::<Value>(line) else {
@@ -305,4 +311,35 @@ fn seconds(object: &Value, prefix: &str) -> Option<f64> {
         .as_f64()
         .map(|ms| ms / 1000.0)
         .or_else(|| object[format!("{prefix}_secs")].as_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_bound_is_slowest_start_plus_test_time_per_thread() {
+        let path = std::env::temp_dir().join(format!("bench-harness-{}.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"{ "test_threads": 2,
+                 "services": [ { "name": "db", "start_ms": 2000 }, { "name": "cache", "start_secs": 0.5 } ],
+                 "tests": [ { "name": "a", "duration_ms": 300 }, { "name": "b", "duration_secs": 0.1 } ] }"#,
+        )
+        .unwrap();
+        let bound = lower_bound(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(bound.threads, 2);
+        assert!((bound.slowest_start - 2.0).abs() < 1e-9);
+        assert!((bound.test_sum - 0.4).abs() < 1e-9);
+        assert!((bound.total - 2.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn missing_results_leave_the_lower_bound_unavailable() {
+        let why = lower_bound(Path::new("/nonexistent/clnrm.json"))
+            .err()
+            .unwrap();
+        assert!(why.contains("wrote no JSON results"), "{why}");
+    }
 }
