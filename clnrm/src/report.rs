@@ -21,3 +21,4 @@ pub use json::{JSON_VERSION, json, write_json};
 pub use junit::{junit_xml, write_junit};
 pub use record::{Outcome, RunRecord, Summary, TestRecord};
 pub(crate) use time::unix_millis;
+pub(crate) use write::write_atomically;

@@ -4,6 +4,7 @@
 //! exclusive groups.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +19,7 @@ use super::spec::{Isolation, Scope, TestSpec};
 use crate::__macro_support::{TestDef, TestFn, TestResult};
 use crate::isolation::postgres::PgLease;
 use crate::isolation::redis::RedisDbs;
+use crate::report::Outcome as Verdict;
 use crate::service::{ServiceSpec, Services};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -37,17 +39,7 @@ fn runtime() -> &'static Runtime {
 }
 
 fn shared() -> &'static SharedServices {
-    SHARED.get_or_init(|| SharedServices::new(2))
-}
-
-/// How one test ended, for the reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Passed,
-    Flaky,
-    Failed,
-    TimedOut,
-    InfraError,
+    SHARED.get_or_init(|| SharedServices::new(8))
 }
 
 /// One test's run, for history and reports.
@@ -67,7 +59,10 @@ pub(crate) struct TestRun {
 
 /// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into.
 pub fn run_main() -> std::process::ExitCode {
-    let args = Arguments::from_args();
+    let (args, outputs) = super::report::split_args(std::env::args().collect());
+    let args = Arguments::from_iter(args);
+    let run_started = SystemTime::now();
+    let run_t0 = Instant::now();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
@@ -82,6 +77,13 @@ pub fn run_main() -> std::process::ExitCode {
 
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
+    let target = super::report::target_name();
+    let history = super::report::open_history(&manifest_dir);
+    if !args.list {
+        // Likely failures first, then the shortest: the planner's order from this binary's
+        // history (file order when there is none).
+        super::report::order_by_history(&mut defs, history.as_ref(), &target);
+    }
 
     let mut trials = Vec::new();
     let mut specs = Vec::new();
@@ -129,14 +131,19 @@ pub fn run_main() -> std::process::ExitCode {
 
     let conclusion = libtest_mimic::run(&args, trials);
 
-    runtime().block_on(async {
+    let service_starts = runtime().block_on(async {
         let pending: Vec<JoinHandle<()>> =
             std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
         for handle in pending {
             let _ = handle.await;
         }
-        if let Some(shared) = SHARED.get() {
-            shared.shutdown().await;
+        match SHARED.get() {
+            Some(shared) => {
+                let starts = shared.start_times();
+                shared.shutdown().await;
+                starts
+            }
+            None => Vec::new(),
         }
     });
     let results = std::mem::take(&mut *RESULTS.lock().unwrap_or_else(|p| p.into_inner()));
@@ -145,6 +152,18 @@ pub fn run_main() -> std::process::ExitCode {
             "clnrm: FLAKY {}: failed, then passed on attempt {}",
             run.name, run.attempts
         );
+    }
+    if !args.list {
+        let run = super::report::Finished {
+            target,
+            started_at: run_started,
+            duration: run_t0.elapsed(),
+            test_threads: args
+                .test_threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            service_starts,
+        };
+        super::report::finish(&run, &results, history.as_ref(), &outputs);
     }
     conclusion.exit_code()
 }
@@ -391,16 +410,17 @@ async fn with_diagnostics(message: String, spec: &TestSpec, prepared: &Prepared)
     for (name, view) in &prepared.views {
         let Some(handle) = &view.handle else { continue };
         let mut url = view.url.clone().unwrap_or_default();
-        if let Some(c) = handle.credentials() {
-            if !c.password.is_empty() {
-                url = url.replace(&c.password, "***");
-            }
+        if let Some(c) = handle.credentials()
+            && !c.password.is_empty()
+        {
+            url = url.replace(&c.password, "***");
         }
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n\nservice `{name}` ({}, image {}) {url}\nlast log lines:",
             handle.plugin(),
             handle.image()
-        ));
+        );
         match handle.logs(15).await {
             Ok(logs) => {
                 for line in logs.lines() {
@@ -408,13 +428,16 @@ async fn with_diagnostics(message: String, spec: &TestSpec, prepared: &Prepared)
                     text.push_str(line);
                 }
             }
-            Err(e) => text.push_str(&format!(" (unavailable: {e})")),
+            Err(e) => {
+                let _ = write!(text, " (unavailable: {e})");
+            }
         }
     }
-    text.push_str(&format!(
+    let _ = write!(
+        text,
         "\n\nre-run just this test: {}",
         repro_command(&spec.name)
-    ));
+    );
     text
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
@@ -137,6 +138,17 @@ impl SharedServices {
             }
             Isolation::None => {}
         }
+    }
+
+    /// How long each shared service took to start.
+    pub(crate) fn start_times(&self) -> Vec<(String, Duration)> {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flat_map(|s| s.start_times())
+            .map(|(name, took)| (name.to_owned(), took))
+            .collect()
     }
 
     /// Stops every shared service and the run environment.
