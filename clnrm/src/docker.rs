@@ -18,7 +18,7 @@ pub use container::{
     ContainerRecipe, Endpoint, ExecOutput, Readiness, ReadyCheck, StartedContainer, exec_in,
     logs_of,
 };
-pub use env::{GcReport, RemovedContainer, RunConfig, RunEnv, gc_dead_runs};
+pub use env::{GcReport, RemovedContainer, RunConfig, RunEnv, gc_dead_runs, remove_run};
 pub use images::ImageMap;
 pub use owner::Owner;
 /// The Docker client crate, as testcontainers uses it: for what clnrm has no API for.

@@ -195,6 +195,14 @@ impl StartedContainer {
         logs_of(&self.docker, &self.id, lines).await
     }
 
+    /// Lets the container outlive this value: nothing removes it on drop.
+    pub fn detach(mut self) {
+        if let Some(container) = self.container.take() {
+            // testcontainers removes its containers on drop; this one belongs to a longer run.
+            std::mem::forget(container);
+        }
+    }
+
     /// Stops and removes the container.
     pub async fn remove(mut self) -> Result<()> {
         if let Some(container) = self.container.take() {

@@ -27,6 +27,11 @@ pub struct RunConfig {
     pub reap_dead: bool,
     /// Remove this run's containers on Ctrl-C/SIGTERM, then exit (default: yes).
     pub cleanup_on_signal: bool,
+    /// The run outlives this process (one `cargo nextest run`, many processes): its network may
+    /// exist already, and neither [`RunEnv::stop`] nor drop removes anything (default: no).
+    pub persistent: bool,
+    /// The process whose end ends the run; this process when `None`.
+    pub owner: Option<Owner>,
 }
 
 impl RunConfig {
@@ -48,6 +53,8 @@ impl Default for RunConfig {
             run_id: None,
             reap_dead: true,
             cleanup_on_signal: true,
+            persistent: false,
+            owner: None,
         }
     }
 }
@@ -88,6 +95,7 @@ pub struct RunEnv {
     images: ImageMap,
     reaped: GcReport,
     stopped: AtomicBool,
+    created_network: bool,
 }
 
 impl RunEnv {
@@ -102,21 +110,41 @@ impl RunEnv {
         let id = config
             .run_id
             .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
-        let owner = Owner::current();
+        let owner = config.owner.clone().unwrap_or_else(Owner::current);
         let network = format!("clnrm-{id}");
         let mut network_labels = HashMap::new();
         network_labels.insert(labels::MANAGED.to_owned(), "true".to_owned());
         network_labels.insert(labels::RUN.to_owned(), id.clone());
         network_labels.insert(labels::OWNER.to_owned(), owner.to_string());
-        docker
-            .create_network(NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".to_owned()),
-                labels: Some(network_labels),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| docker_request(format!("create network `{network}`"), e))?;
+        // Docker accepts two networks of one name: a persistent run looks first (its
+        // processes take turns, see the harness).
+        let exists = config.persistent
+            && docker
+                .inspect_network(
+                    &network,
+                    None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>,
+                )
+                .await
+                .is_ok();
+        let created = if exists {
+            Err(None)
+        } else {
+            docker
+                .create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".to_owned()),
+                    labels: Some(network_labels),
+                    ..Default::default()
+                })
+                .await
+                .map_err(Some)
+        };
+        let created_here = match created {
+            Ok(_) => true,
+            // Another process of the same persistent run made it first.
+            Err(None) => false,
+            Err(Some(e)) => return Err(docker_request(format!("create network `{network}`"), e)),
+        };
         let env = Arc::new(RunEnv {
             id,
             docker,
@@ -124,9 +152,10 @@ impl RunEnv {
             owner,
             images: config.images,
             reaped,
-            stopped: AtomicBool::new(false),
+            stopped: AtomicBool::new(config.persistent),
+            created_network: created_here,
         });
-        if config.cleanup_on_signal {
+        if config.cleanup_on_signal && !config.persistent {
             signals::register(&env.id, &env.network);
         }
         tracing::debug!(run = %env.id, network = %env.network, "run environment started");
@@ -184,7 +213,8 @@ impl RunEnv {
         }
     }
 
-    /// Removes every container of this run and its network. Safe to call twice.
+    /// Removes every container of this run and its network. Safe to call twice; does nothing
+    /// for a persistent run (see [`RunConfig::persistent`] and [`remove_run`]).
     pub async fn stop(&self) -> Result<()> {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -192,6 +222,11 @@ impl RunEnv {
         let result = remove_run(&self.docker, &self.id, &self.network).await;
         signals::unregister(&self.id);
         result
+    }
+
+    /// Did this process create the run's network (the first process of a persistent run)?
+    pub fn created_network(&self) -> bool {
+        self.created_network
     }
 
     /// Was [`RunEnv::stop`] called?
@@ -209,8 +244,8 @@ impl Drop for RunEnv {
     }
 }
 
-/// Removes every container labelled with `run`, then the network.
-pub(crate) async fn remove_run(docker: &Docker, run: &str, network: &str) -> Result<()> {
+/// Removes every container labelled with `run`, then `network`.
+pub async fn remove_run(docker: &Docker, run: &str, network: &str) -> Result<()> {
     let filters = label_filters(&[format!("{}={run}", labels::RUN)]);
     let ids: Vec<String> = list(docker, filters)
         .await?

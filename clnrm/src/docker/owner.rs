@@ -27,6 +27,24 @@ impl Owner {
         }
     }
 
+    /// Process `pid` of this machine, if it runs.
+    pub fn of(pid: u32) -> Option<Owner> {
+        Some(Owner {
+            host: host_id(),
+            pid,
+            start: process_start(pid)?,
+        })
+    }
+
+    /// The parent of this process, if known.
+    pub fn parent() -> Option<Owner> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after = &stat[stat.rfind(')')? + 1..];
+        // Field 4 is the parent pid; `after` starts at field 3.
+        let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
+        Owner::of(ppid)
+    }
+
     /// Parses a label value written by [`fmt::Display`].
     pub fn parse(label: &str) -> Option<Owner> {
         let mut parts = label.rsplitn(3, '/');

@@ -14,7 +14,7 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use super::context::{ServiceView, TestContext};
-use super::shared::SharedServices;
+use super::shared::{REAPER_ENV, Share, SharedServices, reap_when_owner_ends};
 use super::spec::{Isolation, Scope, TestSpec};
 use crate::__macro_support::{TestDef, TestFn, TestResult};
 use crate::isolation::postgres::PgLease;
@@ -39,7 +39,18 @@ fn runtime() -> &'static Runtime {
 }
 
 fn shared() -> &'static SharedServices {
-    SHARED.get_or_init(|| SharedServices::new(8))
+    SHARED.get_or_init(|| {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        let clnrm_dir =
+            crate::history::default_history_path(&manifest_dir, |k| std::env::var(k).ok())
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+        SharedServices::new(8, Share::from_env(clnrm_dir))
+    })
 }
 
 /// One test's run, for history and reports.
@@ -59,6 +70,9 @@ pub(crate) struct TestRun {
 
 /// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into.
 pub fn run_main() -> std::process::ExitCode {
+    if let Ok(spec) = std::env::var(REAPER_ENV) {
+        return reap_when_owner_ends(&spec);
+    }
     let (args, outputs) = super::report::split_args(std::env::args().collect());
     let args = Arguments::from_iter(args);
     let run_started = SystemTime::now();

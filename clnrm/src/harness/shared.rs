@@ -18,6 +18,7 @@ type Shared<T> = Arc<OnceCell<Result<T, String>>>;
 /// One shared service and its isolation machinery.
 pub(crate) struct SharedService {
     pub(crate) handle: ServiceHandle,
+    across_processes: bool,
     template: OnceCell<Result<Arc<PgTemplate>, String>>,
     redis: OnceCell<Result<Arc<RedisDbs>, String>>,
 }
@@ -43,7 +44,7 @@ impl SharedService {
         self.redis
             .get_or_init(|| async {
                 let port = self.handle.port(6379).map_err(|e| e.to_string())?;
-                RedisDbs::new(self.handle.host(), port).await
+                RedisDbs::new(self.handle.host(), port, self.across_processes).await
             })
             .await
             .clone()
@@ -52,6 +53,9 @@ impl SharedService {
 
 /// Everything shared by the tests of this process.
 pub(crate) struct SharedServices {
+    /// Set under `cargo nextest run` (one process per test): services are shared by every
+    /// process of the run through files in `dir`.
+    share: Option<Share>,
     env: OnceCell<Result<Arc<RunEnv>, String>>,
     services: Mutex<HashMap<String, Shared<Arc<SharedService>>>>,
     started: Mutex<Vec<Services>>,
@@ -61,13 +65,14 @@ pub(crate) struct SharedServices {
 }
 
 impl SharedServices {
-    pub(crate) fn new(ahead: usize) -> Self {
+    pub(crate) fn new(ahead: usize, share: Option<Share>) -> Self {
         SharedServices {
+            ahead: if share.is_some() { 1 } else { ahead },
+            share,
             env: OnceCell::new(),
             services: Mutex::new(HashMap::new()),
             started: Mutex::new(Vec::new()),
             registry: Registry::builtin(),
-            ahead,
         }
     }
 
@@ -79,8 +84,28 @@ impl SharedServices {
     pub(crate) async fn env(&self) -> Result<Arc<RunEnv>, String> {
         self.env
             .get_or_init(|| async {
-                let config = RunConfig::from_env().map_err(|e| format!("{e:?}"))?;
-                RunEnv::start(config).await.map_err(|e| format!("{e:?}"))
+                let mut config = RunConfig::from_env().map_err(|e| format!("{e:?}"))?;
+                if let Some(share) = &self.share {
+                    config.run_id = Some(share.run.clone());
+                    config.persistent = true;
+                    config.cleanup_on_signal = false;
+                    config.owner = Some(share.owner.clone());
+                }
+                // Docker accepts two networks of one name: the processes of a run take turns.
+                let lock = match &self.share {
+                    Some(share) => {
+                        Some(lock_file(share.dir.join(format!("{}.lock", share.run))).await?)
+                    }
+                    None => None,
+                };
+                let env = RunEnv::start(config).await.map_err(|e| format!("{e:?}"))?;
+                drop(lock);
+                if let Some(share) = &self.share
+                    && env.created_network()
+                {
+                    share.spawn_reaper(&env);
+                }
+                Ok(env)
             })
             .await
             .clone()
@@ -99,6 +124,9 @@ impl SharedServices {
                 .or_default(),
         );
         cell.get_or_init(|| async {
+            if let Some(share) = &self.share {
+                return self.shared_across_processes(share, service).await;
+            }
             let env = self.env().await?;
             let services = self
                 .registry
@@ -114,6 +142,7 @@ impl SharedServices {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(services);
             Ok(Arc::new(SharedService {
+                across_processes: false,
                 handle,
                 template: OnceCell::new(),
                 redis: OnceCell::new(),
@@ -121,6 +150,66 @@ impl SharedServices {
         })
         .await
         .clone()
+    }
+
+    /// Under nextest: the one instance of `service` for the whole run, started by the first
+    /// process that needs it (under a file lock) and adopted by the others from the record it
+    /// wrote.
+    async fn shared_across_processes(
+        &self,
+        share: &Share,
+        service: &TestService,
+    ) -> Result<Arc<SharedService>, String> {
+        let env = self.env().await?;
+        let base = share
+            .dir
+            .join(format!("{}-{:016x}", share.run, stable_hash(&service.key)));
+        let lock = lock_file(base.with_extension("lock")).await?;
+        let record_path = base.with_extension("json");
+        if let Ok(text) = std::fs::read_to_string(&record_path)
+            && let Ok(record) = serde_json::from_str::<SharedRecord>(&text)
+        {
+            let running = env
+                .docker()
+                .inspect_container(&record.container_id, None)
+                .await
+                .ok()
+                .and_then(|i| i.state)
+                .and_then(|s| s.running)
+                == Some(true);
+            if running {
+                drop(lock);
+                return Ok(Arc::new(SharedService {
+                    across_processes: true,
+                    handle: record.adopt(env.docker().clone()),
+                    template: OnceCell::new(),
+                    redis: OnceCell::new(),
+                }));
+            }
+        }
+        let services = self
+            .registry
+            .start_all(&env, std::slice::from_ref(&service.spec))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let handle = services
+            .get(&service.spec.name)
+            .map_err(|e| e.to_string())?
+            .clone();
+        // The container belongs to the run, not to this process: the reaper removes it when
+        // nextest ends.
+        handle.detach();
+        let record = SharedRecord::of(&handle);
+        let text = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        crate::report::write_atomically(&record_path, text.as_bytes())
+            .map_err(|e| format!("{e:?}"))?;
+        drop(lock);
+        Ok(Arc::new(SharedService {
+            across_processes: true,
+            handle,
+            template: OnceCell::new(),
+            redis: OnceCell::new(),
+        }))
     }
 
     /// Starts `service` and its isolation machinery (template and first clones) ahead of the
@@ -162,4 +251,159 @@ impl SharedServices {
             let _ = env.stop().await;
         }
     }
+}
+
+/// How the processes of one `cargo nextest run` share services.
+#[derive(Debug, Clone)]
+pub(crate) struct Share {
+    /// `nx-<nextest run id>`: the run label and network suffix.
+    pub(crate) run: String,
+    /// Where the lock and record files live (`target/clnrm/share`).
+    pub(crate) dir: std::path::PathBuf,
+    /// The nextest process: the run ends when it does.
+    pub(crate) owner: crate::docker::Owner,
+}
+
+impl Share {
+    /// `Some` under nextest (`NEXTEST_RUN_ID` set), with the nextest process as owner.
+    pub(crate) fn from_env(target_dir: std::path::PathBuf) -> Option<Share> {
+        let id = std::env::var("NEXTEST_RUN_ID")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        let owner = crate::docker::Owner::parent()?;
+        let run = format!(
+            "nx-{}",
+            id.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(12)
+                .collect::<String>()
+        );
+        let dir = target_dir.join("share");
+        std::fs::create_dir_all(&dir).ok()?;
+        Some(Share { run, dir, owner })
+    }
+
+    /// Starts a detached copy of this binary that waits for the nextest process to end, then
+    /// removes the run's containers and network.
+    fn spawn_reaper(&self, env: &RunEnv) {
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let spawned = std::process::Command::new(exe)
+            .env(
+                REAPER_ENV,
+                format!("{}|{}|{}", self.owner, env.id(), env.network()),
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the reaper of run {}: {e}", env.id());
+        }
+    }
+}
+
+/// Set on the reaper process: `OWNER|RUN|NETWORK`.
+pub(crate) const REAPER_ENV: &str = "CLNRM_REAPER";
+
+/// The reaper's whole life: wait for the owner to end, then remove the run.
+pub(crate) fn reap_when_owner_ends(spec: &str) -> std::process::ExitCode {
+    let mut parts = spec.split('|');
+    let (Some(owner), Some(run), Some(network)) = (parts.next(), parts.next(), parts.next()) else {
+        return std::process::ExitCode::from(2);
+    };
+    let Some(owner) = crate::docker::Owner::parse(owner) else {
+        return std::process::ExitCode::from(2);
+    };
+    while !owner.is_dead_here() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return std::process::ExitCode::FAILURE;
+    };
+    rt.block_on(async {
+        if let Ok(docker) = crate::docker::connect().await {
+            let _ = crate::docker::remove_run(&docker, run, network).await;
+        }
+    });
+    std::process::ExitCode::SUCCESS
+}
+
+/// The same on every process of every build (`DefaultHasher::new` has fixed keys).
+fn stable_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What the process that started a shared service writes down for the others.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedRecord {
+    name: String,
+    plugin: String,
+    container_id: String,
+    image: String,
+    host: String,
+    ports: std::collections::BTreeMap<u16, u16>,
+    url: Option<String>,
+    credentials: Option<(String, String, Option<String>)>,
+}
+
+impl SharedRecord {
+    fn of(handle: &ServiceHandle) -> Self {
+        SharedRecord {
+            name: handle.name().to_owned(),
+            plugin: handle.plugin().to_owned(),
+            container_id: handle.container_id().to_owned(),
+            image: handle.image().to_owned(),
+            host: handle.host().to_owned(),
+            ports: handle.ports().clone(),
+            url: handle.url().map(str::to_owned),
+            credentials: handle
+                .credentials()
+                .map(|c| (c.user.clone(), c.password.clone(), c.database.clone())),
+        }
+    }
+
+    fn adopt(self, docker: crate::docker::bollard::Docker) -> ServiceHandle {
+        ServiceHandle::adopt(
+            self.name,
+            self.plugin,
+            self.container_id,
+            self.image,
+            crate::docker::Endpoint {
+                host: self.host,
+                ports: self.ports,
+            },
+            self.url,
+            self.credentials
+                .map(|(user, password, database)| crate::service::Credentials {
+                    user,
+                    password,
+                    database,
+                }),
+            docker,
+        )
+    }
+}
+
+/// Takes an exclusive lock on `path` (created if missing), waiting for other processes; the lock
+/// is released when the file is dropped.
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, String> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }

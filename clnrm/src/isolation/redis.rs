@@ -9,6 +9,9 @@ use tokio::sync::Semaphore;
 pub(crate) struct RedisDbs {
     host: String,
     port: u16,
+    /// Several processes lend from this server (nextest): databases are handed out round-robin
+    /// by a counter kept in database 0, so no two processes pick the same one at once.
+    across_processes: Option<u32>,
     free: Mutex<Vec<u32>>,
     available: Semaphore,
 }
@@ -83,7 +86,11 @@ async fn read_reply<R: AsyncRead + Unpin>(
 
 impl RedisDbs {
     /// Asks the server how many logical databases it has and lends all but database 0.
-    pub(crate) async fn new(host: &str, port: u16) -> std::result::Result<Arc<Self>, String> {
+    pub(crate) async fn new(
+        host: &str,
+        port: u16,
+        across_processes: bool,
+    ) -> std::result::Result<Arc<Self>, String> {
         let replies = redis_commands(host, port, &[&["CONFIG", "GET", "databases"]]).await?;
         let count: u32 = replies[0]
             .split_whitespace()
@@ -94,6 +101,7 @@ impl RedisDbs {
         Ok(Arc::new(RedisDbs {
             host: host.to_owned(),
             port,
+            across_processes: across_processes.then_some(count.max(2) - 1),
             available: Semaphore::new(free.len()),
             free: Mutex::new(free),
         }))
@@ -101,6 +109,13 @@ impl RedisDbs {
 
     /// A logical database of the test's own; waits while all are lent.
     pub(crate) async fn lease(&self) -> std::result::Result<u32, String> {
+        if let Some(lendable) = self.across_processes {
+            let n = redis_commands(&self.host, self.port, &[&["INCR", "clnrm:next-db"]]).await?;
+            let n: u64 = n[0]
+                .parse()
+                .map_err(|_| format!("bad counter {:?}", n[0]))?;
+            return Ok(1 + ((n - 1) % u64::from(lendable)) as u32);
+        }
         let permit = self.available.acquire().await.map_err(|e| e.to_string())?;
         permit.forget();
         self.free
@@ -122,8 +137,10 @@ impl RedisDbs {
         {
             tracing::warn!("cannot flush redis database {db}: {e}");
         }
-        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(db);
-        self.available.add_permits(1);
+        if self.across_processes.is_none() {
+            self.free.lock().unwrap_or_else(|p| p.into_inner()).push(db);
+            self.available.add_permits(1);
+        }
     }
 
     /// `redis://HOST:PORT/DB`.

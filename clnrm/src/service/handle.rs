@@ -62,7 +62,11 @@ struct Inner {
     container_id: String,
     image: String,
     endpoint: Endpoint,
+    docker: testcontainers::bollard::Docker,
+    /// The container this process owns (and removes); `None` once stopped, or for a service
+    /// another process started ([`ServiceHandle::adopt`]).
     container: Mutex<Option<StartedContainer>>,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for ServiceHandle {
@@ -97,9 +101,62 @@ impl ServiceHandle {
                 container_id: container.id().to_owned(),
                 image: container.image().to_owned(),
                 endpoint: container.endpoint().clone(),
+                docker: container.docker().clone(),
                 container: Mutex::new(Some(container)),
+                stopped: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// A handle to a service another process started and owns (a service shared across the
+    /// processes of one `cargo nextest run`): usable, but never removed from here.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a record of what the owner wrote down"
+    )]
+    pub fn adopt(
+        name: impl Into<String>,
+        plugin: impl Into<String>,
+        container_id: impl Into<String>,
+        image: impl Into<String>,
+        endpoint: Endpoint,
+        url: Option<String>,
+        credentials: Option<Credentials>,
+        docker: testcontainers::bollard::Docker,
+    ) -> Self {
+        ServiceHandle {
+            inner: Arc::new(Inner {
+                name: name.into(),
+                plugin: plugin.into(),
+                url,
+                credentials,
+                container_id: container_id.into(),
+                image: image.into(),
+                endpoint,
+                docker,
+                container: Mutex::new(None),
+                stopped: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Gives up ownership: the container outlives this process (its labels still let the
+    /// reaper remove it once its owner is gone).
+    pub fn detach(&self) {
+        let container = self
+            .inner
+            .container
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(container) = container {
+            container.detach();
+        }
+    }
+
+    /// Where it can be reached from this process.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
     }
 
     /// The service's name.
@@ -204,22 +261,20 @@ impl ServiceHandle {
     }
 
     fn docker_for_exec(&self) -> Result<testcontainers::bollard::Docker> {
-        let guard = self
-            .inner
-            .container
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(container) => Ok(container.docker().clone()),
-            None => Err(Error::Service(ServiceError::NotFound {
+        if self.inner.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Service(ServiceError::NotFound {
                 service: self.inner.name.clone(),
                 known: "(it was stopped)".to_owned(),
-            })),
+            }));
         }
+        Ok(self.inner.docker.clone())
     }
 
     /// Stops and removes the container. Other clones see a stopped service.
     pub async fn stop(&self) -> Result<()> {
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let container = self
             .inner
             .container

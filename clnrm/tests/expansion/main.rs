@@ -112,22 +112,6 @@ fn find(defs: &[&'static TestDef], name: &str) -> &'static TestDef {
 /// The assertions on one registered test.
 type Check = fn(&'static TestDef);
 
-fn check(name: &str, assertions: Check) -> bool {
-    match std::panic::catch_unwind(|| {
-        let defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
-        assertions(find(&defs, name));
-    }) {
-        Ok(()) => {
-            println!("test {name} ... ok");
-            true
-        }
-        Err(_) => {
-            println!("test {name} ... FAILED");
-            false
-        }
-    }
-}
-
 fn every_test_is_registered_once_with_its_module_file_and_line(_: &'static TestDef) {
     let defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     let mut names: Vec<&str> = defs.iter().map(|def| def.fn_name).collect();
@@ -248,18 +232,17 @@ fn main() -> std::process::ExitCode {
             assert_eq!(run(def), Ok(()));
         }),
     ];
-    let failed = checks
+    // libtest-mimic, so `--list`, filters and `cargo nextest run` work on this target too.
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = checks
         .iter()
-        .filter(|(name, assertions)| !check(name, *assertions))
-        .count();
-    println!(
-        "\ntest result: {}. {} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" },
-        checks.len() - failed
-    );
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+        .map(|&(name, assertions)| {
+            libtest_mimic::Trial::test(name, move || {
+                let defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
+                assertions(find(&defs, name));
+                Ok(())
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
 }
