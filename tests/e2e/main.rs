@@ -2,6 +2,7 @@
 //! `clnrm::docker::connect`; nothing here is skipped.
 
 mod cleanup;
+mod harness;
 mod replay;
 mod services;
 mod support;
