@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub(crate) mod list;
 pub(crate) mod plugins;
 pub(crate) mod replay;
 pub(crate) mod services;
+pub(crate) mod validate;

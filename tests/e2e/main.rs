@@ -4,4 +4,5 @@
 mod cleanup;
 mod replay;
 mod services;
+mod suite_cli;
 mod support;
