@@ -1,4 +1,4 @@
-//! The TOML suite format (`*.clnrm.toml`): parse and validate.
+//! The TOML suite format (`*.clnrm.toml`): parse, validate, run.
 //!
 //! - [`parse_suite`] turns text into a [`SuiteSpec`] (both the current `version = 1` format and
 //!   the older upstream clnrm format), reporting structural problems (unknown keys with a
@@ -8,14 +8,14 @@
 //! - [`check_suite`] does both and returns every diagnostic of a file at once;
 //!   [`load_suite`] reads a file and fails with [`SuiteError`] unless it is clean of errors.
 //! - [`discover_suites`] expands files and directories into `*.clnrm.toml` files.
-//!
-//! Nothing here executes anything; the engine runs a [`SuiteSpec`].
+//! - [`run_suites`] executes loaded suites on the engine (services, steps, expectations).
 
 mod diagnostic;
 mod discover;
 mod error;
 mod load;
 mod parse;
+mod run;
 mod spec;
 mod validate;
 pub mod values;
@@ -25,5 +25,6 @@ pub use discover::{SUITE_EXTENSION, discover_suites};
 pub use error::SuiteError;
 pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_str};
 pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};
+pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
 pub use spec::*;
 pub use validate::validate_suite;
