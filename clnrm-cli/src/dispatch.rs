@@ -3,5 +3,6 @@
 pub(crate) mod list;
 pub(crate) mod plugins;
 pub(crate) mod replay;
+pub(crate) mod run;
 pub(crate) mod services;
 pub(crate) mod validate;

@@ -11,6 +11,9 @@ pub enum CliError {
     /// Bad input (suite files with errors); the diagnostics were printed already.
     #[error("{0}")]
     Invalid(String),
+    /// The environment is not usable (services that did not start); reported already.
+    #[error("{0}")]
+    Environment(String),
     /// Tests failed; the summary was printed already.
     #[error("{0}")]
     TestsFailed(String),
@@ -22,6 +25,7 @@ impl CliError {
         match self {
             CliError::TestsFailed(_) => exit_codes::TESTS_FAILED,
             CliError::Invalid(_) => exit_codes::USAGE,
+            CliError::Environment(_) => exit_codes::ENVIRONMENT,
             CliError::Clnrm(e) if e.is_infrastructure() => exit_codes::ENVIRONMENT,
             CliError::Clnrm(_) => exit_codes::USAGE,
         }

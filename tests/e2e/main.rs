@@ -5,4 +5,5 @@ mod cleanup;
 mod replay;
 mod services;
 mod suite_cli;
+mod suite_run;
 mod support;
