@@ -8,6 +8,12 @@ pub enum CliError {
     /// A library error.
     #[error(transparent)]
     Clnrm(#[from] clnrm::Error),
+    /// Bad input (suite files with errors); the diagnostics were printed already.
+    #[error("{0}")]
+    Invalid(String),
+    /// The environment is not usable (services that did not start); reported already.
+    #[error("{0}")]
+    Environment(String),
     /// Tests failed; the summary was printed already.
     #[error("{0}")]
     TestsFailed(String),
@@ -18,6 +24,8 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::TestsFailed(_) => exit_codes::TESTS_FAILED,
+            CliError::Invalid(_) => exit_codes::USAGE,
+            CliError::Environment(_) => exit_codes::ENVIRONMENT,
             CliError::Clnrm(e) if e.is_infrastructure() => exit_codes::ENVIRONMENT,
             CliError::Clnrm(_) => exit_codes::USAGE,
         }

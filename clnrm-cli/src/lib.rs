@@ -31,6 +31,14 @@ enum Command {
     /// Replay the planner on a CI history (RETECS CSV) and print APFD, APFDc and NAPFD per
     /// ordering strategy.
     Replay(dispatch::replay::ReplayArgs),
+    /// Check suite files (`*.clnrm.toml`) and print every problem as `file:line:col: severity:
+    /// message`; exit 2 when any is an error (warnings do not fail).
+    Validate(dispatch::validate::ValidateArgs),
+    /// Run TOML suites on Docker: PASS/FAIL per scenario, a summary; exit 0 all passed, 1 a
+    /// failure, 2 bad input, 3 Docker unreachable or services that did not start.
+    Run(dispatch::run::RunArgs),
+    /// List suites with their services, scenarios and steps.
+    List(dispatch::list::ListArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -65,6 +73,9 @@ pub fn main() -> ExitCode {
             Command::Services { command } => dispatch::services::run(command).await,
             Command::Plugins => dispatch::plugins::run().await,
             Command::Replay(args) => dispatch::replay::run(args),
+            Command::Validate(args) => dispatch::validate::run(args),
+            Command::List(args) => dispatch::list::run(args),
+            Command::Run(args) => dispatch::run::run(args).await,
         }
     });
     match result {

@@ -19,6 +19,9 @@ pub enum Error {
     /// A configuration file or a test declaration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A TOML suite file could not be read or is invalid (every diagnostic is carried).
+    #[error(transparent)]
+    Suite(#[from] crate::suite::SuiteError),
     /// A test plan could not be made from its input.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),

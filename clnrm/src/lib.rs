@@ -6,7 +6,7 @@
 //!
 //! The pieces, bottom up: [`docker`] (the run environment: network, labels, reaping, image
 //! substitution), [`service`] (the plugin trait, handles, the registry), [`plugins`] (the
-//! built-ins).
+//! built-ins), [`suite`] (the TOML suite format: parse, validate).
 #![warn(missing_docs)]
 
 pub mod ai;
@@ -19,6 +19,7 @@ pub mod plan;
 pub mod plugins;
 pub mod report;
 pub mod service;
+pub mod suite;
 
 #[doc(hidden)]
 #[path = "macro_support.rs"]

@@ -5,4 +5,6 @@ mod cleanup;
 mod harness;
 mod replay;
 mod services;
+mod suite_cli;
+mod suite_run;
 mod support;

@@ -1,0 +1,142 @@
+//! `clnrm run [PATH...]`
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+use clnrm::report::{Outcome, TestRecord};
+use clnrm::suite::{RunOptions, discover_suites, load_suite, run_suites};
+
+use crate::CliError;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Suite files, or directories searched for `*.clnrm.toml` (default: the current directory).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Suites running at once.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    jobs: usize,
+    /// Start no further suite after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Write the results as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write the results as JUnit XML to this file.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
+    if files.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "no `*{}` suite under {}",
+            clnrm::suite::SUITE_EXTENSION,
+            super::validate::join_paths(&paths)
+        )));
+    }
+    let registry = clnrm::Registry::builtin();
+    let known = registry.names();
+    // Every suite must be valid before anything starts.
+    let mut suites = Vec::new();
+    let mut invalid = 0;
+    for file in &files {
+        match load_suite(file, &known) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("{w}");
+                }
+                suites.push((file.clone(), loaded.spec));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                for d in e.diagnostics() {
+                    eprintln!("{d}");
+                }
+                invalid += 1;
+            }
+        }
+    }
+    if invalid > 0 {
+        return Err(CliError::Invalid(format!(
+            "{invalid} of {} suite(s) have errors; nothing was run",
+            files.len()
+        )));
+    }
+    let config = clnrm::RunConfig::from_env()?;
+    let options = RunOptions {
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+    };
+    let record = run_suites(suites, config, &options, &print_result).await?;
+
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let history = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
+    if let Err(e) =
+        clnrm::history::HistoryStore::open(&history).and_then(|store| store.append(&record))
+    {
+        eprintln!("warning: results not recorded in the history: {e:?}");
+    }
+    if let Some(path) = &args.json {
+        clnrm::report::write_json(path, &record)?;
+    }
+    if let Some(path) = &args.junit {
+        clnrm::report::write_junit(path, &record)?;
+    }
+
+    let s = record.summary();
+    let mut line = format!(
+        "{} passed, {} failed",
+        s.passed + s.flaky,
+        s.failed + s.timed_out
+    );
+    for (count, what) in [
+        (s.flaky, "flaky"),
+        (s.infra_error, "infrastructure error(s)"),
+        (s.ignored, "not run"),
+    ] {
+        if count > 0 {
+            let _ = write!(line, ", {count} {what}");
+        }
+    }
+    println!("{line} ({:.1} s)", record.duration.as_secs_f64());
+    if s.failed + s.timed_out > 0 {
+        Err(CliError::TestsFailed(format!(
+            "{} scenario(s) failed",
+            s.failed + s.timed_out
+        )))
+    } else if s.infra_error > 0 {
+        Err(CliError::Environment(format!(
+            "{} scenario(s) could not run: their services did not start",
+            s.infra_error
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn print_result(record: &TestRecord) {
+    let label = match record.outcome {
+        Outcome::Passed => "PASS",
+        Outcome::Flaky => "FLAKY",
+        Outcome::Failed => "FAIL",
+        Outcome::TimedOut => "TIMEOUT",
+        Outcome::InfraError => "ERROR",
+        Outcome::Ignored => "SKIP",
+    };
+    let name = record.name.replacen("::", "/", 1);
+    let secs = record.duration.as_secs_f64();
+    match (&record.message, record.outcome) {
+        (Some(reason), outcome) if outcome != Outcome::Passed => {
+            println!("{label} {name} ({secs:.1} s): {reason}");
+        }
+        _ => println!("{label} {name} ({secs:.1} s)"),
+    }
+}

@@ -1,0 +1,30 @@
+//! The TOML suite format (`*.clnrm.toml`): parse, validate, run.
+//!
+//! - [`parse_suite`] turns text into a [`SuiteSpec`] (both the current `version = 1` format and
+//!   the older upstream clnrm format), reporting structural problems (unknown keys with a
+//!   suggestion, wrong types, bad durations, sizes, ports, steps with no or two actions).
+//! - [`validate_suite`] checks what needs the whole spec: plugins, service references,
+//!   dependency cycles, regexes, image references, timeouts, duplicate names.
+//! - [`check_suite`] does both and returns every diagnostic of a file at once;
+//!   [`load_suite`] reads a file and fails with [`SuiteError`] unless it is clean of errors.
+//! - [`discover_suites`] expands files and directories into `*.clnrm.toml` files.
+//! - [`run_suites`] executes loaded suites on the engine (services, steps, expectations).
+
+mod diagnostic;
+mod discover;
+mod error;
+mod load;
+mod parse;
+mod run;
+mod spec;
+mod validate;
+pub mod values;
+
+pub use diagnostic::{Diagnostic, Severity, SuiteSource};
+pub use discover::{SUITE_EXTENSION, discover_suites};
+pub use error::SuiteError;
+pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_str};
+pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};
+pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
+pub use spec::*;
+pub use validate::validate_suite;

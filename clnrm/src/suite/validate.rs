@@ -1,0 +1,455 @@
+//! `validate_suite`: the checks that need the whole spec (cross-references, cycles, regexes,
+//! images, timeouts, duplicates). Every problem is collected; nothing stops at the first one.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
+use super::spec::{
+    Action, Expectations, OutputExpect, ScenarioSpec, ServiceSpec, Spanned, StepSpec, SuiteSpec,
+    Target, WaitFor,
+};
+use super::values;
+
+/// Checks `spec` (parsed from `source`) against itself and the plugins the engine knows.
+///
+/// Returns every problem found, sorted by position; an empty list means the suite can run.
+/// `known_plugins` are the plugin names the service registry resolves (`generic`,
+/// `postgres`, `redis`, installed marketplace plugins, ...).
+pub fn validate_suite(
+    spec: &SuiteSpec,
+    source: &SuiteSource,
+    known_plugins: &[&str],
+) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        sink: Sink::new(source),
+        spec,
+        known_plugins,
+    };
+    v.suite();
+    let mut out = v.sink.out;
+    diagnostic::sort(&mut out);
+    out
+}
+
+struct Validator<'a> {
+    sink: Sink<'a>,
+    spec: &'a SuiteSpec,
+    known_plugins: &'a [&'a str],
+}
+
+/// `1m 30s`, `500ms`, `0s`.
+fn show(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) || ms == 0 && d.as_nanos() > 0 {
+        return format!("{ms}ms");
+    }
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut parts = Vec::new();
+    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            parts.push(format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+fn regex_message(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+impl Validator<'_> {
+    fn known_services(&self) -> String {
+        if self.spec.services.is_empty() {
+            return "none declared".into();
+        }
+        self.spec
+            .services
+            .iter()
+            .map(|s| s.name.get_ref().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn suite(&mut self) {
+        if let Some(timeout) = &self.spec.timeout
+            && timeout.get_ref().is_zero()
+        {
+            self.sink.error(
+                timeout.span(),
+                "impossible timeout: the suite `timeout` is zero; expected a positive duration",
+            );
+        }
+        for service in &self.spec.services {
+            self.service(service);
+        }
+        self.cycles();
+        let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+        for scenario in &self.spec.scenarios {
+            let name = scenario.name.get_ref().as_str();
+            if let Some(first) = seen.get(name) {
+                let (line, _) = self.sink.source.line_col(first.start);
+                self.sink.error(
+                    scenario.name.span(),
+                    format!("duplicate scenario name \"{name}\" (first used on line {line})"),
+                );
+            } else {
+                seen.insert(name, scenario.name.span());
+            }
+            self.scenario(scenario);
+        }
+    }
+
+    fn too_long(&mut self, what: &str, key: &str, d: &Spanned<Duration>) {
+        if d.get_ref().is_zero() {
+            self.sink.error(
+                d.span(),
+                format!(
+                    "impossible timeout: `{key}` of {what} is zero; expected a positive duration"
+                ),
+            );
+        } else if let Some(suite) = &self.spec.timeout {
+            let suite = *suite.get_ref();
+            if !suite.is_zero() && *d.get_ref() > suite {
+                self.sink.error(
+                    d.span(),
+                    format!(
+                        "impossible timeout: `{key}` of {what} ({}) is longer than the suite timeout ({})",
+                        show(*d.get_ref()),
+                        show(suite)
+                    ),
+                );
+            }
+        }
+    }
+
+    fn image(&mut self, image: &Spanned<String>, what: &str) {
+        match values::check_image_reference(image.get_ref()) {
+            Err(e) => self.sink.error(image.span(), format!("{e} (in {what})")),
+            Ok(()) if !values::image_has_tag(image.get_ref()) => self.sink.warning(
+                image.span(),
+                format!(
+                    "image \"{}\" of {what} has no tag; pin one, like \"{}:1.0\", so runs are repeatable",
+                    image.get_ref(),
+                    image.get_ref()
+                ),
+            ),
+            Ok(()) => {}
+        }
+    }
+
+    fn service(&mut self, service: &ServiceSpec) {
+        let name = service.name.get_ref();
+        let what = format!("service \"{name}\"");
+        let plugin = service.plugin.get_ref().as_str();
+        if !self.known_plugins.contains(&plugin) {
+            let hint = values::closest(plugin, self.known_plugins)
+                .map(|s| format!("did you mean \"{s}\"? "))
+                .unwrap_or_default();
+            self.sink.error(
+                service.plugin.span(),
+                format!(
+                    "{what} uses unknown plugin \"{plugin}\"; {hint}known: {}",
+                    self.known_plugins.join(", ")
+                ),
+            );
+        }
+        match &service.image {
+            Some(image) => self.image(image, &what),
+            None if plugin == "generic" => self.sink.error(
+                service.name.span(),
+                format!("{what} uses the generic plugin and needs an `image = \"repo:tag\"`"),
+            ),
+            None => {}
+        }
+        if let Some(isolation) = &service.isolation
+            && plugin != "postgres"
+        {
+            self.sink.error(
+                isolation.span(),
+                format!(
+                    "`isolation` is only for postgres services; {what} uses plugin \"{plugin}\""
+                ),
+            );
+        }
+        if let Some(timeout) = &service.startup_timeout {
+            self.too_long(&what, "startup_timeout", timeout);
+        }
+        if let Some(wait) = &service.wait_for {
+            let port = match wait.get_ref() {
+                WaitFor::Tcp(p) => Some(*p),
+                WaitFor::Http { port, .. } => *port,
+                _ => None,
+            };
+            let declared: Vec<u16> = service.ports.iter().map(|p| *p.get_ref()).collect();
+            if let Some(port) = port {
+                if !declared.is_empty() && !declared.contains(&port) {
+                    self.sink.error(
+                        wait.span(),
+                        format!(
+                            "wait_for of {what} uses port {port}, which is not among its `ports` ({})",
+                            join_ports(&declared)
+                        ),
+                    );
+                }
+            } else if matches!(wait.get_ref(), WaitFor::Http { .. }) && declared.len() != 1 {
+                self.sink.error(
+                    wait.span(),
+                    format!(
+                        "wait_for of {what} needs a `port`: the service declares {} ports",
+                        declared.len()
+                    ),
+                );
+            }
+        }
+        for dep in &service.depends_on {
+            if self.spec.service(dep.get_ref()).is_none() {
+                self.sink.error(
+                    dep.span(),
+                    format!(
+                        "{what} depends on unknown service \"{}\"; known: {}",
+                        dep.get_ref(),
+                        self.known_services()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Reports each dependency cycle once, as `a -> b -> a`, at the edge that closes it.
+    fn cycles(&mut self) {
+        let services = &self.spec.services;
+        let index: HashMap<&str, usize> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.get_ref().as_str(), i))
+            .collect();
+        // 0 = unvisited, 1 = on the stack, 2 = done
+        let mut state = vec![0u8; services.len()];
+        let mut found: Vec<(Range<usize>, String)> = Vec::new();
+        for start in 0..services.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            // Iterative DFS: (node, next edge to look at).
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            state[start] = 1;
+            while let Some(&mut (node, ref mut edge)) = stack.last_mut() {
+                let deps = &services[node].depends_on;
+                if *edge >= deps.len() {
+                    state[node] = 2;
+                    stack.pop();
+                    continue;
+                }
+                let dep = &deps[*edge];
+                *edge += 1;
+                let Some(&next) = index.get(dep.get_ref().as_str()) else {
+                    continue;
+                };
+                match state[next] {
+                    0 => {
+                        state[next] = 1;
+                        stack.push((next, 0));
+                    }
+                    1 => {
+                        let from = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let mut names: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|(n, _)| services[*n].name.get_ref().as_str())
+                            .collect();
+                        names.push(services[next].name.get_ref());
+                        found.push((dep.span(), names.join(" -> ")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (span, cycle) in found {
+            self.sink.error(
+                span,
+                format!("dependency cycle: {cycle}; services cannot wait for each other"),
+            );
+        }
+    }
+
+    fn scenario(&mut self, scenario: &ScenarioSpec) {
+        let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+        for step in &scenario.steps {
+            let name = step.name.get_ref().as_str();
+            if let Some(first) = seen.get(name) {
+                let (line, _) = self.sink.source.line_col(first.start);
+                self.sink.error(
+                    step.name.span(),
+                    duplicate_step_message(name, scenario.name.get_ref(), line),
+                );
+            } else {
+                seen.insert(name, step.name.span());
+            }
+            self.step(step);
+        }
+    }
+
+    fn step(&mut self, step: &StepSpec) {
+        let what = format!("step \"{}\"", step.name.get_ref());
+        if let Some(timeout) = &step.timeout {
+            self.too_long(&what, "timeout", timeout);
+        }
+        if let Some(workdir) = &step.workdir
+            && !workdir.get_ref().starts_with('/')
+        {
+            self.sink.error(
+                workdir.span(),
+                format!(
+                    "`workdir` of {what} is \"{}\"; expected an absolute path like \"/app\"",
+                    workdir.get_ref()
+                ),
+            );
+        }
+        match &step.action {
+            Action::Exec(exec) => {
+                match &exec.target {
+                    Target::Service(service) => self.service_ref(&what, service),
+                    Target::Image(image) => self.image(image, &what),
+                }
+                if let Some(status) = &step.expect.status {
+                    self.sink.error(
+                        status.span(),
+                        format!("`expect.status` of {what} is for http steps; a command has `expect.exit_code`"),
+                    );
+                }
+            }
+            Action::Http(http) => {
+                self.service_ref(&what, &http.service);
+                if let Some(service) = self.spec.service(http.service.get_ref()) {
+                    let declared: Vec<u16> = service.ports.iter().map(|p| *p.get_ref()).collect();
+                    match &http.port {
+                        Some(port)
+                            if !declared.is_empty() && !declared.contains(port.get_ref()) =>
+                        {
+                            self.sink.error(
+                                port.span(),
+                                format!(
+                                    "{what} calls port {} of service \"{}\", which declares only {}",
+                                    port.get_ref(),
+                                    http.service.get_ref(),
+                                    join_ports(&declared)
+                                ),
+                            );
+                        }
+                        None if declared.len() != 1 => {
+                            let why = if declared.is_empty() {
+                                "declares no `ports`".to_owned()
+                            } else {
+                                format!("exposes {}", join_ports(&declared))
+                            };
+                            self.sink.error(
+                                http.service.span(),
+                                format!(
+                                    "{what} needs `port` in `http`: service \"{}\" {why}",
+                                    http.service.get_ref()
+                                ),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(code) = &step.expect.exit_code {
+                    self.sink.error(
+                        code.span(),
+                        format!("`expect.exit_code` of {what} is for commands; an http step has `expect.status`"),
+                    );
+                }
+            }
+        }
+        self.expectations(&what, &step.expect);
+    }
+
+    fn service_ref(&mut self, what: &str, service: &Spanned<String>) {
+        if self.spec.service(service.get_ref()).is_none() {
+            let hint = {
+                let names: Vec<&str> = self
+                    .spec
+                    .services
+                    .iter()
+                    .map(|s| s.name.get_ref().as_str())
+                    .collect();
+                values::closest(service.get_ref(), &names)
+                    .map(|s| format!("did you mean \"{s}\"? "))
+                    .unwrap_or_default()
+            };
+            self.sink.error(
+                service.span(),
+                format!(
+                    "{what} uses unknown service \"{}\"; {hint}known: {}",
+                    service.get_ref(),
+                    self.known_services()
+                ),
+            );
+        }
+    }
+
+    fn expectations(&mut self, what: &str, expect: &Expectations) {
+        if let Some(max) = &expect.max_duration
+            && max.get_ref().is_zero()
+        {
+            self.sink.error(
+                max.span(),
+                format!("impossible expectation: `expect.max_duration` of {what} is zero"),
+            );
+        }
+        self.regexes(what, "stdout", &expect.stdout);
+        self.regexes(what, "stderr", &expect.stderr);
+    }
+
+    fn regexes(&mut self, what: &str, stream: &str, output: &OutputExpect) {
+        for pattern in &output.regex {
+            if let Some(message) = regex_problem(pattern.get_ref(), stream, what) {
+                self.sink.error(pattern.span(), message);
+            }
+        }
+    }
+}
+
+/// The message for a step name used twice in one scenario.
+pub(super) fn duplicate_step_message(name: &str, scenario: &str, first_line: usize) -> String {
+    format!(
+        "duplicate step name \"{name}\" in scenario \"{scenario}\" (first used on line {first_line})"
+    )
+}
+
+/// Why `pattern` is not a usable regex, if it is not.
+pub(super) fn regex_problem(pattern: &str, stream: &str, what: &str) -> Option<String> {
+    // A bounded size keeps hostile patterns (`a{1000}{1000}`) from taking the validator down.
+    let compiled = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build();
+    compiled.err().map(|e| {
+        format!(
+            "invalid regex in expect.{stream} of {what}: {}",
+            regex_message(&e)
+        )
+    })
+}
+
+fn join_ports(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

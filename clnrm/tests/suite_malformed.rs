@@ -1,0 +1,837 @@
+//! Table-driven: malformed suites, each with the diagnostic it must produce (position included).
+
+use clnrm::suite::{SuiteSource, check_suite};
+
+const PLUGINS: &[&str] = &["generic", "postgres", "redis"];
+
+/// Services most cases refer to (lines 1-10).
+const BASE: &str = r#"version = 1
+[suite]
+name = "s"
+timeout = "1m"
+[services.db]
+plugin = "postgres"
+image = "postgres:16"
+ports = [5432]
+[services.cache]
+plugin = "redis"
+"#;
+
+struct Case {
+    name: &'static str,
+    /// Appended to BASE when `with_base`.
+    toml: &'static str,
+    with_base: bool,
+    /// `line:col: severity: message` that must be among the diagnostics.
+    expected: &'static str,
+}
+
+const fn base(name: &'static str, toml: &'static str, expected: &'static str) -> Case {
+    Case {
+        name,
+        toml,
+        with_base: true,
+        expected,
+    }
+}
+const fn bare(name: &'static str, toml: &'static str, expected: &'static str) -> Case {
+    Case {
+        name,
+        toml,
+        with_base: false,
+        expected,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        base(
+            "unknown_step_key_suggests_closest",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+servce = "db"
+"#,
+            "14:1: error: unknown key `servce` in step \"a\", did you mean `service`?",
+        ),
+        base(
+            "unknown_top_level_table_suggests_steps",
+            r#"[[step]]
+name = "a"
+"#,
+            "11:3: error: unknown key `step` in the top level, did you mean `steps`?",
+        ),
+        base(
+            "unknown_top_level_table_suggests_suite",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+[suite2]
+"#,
+            "15:2: error: unknown key `suite2` in the top level, did you mean `suite`?",
+        ),
+        bare(
+            "unknown_key_in_suite_table",
+            r#"version = 1
+[suite]
+name = "s"
+descripton = "typo"
+[[steps]]
+name = "a"
+run = ["true"]
+image = "debian:bookworm"
+"#,
+            "4:1: error: unknown key `descripton` in [suite], did you mean `description`?",
+        ),
+        bare(
+            "unknown_service_key_suggests_image",
+            r#"version = 1
+[services.app]
+imgae = "debian:bookworm"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "3:1: error: unknown key `imgae` in service \"app\", did you mean `image`?",
+        ),
+        base(
+            "unknown_expect_key_suggests_exit_code",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+expect.exit_cod = 1
+"#,
+            "15:8: error: unknown key `exit_cod` in expect of step \"a\", did you mean `exit_code`?",
+        ),
+        base(
+            "unknown_output_key_suggests_contains",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+expect.stdout.contain = "x"
+"#,
+            "15:15: error: unknown key `contain` in expect.stdout of step \"a\", did you mean `contains`?",
+        ),
+        base(
+            "unknown_http_key_suggests_method",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 5432, methd = "GET" }
+"#,
+            "13:39: error: unknown key `methd` in http of step \"a\", did you mean `method`?",
+        ),
+        base(
+            "unknown_wait_for_key_suggests_tcp",
+            r#"[services.w]
+image = "debian:bookworm"
+wait_for = { tpc = 80 }
+[[steps]]
+name = "a"
+run = ["true"]
+service = "w"
+"#,
+            "13:14: error: unknown key `tpc` in wait_for of service \"w\", did you mean `tcp`?",
+        ),
+        bare(
+            "unknown_plugin_lists_known_plugins",
+            r#"version = 1
+[services.db]
+plugin = "postgress"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+"#,
+            "3:10: error: service \"db\" uses unknown plugin \"postgress\"; did you mean \"postgres\"? known: generic, postgres, redis",
+        ),
+        base(
+            "unknown_service_in_step_lists_known_services",
+            r#"[[steps]]
+name = "migrate"
+run = ["true"]
+service = "pg"
+"#,
+            "14:11: error: step \"migrate\" uses unknown service \"pg\"; known: db, cache",
+        ),
+        base(
+            "unknown_service_in_depends_on_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+depends_on = ["db", "queue"]
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:21: error: service \"app\" depends on unknown service \"queue\"; known: db, cache, app",
+        ),
+        base(
+            "unknown_service_in_http_step_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "api", path = "/" }
+"#,
+            "13:20: error: step \"a\" uses unknown service \"api\"; known: db, cache",
+        ),
+        base(
+            "bad_regex_reports_the_regex_error",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+expect.stdout.regex = "a(b"
+"#,
+            "15:23: error: invalid regex in expect.stdout of step \"a\": unclosed group",
+        ),
+        bare(
+            "dependency_cycle_is_named",
+            r#"version = 1
+[services.a]
+image = "debian:bookworm"
+depends_on = ["b"]
+[services.b]
+image = "debian:bookworm"
+depends_on = "a"
+[[steps]]
+name = "x"
+run = ["true"]
+service = "a"
+"#,
+            "7:14: error: dependency cycle: a -> b -> a; services cannot wait for each other",
+        ),
+        bare(
+            "self_dependency_is_a_cycle",
+            r#"version = 1
+[services.a]
+image = "debian:bookworm"
+depends_on = ["a"]
+[[steps]]
+name = "x"
+run = ["true"]
+service = "a"
+"#,
+            "4:15: error: dependency cycle: a -> a; services cannot wait for each other",
+        ),
+        base(
+            "duplicate_step_names_are_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+[[steps]]
+name = "a"
+run = ["false"]
+service = "db"
+"#,
+            "16:8: error: duplicate step name \"a\" in scenario \"s\" (first used on line 12)",
+        ),
+        base(
+            "duplicate_scenario_names_are_reported",
+            r#"[[scenarios]]
+name = "s1"
+[[scenarios.steps]]
+name = "a"
+run = ["true"]
+service = "db"
+[[scenarios]]
+name = "s1"
+[[scenarios.steps]]
+name = "a"
+run = ["true"]
+service = "db"
+"#,
+            "18:8: error: duplicate scenario name \"s1\" (first used on line 12)",
+        ),
+        bare(
+            "zero_suite_timeout_is_impossible",
+            r#"version = 1
+[suite]
+timeout = 0
+[[steps]]
+name = "a"
+run = ["true"]
+image = "debian:bookworm"
+"#,
+            "3:11: error: impossible timeout: the suite `timeout` is zero; expected a positive duration",
+        ),
+        base(
+            "zero_step_timeout_is_impossible",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+timeout = "0s"
+"#,
+            "15:11: error: impossible timeout: `timeout` of step \"a\" is zero; expected a positive duration",
+        ),
+        base(
+            "step_timeout_longer_than_suite_is_impossible",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+timeout = "1m 30s"
+"#,
+            "15:11: error: impossible timeout: `timeout` of step \"a\" (1m 30s) is longer than the suite timeout (1m)",
+        ),
+        base(
+            "startup_timeout_longer_than_suite_is_impossible",
+            r#"[services.app]
+image = "debian:bookworm"
+startup_timeout = "2m"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:19: error: impossible timeout: `startup_timeout` of service \"app\" (2m) is longer than the suite timeout (1m)",
+        ),
+        base(
+            "step_without_action_is_reported_at_its_header",
+            r#"[[steps]]
+name = "a"
+service = "db"
+"#,
+            "11:1: error: step \"a\" has no action; expected one of `run`, `shell` or `http`",
+        ),
+        base(
+            "step_with_two_actions_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+http = { service = "db", port = 5432 }
+"#,
+            "14:1: error: step \"a\" has both `run` and `http`; a step has exactly one action",
+        ),
+        base(
+            "run_and_shell_together_are_two_actions",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+shell = "true"
+service = "db"
+"#,
+            "14:1: error: step \"a\" has both `run` and `shell`; a step has exactly one action",
+        ),
+        base(
+            "empty_run_array_is_reported",
+            r#"[[steps]]
+name = "a"
+run = []
+service = "db"
+"#,
+            "13:7: error: `run` in step \"a\" is an empty array; expected the program and its arguments, like [\"psql\", \"-c\", \"select 1\"]",
+        ),
+        base(
+            "empty_program_name_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["", "x"]
+service = "db"
+"#,
+            "13:8: error: `run` in step \"a\": the program name (first item) is empty",
+        ),
+        base(
+            "run_without_service_or_image_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+"#,
+            "13:1: error: step \"a\" runs a command but says nowhere to run it; expected `service = \"NAME\"` or `image = \"repo:tag\"`",
+        ),
+        base(
+            "run_with_service_and_image_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+image = "debian:bookworm"
+"#,
+            "15:9: error: step \"a\" names both `service` and `image`; use one: exec in a service, or a fresh container of an image",
+        ),
+        bare(
+            "uppercase_image_reference_is_invalid",
+            r#"version = 1
+[services.app]
+image = "Debian:bookworm"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "3:9: error: invalid image reference \"Debian:bookworm\": repository path components must be lowercase letters and digits, separated by `.`, `_`, `__` or `-` (in service \"app\")",
+        ),
+        base(
+            "invalid_step_image_reference_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+image = "debian:"
+"#,
+            "14:9: error: invalid image reference \"debian:\": the tag after `:` must be 1-128 of letters, digits, `_`, `.`, `-` (not starting with `.` or `-`) (in step \"a\")",
+        ),
+        base(
+            "duration_with_unknown_unit_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+timeout = "30sec"
+"#,
+            "15:11: error: `timeout` in step \"a\": expected a duration like \"500ms\", \"30s\", \"2m\" or \"1m 30s\": unknown unit `sec` in \"30sec\" (use ms, s, m or h)",
+        ),
+        base(
+            "duration_string_without_unit_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+timeout = "30"
+"#,
+            "15:11: error: `timeout` in step \"a\": expected a duration like \"500ms\", \"30s\", \"2m\" or \"1m 30s\": the number 30 in \"30\" has no unit",
+        ),
+        base(
+            "negative_duration_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+timeout = -5
+"#,
+            "15:11: error: `timeout` in step \"a\": -5 is out of range; expected a duration: whole seconds (0 or more) or a string like \"30s\"",
+        ),
+        base(
+            "bad_memory_string_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+memory = "lots"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:10: error: `memory` in service \"app\": expected a memory size like \"256m\" or \"1g\" (units b, k, m, g), found \"lots\"",
+        ),
+        base(
+            "port_above_65535_is_out_of_range",
+            r#"[services.app]
+image = "debian:bookworm"
+ports = [8080, 70000]
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:16: error: `ports` in service \"app\": 70000 is out of range; expected a port number from 1 to 65535",
+        ),
+        base(
+            "port_zero_is_out_of_range",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 0 }
+"#,
+            "13:33: error: `port` in http of step \"a\": 0 is out of range; expected a port number from 1 to 65535",
+        ),
+        base(
+            "http_port_not_declared_by_service_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 8080 }
+"#,
+            "13:33: error: step \"a\" calls port 8080 of service \"db\", which declares only 5432",
+        ),
+        base(
+            "http_without_port_on_service_without_ports_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "cache", path = "/" }
+"#,
+            "13:20: error: step \"a\" needs `port` in `http`: service \"cache\" declares no `ports`",
+        ),
+        bare(
+            "missing_version_is_reported",
+            r#"[suite]
+name = "s"
+[[steps]]
+name = "a"
+run = ["true"]
+image = "debian:bookworm"
+"#,
+            "1:1: error: missing top-level `version = 1` (the suite format version)",
+        ),
+        bare(
+            "unsupported_version_is_reported",
+            r#"version = 2
+[[steps]]
+name = "a"
+run = ["true"]
+image = "debian:bookworm"
+"#,
+            "1:11: error: unsupported suite version 2; this clnrm reads version 1",
+        ),
+        base(
+            "wrong_type_for_name_says_what_was_expected",
+            r#"[[steps]]
+name = 5
+run = ["true"]
+service = "db"
+"#,
+            "12:8: error: `name` in step #1: expected a string, found an integer",
+        ),
+        base(
+            "non_string_env_value_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+env = { DEBUG = true }
+"#,
+            "15:17: error: `env.DEBUG` in step \"a\": expected a string (quote numbers and booleans), found a boolean",
+        ),
+        base(
+            "unknown_scope_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+scope = "suite"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:9: error: unknown scope \"suite\" in service \"app\"; expected \"shared\" or \"test\"",
+        ),
+        base(
+            "isolation_on_redis_is_reported",
+            r#"[services.r]
+plugin = "redis"
+isolation = "database"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "r"
+"#,
+            "13:13: error: `isolation` is only for postgres services; service \"r\" uses plugin \"redis\"",
+        ),
+        base(
+            "unknown_isolation_is_reported",
+            r#"[services.p]
+plugin = "postgres"
+isolation = "table"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "13:13: error: unknown isolation \"table\" in service \"p\"; expected \"database\" or \"schema\"",
+        ),
+        base(
+            "wait_for_with_two_kinds_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+wait_for = { log = "ready", tcp = 80 }
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:12: error: wait_for of service \"app\": expected exactly one of `log`, `tcp`, `http`, `command`, found `log` and `tcp`",
+        ),
+        base(
+            "unknown_http_method_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 5432, method = "FETCH" }
+"#,
+            "13:48: error: unknown HTTP method \"FETCH\" in http of step \"a\"; expected one of: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        ),
+        base(
+            "http_path_without_slash_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 5432, path = "health" }
+"#,
+            "13:46: error: `path` in http of step \"a\" must start with `/`, like \"/health\"",
+        ),
+        base(
+            "http_with_body_and_json_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 5432, body = "x", json = { a = 1 } }
+"#,
+            "13:51: error: http of step \"a\" has both `body` and `json`; keep one",
+        ),
+        base(
+            "status_expectation_on_command_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+expect.status = 200
+"#,
+            "15:17: error: `expect.status` of step \"a\" is for http steps; a command has `expect.exit_code`",
+        ),
+        base(
+            "exit_code_expectation_on_http_is_reported",
+            r#"[[steps]]
+name = "a"
+http = { service = "db", port = 5432 }
+expect.exit_code = 0
+"#,
+            "14:20: error: `expect.exit_code` of step \"a\" is for commands; an http step has `expect.status`",
+        ),
+        base(
+            "json_pointer_without_slash_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+[steps.expect.json]
+"data" = 1
+"#,
+            "16:1: error: JSON pointer \"data\" in expect of step \"a\" must be empty or start with `/`, like \"/data/0/name\"",
+        ),
+        bare(
+            "generic_service_without_image_is_reported",
+            r#"version = 1
+[services.app]
+ports = [80]
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "2:1: error: service \"app\" uses the generic plugin and needs an `image = \"repo:tag\"`",
+        ),
+        base(
+            "steps_and_scenarios_together_are_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+[[scenarios]]
+name = "b"
+"#,
+            "15:1: error: a suite has top-level [[steps]] or [[scenarios]], not both; move the steps into a scenario",
+        ),
+        bare(
+            "suite_without_steps_is_reported",
+            r#"version = 1
+[suite]
+name = "s"
+"#,
+            "1:1: error: suite has no steps; expected [[steps]] or [[scenarios]]",
+        ),
+        bare(
+            "invalid_toml_is_reported_with_position",
+            r#"version = 1
+[suite
+name = "s"
+"#,
+            "2:7: error: invalid TOML: unclosed table, expected `]`",
+        ),
+        base(
+            "step_without_name_is_reported",
+            r#"[[steps]]
+run = ["true"]
+service = "db"
+"#,
+            "11:1: error: step #1 has no `name`; expected name = \"...\"",
+        ),
+        base(
+            "negative_cpus_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+cpus = -1.5
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:8: error: `cpus` in service \"app\": expected a positive number of CPUs like 0.5 or 2",
+        ),
+        base(
+            "negative_retries_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+retries = -1
+"#,
+            "15:11: error: `retries` in step \"a\": -1 is out of range; expected a number of retries from 0 to 1000",
+        ),
+        base(
+            "relative_workdir_is_reported",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+workdir = "app"
+"#,
+            "15:11: error: `workdir` of step \"a\" is \"app\"; expected an absolute path like \"/app\"",
+        ),
+        base(
+            "empty_shell_script_is_reported",
+            r#"[[steps]]
+name = "a"
+shell = "  "
+service = "db"
+"#,
+            "13:9: error: `shell` in step \"a\" is empty; expected a script for `sh -c`",
+        ),
+        base(
+            "invalid_service_name_is_reported",
+            r#"[services."my db"]
+image = "debian:bookworm"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "my db"
+"#,
+            "11:1: error: invalid service name \"my db\"; expected letters, digits, `_`, `-` or `.`, starting with a letter or digit",
+        ),
+        base(
+            "zero_max_duration_is_impossible",
+            r#"[[steps]]
+name = "a"
+run = ["true"]
+service = "db"
+expect.max_duration = "0ms"
+"#,
+            "15:23: error: impossible expectation: `expect.max_duration` of step \"a\" is zero",
+        ),
+        bare(
+            "empty_scenario_steps_array_is_reported",
+            r#"version = 1
+[[scenarios]]
+name = "s"
+steps = []
+"#,
+            "2:1: error: scenario \"s\" has no steps; expected [[scenarios.steps]]",
+        ),
+        bare(
+            "empty_top_level_steps_array_is_reported",
+            r#"version = 1
+steps = []
+"#,
+            "2:9: error: `steps` is empty; expected at least one [[steps]]",
+        ),
+        bare(
+            "legacy_typo_suggests_command",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:latest"
+[[steps]]
+name = "a"
+comand = ["echo", "hi"]
+"#,
+            "8:1: error: unknown key `comand` in step \"a\", did you mean `command`?",
+        ),
+        bare(
+            "legacy_step_without_service_among_many_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.a]
+image = "alpine:3"
+[services.b]
+image = "alpine:3"
+[[steps]]
+name = "x"
+command = ["echo"]
+"#,
+            "9:11: error: step \"x\" does not say which service runs its command; expected `service = \"NAME\"`, known: a, b",
+        ),
+        bare(
+            "legacy_upstream_table_is_a_warning",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[otel_validation]
+enabled = true
+"#,
+            "8:2: warning: `otel_validation` in the top level is an upstream clnrm key that clnrm does not implement; it is ignored",
+        ),
+        bare(
+            "legacy_health_check_is_a_warning",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+health_check = { cmd = ["true"] }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: warning: `health_check` in service \"c\" is an upstream clnrm key that clnrm does not implement; it is ignored",
+        ),
+        bare(
+            "legacy_scenario_run_with_unbalanced_quote_is_reported",
+            r#"[meta]
+name = "t"
+[services.c]
+image = "alpine:3"
+[[scenario]]
+name = "s"
+run = "sh -c 'echo"
+"#,
+            "7:7: error: `run` in scenario \"s\": unbalanced single quote in command \"sh -c 'echo\"",
+        ),
+        bare(
+            "legacy_bad_regex_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+expected_output_regex = "[a-"
+"#,
+            "8:25: error: invalid regex in expect.stdout of step \"a\": unclosed character class",
+        ),
+    ]
+}
+
+fn render(case: &Case) -> Vec<String> {
+    let text = if case.with_base {
+        format!("{BASE}{}", case.toml)
+    } else {
+        case.toml.to_owned()
+    };
+    let source = SuiteSource::new("suite.clnrm.toml", text);
+    let checked = check_suite(&source, PLUGINS);
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.severity, d.message))
+        .collect()
+}
+
+#[test]
+fn every_malformed_suite_reports_its_problem_at_its_position() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let got = render(case);
+        if !got.iter().any(|d| d == case.expected) {
+            failures.push(format!(
+                "case `{}`\n  expected: {}\n  got:\n    {}",
+                case.name,
+                case.expected,
+                got.join("\n    ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
