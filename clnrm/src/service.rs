@@ -10,4 +10,4 @@ mod spec;
 pub use handle::{Credentials, ServiceHandle};
 pub use plugin::{HealthStatus, PluginMetadata, PluginSource, ServicePlugin};
 pub use registry::{Registry, Services};
-pub use spec::{ServiceSpec, parse_duration, parse_memory};
+pub use spec::ServiceSpec;

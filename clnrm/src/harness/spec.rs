@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::__macro_support::{OptValue, TestDef};
 use crate::docker::Readiness;
-use crate::service::{ServiceSpec, parse_duration, parse_memory};
+use crate::service::ServiceSpec;
+// The same parsers as the TOML suites, so both front doors accept and refuse the same text.
+use crate::suite::values::{parse_duration, parse_memory};
 
 /// Where a test's services live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +218,11 @@ fn service(
             }
             "cmd" => spec.cmd = Some(list(value)),
             "entrypoint" => spec.entrypoint = Some(list(value)),
-            "memory" => spec.memory = Some(parse_memory(&text(value)?)?),
+            "memory" => {
+                let bytes = parse_memory(&text(value)?)?;
+                spec.memory =
+                    Some(i64::try_from(bytes).map_err(|_| "memory: too large".to_owned())?);
+            }
             "cpus" => {
                 let t = text(value)?;
                 let cpus: f64 = t
