@@ -492,7 +492,7 @@ async fn wait_ready(
     deadline: Instant,
 ) -> std::result::Result<(), String> {
     let mut pending: Vec<&Readiness> = readiness.iter().collect();
-    let mut delay = Duration::from_millis(20);
+    let mut delay = Duration::from_millis(5);
     let mut last = String::from("not checked yet");
     loop {
         let mut still = Vec::new();
@@ -516,7 +516,8 @@ async fn wait_ready(
             return Err(last);
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_millis(250));
+        // Short at first: most services are ready within a few hundred ms, and each poll is cheap.
+        delay = (delay * 3 / 2).min(Duration::from_millis(100));
     }
 }
 
