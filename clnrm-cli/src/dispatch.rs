@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod init;
 pub(crate) mod list;
 pub(crate) mod plugins;
 pub(crate) mod replay;

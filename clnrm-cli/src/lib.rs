@@ -39,6 +39,9 @@ enum Command {
     Run(dispatch::run::RunArgs),
     /// List suites with their services, scenarios and steps.
     List(dispatch::list::ListArgs),
+    /// Write a starter suite (`smoke.clnrm.toml`) that validates and runs as written; an
+    /// existing one is kept unless `--force`.
+    Init(dispatch::init::InitArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => dispatch::replay::run(args),
             Command::Validate(args) => dispatch::validate::run(args),
             Command::List(args) => dispatch::list::run(args),
+            Command::Init(args) => dispatch::init::run(args),
             Command::Run(args) => dispatch::run::run(args).await,
         }
     });

@@ -9,6 +9,7 @@
 //!   [`load_suite`] reads a file and fails with [`SuiteError`] unless it is clean of errors.
 //! - [`discover_suites`] expands files and directories into `*.clnrm.toml` files.
 //! - [`run_suites`] executes loaded suites on the engine (services, steps, expectations).
+//! - [`scaffold`] writes a starter suite (`clnrm init`).
 
 mod diagnostic;
 mod discover;
@@ -16,6 +17,7 @@ mod error;
 mod load;
 mod parse;
 mod run;
+mod scaffold;
 mod spec;
 mod validate;
 pub mod values;
@@ -26,5 +28,6 @@ pub use error::SuiteError;
 pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_str};
 pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};
 pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
+pub use scaffold::{STARTER_FILE, STARTER_SUITE, scaffold};
 pub use spec::*;
 pub use validate::validate_suite;

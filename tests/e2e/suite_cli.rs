@@ -142,3 +142,53 @@ fn list_of_a_broken_suite_exits_2_with_its_diagnostics() {
         "{stderr}"
     );
 }
+
+#[test]
+fn init_writes_a_suite_that_validates_and_runs_and_never_overwrites_without_force() {
+    let dir = scratch_dir("init", &[]);
+    let dir_arg = dir.to_str().expect("utf-8 temp dir");
+    let suite = dir.join("smoke.clnrm.toml");
+
+    let out = run_bin(CLNRM, &["init", dir_arg], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&suite).expect("init wrote the suite");
+
+    let out = run_bin(CLNRM, &["validate", dir_arg], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Real Docker: the starter suite passes as written.
+    let out = run_bin(CLNRM, &["run", dir_arg], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("PASS smoke/smoke"), "{stdout}");
+
+    std::fs::write(&suite, "# edited by the user\n").expect("edit");
+    let out = run_bin(CLNRM, &["init", dir_arg], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exists already; pass --force"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&suite).unwrap(),
+        "# edited by the user\n"
+    );
+
+    let out = run_bin(CLNRM, &["init", dir_arg, "--force"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&suite).unwrap(), written);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
