@@ -24,6 +24,15 @@ pub(crate) struct SharedService {
 }
 
 impl SharedService {
+    fn new(handle: ServiceHandle, across_processes: bool) -> Arc<Self> {
+        Arc::new(SharedService {
+            handle,
+            across_processes,
+            template: OnceCell::new(),
+            redis: OnceCell::new(),
+        })
+    }
+
     /// The Postgres template (made on first use, with `migrations`).
     pub(crate) async fn template(
         &self,
@@ -141,12 +150,7 @@ impl SharedServices {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(services);
-            Ok(Arc::new(SharedService {
-                across_processes: false,
-                handle,
-                template: OnceCell::new(),
-                redis: OnceCell::new(),
-            }))
+            Ok(SharedService::new(handle, false))
         })
         .await
         .clone()
@@ -179,12 +183,7 @@ impl SharedServices {
                 == Some(true);
             if running {
                 drop(lock);
-                return Ok(Arc::new(SharedService {
-                    across_processes: true,
-                    handle: record.adopt(env.docker().clone()),
-                    template: OnceCell::new(),
-                    redis: OnceCell::new(),
-                }));
+                return Ok(SharedService::new(record.adopt(env.docker().clone()), true));
             }
         }
         let services = self
@@ -204,12 +203,7 @@ impl SharedServices {
         crate::report::write_atomically(&record_path, text.as_bytes())
             .map_err(|e| format!("{e:?}"))?;
         drop(lock);
-        Ok(Arc::new(SharedService {
-            across_processes: true,
-            handle,
-            template: OnceCell::new(),
-            redis: OnceCell::new(),
-        }))
+        Ok(SharedService::new(handle, true))
     }
 
     /// Starts `service` and its isolation machinery (template and first clones) ahead of the

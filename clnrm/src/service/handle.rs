@@ -92,20 +92,23 @@ impl ServiceHandle {
         url: Option<String>,
         credentials: Option<Credentials>,
     ) -> Self {
-        ServiceHandle {
-            inner: Arc::new(Inner {
-                name: name.into(),
-                plugin: plugin.into(),
-                url,
-                credentials,
-                container_id: container.id().to_owned(),
-                image: container.image().to_owned(),
-                endpoint: container.endpoint().clone(),
-                docker: container.docker().clone(),
-                container: Mutex::new(Some(container)),
-                stopped: std::sync::atomic::AtomicBool::new(false),
-            }),
-        }
+        let handle = ServiceHandle::adopt(
+            name,
+            plugin,
+            container.id(),
+            container.image(),
+            container.endpoint().clone(),
+            url,
+            credentials,
+            container.docker().clone(),
+        );
+        // Owned, unlike an adopted one: stopping or dropping the last clone removes it.
+        *handle
+            .inner
+            .container
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(container);
+        handle
     }
 
     /// A handle to a service another process started and owns (a service shared across the
