@@ -9,6 +9,7 @@
 //! Everything here is synchronous and pure apart from writing the file, which is atomic (a
 //! temporary file in the same directory, then a rename), so a reader never sees half a report.
 
+mod event;
 mod json;
 mod junit;
 mod record;
@@ -17,6 +18,7 @@ pub(crate) mod scratch;
 mod time;
 mod write;
 
+pub use event::RunEvent;
 pub use json::{JSON_VERSION, json, write_json};
 pub use junit::{junit_xml, write_junit};
 pub use record::{Outcome, RunRecord, Summary, TestRecord};

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::report::{Outcome, TestRecord};
+use clnrm::report::{Outcome, RunEvent, TestRecord};
 use clnrm::suite::{RunOptions, discover_suites, load_suite, run_suites};
 
 use crate::CliError;
@@ -75,7 +75,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         jobs: args.jobs,
         fail_fast: args.fail_fast,
     };
-    let record = run_suites(suites, config, &options, &print_result).await?;
+    let record = run_suites(suites, config, &options, &print_event).await?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let history = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
@@ -119,6 +119,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         )))
     } else {
         Ok(())
+    }
+}
+
+fn print_event(event: &RunEvent<'_>) {
+    if let RunEvent::ScenarioFinished(record) = event {
+        print_result(record);
     }
 }
 

@@ -15,7 +15,7 @@ use super::spec::{
     ServiceSpec as SuiteServiceSpec, StepSpec, SuiteSpec, Target, WaitFor,
 };
 use crate::docker::{Readiness, RunConfig, RunEnv};
-use crate::report::{Outcome, RunRecord, TestRecord};
+use crate::report::{Outcome, RunEvent, RunRecord, TestRecord};
 use crate::service::{Registry, ServiceSpec, Services};
 use crate::{DockerError, Error, Result};
 
@@ -40,7 +40,7 @@ impl Default for RunOptions {
     }
 }
 
-/// Runs `suites` (path, spec) and reports each scenario to `on_result` as it ends.
+/// Runs `suites` (path, spec) and reports what happens to `on_event` as it happens.
 ///
 /// Scenario failures are results, not errors. Errors: Docker unreachable (before anything runs).
 /// A suite whose services cannot start yields [`Outcome::InfraError`] for its scenarios.
@@ -48,7 +48,7 @@ pub async fn run_suites(
     suites: Vec<(PathBuf, SuiteSpec)>,
     config: RunConfig,
     options: &RunOptions,
-    on_result: &(dyn Fn(&TestRecord) + Sync),
+    on_event: &(dyn Fn(&RunEvent<'_>) + Sync),
 ) -> Result<RunRecord> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -61,9 +61,10 @@ pub async fn run_suites(
             let failed = &failed;
             async move {
                 if options.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Ok(skipped(&path, &spec, "not run: an earlier suite failed"));
+                    let records = skipped(&path, &spec, "not run: an earlier suite failed");
+                    return Ok(report_all(records, on_event));
                 }
-                let records = run_suite(&path, &spec, config, on_result).await?;
+                let records = run_suite(&path, &spec, config, on_event).await?;
                 if records
                     .iter()
                     .any(|r| r.outcome != Outcome::Passed && r.outcome != Outcome::Flaky)
@@ -120,12 +121,23 @@ async fn run_suite(
     path: &std::path::Path,
     spec: &SuiteSpec,
     config: RunConfig,
-    on_result: &(dyn Fn(&TestRecord) + Sync),
+    on_event: &(dyn Fn(&RunEvent<'_>) + Sync),
 ) -> Result<Vec<TestRecord>> {
+    let suite = spec.name.get_ref().as_str();
+    on_event(&RunEvent::SuiteStarted {
+        path,
+        suite,
+        scenarios: spec.scenarios.len(),
+    });
+    let clock = Instant::now();
     let env = match RunEnv::start(config).await {
         Ok(env) => env,
         Err(e @ Error::Docker(DockerError::Unreachable { .. })) => return Err(e),
-        Err(e) => return Ok(report_all(skipped_as_infra(path, spec, &e), on_result)),
+        Err(e) => {
+            let records = report_all(skipped_as_infra(path, spec, &e), on_event);
+            on_event(&RunEvent::SuiteFinished { suite });
+            return Ok(records);
+        }
     };
     let (specs, images) = service_specs(spec);
     // Finished scenarios, kept outside `work` so a suite timeout reports only the others.
@@ -134,11 +146,15 @@ async fn run_suite(
         let services = match Registry::builtin().start_all(&env, &specs).await {
             Ok(services) => services,
             Err(e) => {
-                let records = report_all(skipped_as_infra(path, spec, &e), on_result);
+                let records = report_all(skipped_as_infra(path, spec, &e), on_event);
                 lock(&done).extend(records);
                 return None;
             }
         };
+        on_event(&RunEvent::ServicesReady {
+            suite,
+            took: clock.elapsed(),
+        });
         let ctx = StepContext {
             suite: spec,
             services: &services,
@@ -146,8 +162,10 @@ async fn run_suite(
             http: reqwest::Client::new(),
         };
         for scenario in &spec.scenarios {
+            let name = record_name(spec, scenario);
+            on_event(&RunEvent::ScenarioStarted { name: &name });
             let record = run_scenario(path, &ctx, scenario).await;
-            on_result(&record);
+            on_event(&RunEvent::ScenarioFinished(&record));
             lock(&done).push(record);
         }
         Some(services)
@@ -166,7 +184,7 @@ async fn run_suite(
                         "suite timeout of {:.1} s ran out",
                         limit.as_secs_f64()
                     ));
-                    on_result(&r);
+                    on_event(&RunEvent::ScenarioFinished(&r));
                     records.push(r);
                 }
                 None
@@ -178,6 +196,7 @@ async fn run_suite(
         let _ = services.stop_all().await;
     }
     let _ = env.stop().await;
+    on_event(&RunEvent::SuiteFinished { suite });
     Ok(records)
 }
 
@@ -189,9 +208,11 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn report_all(
     records: Vec<TestRecord>,
-    on_result: &(dyn Fn(&TestRecord) + Sync),
+    on_event: &(dyn Fn(&RunEvent<'_>) + Sync),
 ) -> Vec<TestRecord> {
-    records.iter().for_each(on_result);
+    for record in &records {
+        on_event(&RunEvent::ScenarioFinished(record));
+    }
     records
 }
 
