@@ -11,6 +11,7 @@
 
 pub mod ai;
 pub mod docker;
+pub mod engine;
 mod error;
 pub mod harness;
 pub mod history;

@@ -505,16 +505,28 @@ service = "app"
             "13:9: error: unknown scope \"suite\" in service \"app\"; expected \"shared\" or \"test\"",
         ),
         base(
-            "isolation_on_redis_is_reported",
+            "schema_isolation_on_redis_is_reported",
             r#"[services.r]
 plugin = "redis"
-isolation = "database"
+isolation = "schema"
 [[steps]]
 name = "a"
 run = ["true"]
 service = "r"
 "#,
-            "13:13: error: `isolation` is only for postgres services; service \"r\" uses plugin \"redis\"",
+            "13:13: error: `isolation = \"schema\"` is only for postgres services; service \"r\" uses plugin \"redis\"",
+        ),
+        base(
+            "database_isolation_on_a_generic_service_is_reported",
+            r#"[services.app]
+image = "debian:bookworm"
+isolation = "database"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "13:13: error: `isolation = \"database\"` is for postgres and redis services; service \"app\" uses plugin \"generic\"",
         ),
         base(
             "unknown_isolation_is_reported",
@@ -526,7 +538,86 @@ name = "a"
 run = ["true"]
 service = "p"
 "#,
-            "13:13: error: unknown isolation \"table\" in service \"p\"; expected \"database\" or \"schema\"",
+            "13:13: error: unknown isolation \"table\" in service \"p\"; expected \"database\", \"schema\" or \"none\"",
+        ),
+        base(
+            "isolation_with_scope_test_is_a_warning",
+            r#"[services.p]
+plugin = "postgres"
+scope = "test"
+isolation = "database"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "14:13: warning: `isolation` of service \"p\" has no effect with `scope = \"test\"`: each scenario has the whole container",
+        ),
+        base(
+            "migrations_on_redis_are_reported",
+            r#"[services.r]
+plugin = "redis"
+isolation = "database"
+migrations = "sql"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "r"
+"#,
+            "14:14: error: `migrations` is only for postgres services; service \"r\" uses plugin \"redis\"",
+        ),
+        base(
+            "migrations_without_isolation_are_reported",
+            r#"[services.p]
+plugin = "postgres"
+migrations = "sql"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "13:14: error: `migrations` of service \"p\" are applied to the template of isolated databases; add `isolation = \"database\"` or `\"schema\"` (and keep `scope = \"shared\"`)",
+        ),
+        base(
+            "missing_migrations_directory_is_reported",
+            r#"[services.p]
+plugin = "postgres"
+isolation = "database"
+migrations = "no-such-dir"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "14:14: error: `migrations` of service \"p\": `no-such-dir` is not a directory (paths are relative to the suite file)",
+        ),
+        base(
+            "migrations_that_are_not_a_string_are_reported",
+            r#"[services.p]
+plugin = "postgres"
+isolation = "database"
+migrations = ["sql"]
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "14:14: error: `migrations` in service \"p\": expected a string, found an array",
+        ),
+        base(
+            "shared_service_depending_on_a_per_scenario_one_is_reported",
+            r#"[services.fresh]
+image = "debian:bookworm"
+scope = "test"
+[services.app]
+image = "debian:bookworm"
+depends_on = ["fresh"]
+[[steps]]
+name = "a"
+run = ["true"]
+service = "app"
+"#,
+            "16:15: error: service \"app\" is shared by the suite's scenarios but depends on \"fresh\", which has `scope = \"test\"` (a fresh container per scenario); give service \"app\" `scope = \"test\"` too",
         ),
         base(
             "wait_for_with_two_kinds_is_reported",

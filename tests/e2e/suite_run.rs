@@ -218,3 +218,172 @@ image = "debian:bookworm"
         "{stdout}"
     );
 }
+
+#[test]
+fn isolated_scenarios_get_their_own_database_redis_db_and_fresh_container() {
+    // The example's second scenario checks that the first one's row, Redis key and file are
+    // not there: with shared namespaces (or one container) it fails.
+    let dir = scratch_dir("isolated");
+    let (code, stdout, stderr) = clnrm(&dir, &["run", &example("isolated.clnrm.toml")], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("PASS isolated/stores a link ("), "{stdout}");
+    assert!(stdout.contains("PASS isolated/starts clean ("), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn without_isolation_scenarios_share_the_suites_database_as_before() {
+    let dir = scratch_dir("shared-db");
+    let suite = dir.join("shared.clnrm.toml");
+    std::fs::write(
+        &suite,
+        r#"version = 1
+[suite]
+name = "shared"
+[services.db]
+plugin = "postgres"
+image = "postgres:16"
+[[scenarios]]
+name = "creates"
+[[scenarios.steps]]
+name = "create table"
+shell = 'psql "$CLNRM_DB_URL" -c "create table kept (x int)"'
+service = "db"
+[[scenarios]]
+name = "sees it"
+[[scenarios.steps]]
+name = "select"
+shell = 'psql "$CLNRM_DB_URL" -qtAc "select count(*) from kept"'
+service = "db"
+expect.stdout.regex = ['^0$']
+"#,
+    )
+    .expect("write suite");
+    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("PASS shared/sees it ("), "{stdout}");
+}
+
+#[test]
+fn schema_isolation_gives_each_scenario_a_migrated_schema_of_its_own() {
+    let dir = scratch_dir("schema");
+    std::fs::create_dir_all(dir.join("sql")).expect("mkdir");
+    std::fs::write(
+        dir.join("sql/001_users.sql"),
+        "create table users (email text primary key);",
+    )
+    .expect("write migration");
+    let suite = dir.join("schemas.clnrm.toml");
+    std::fs::write(
+        &suite,
+        r#"version = 1
+[suite]
+name = "schemas"
+[services.db]
+plugin = "postgres"
+image = "postgres:16"
+isolation = "schema"
+migrations = "sql"
+[[scenarios]]
+name = "a"
+[[scenarios.steps]]
+name = "insert"
+run = ["psql", "-v", "ON_ERROR_STOP=1", "-qtAc", "insert into users values ('a@example.com'); select current_schema()"]
+service = "db"
+expect.stdout.regex = ['^s_\d+_\d+$']
+[[scenarios]]
+name = "b"
+[[scenarios.steps]]
+name = "own schema, empty table"
+shell = '''test "$(psql -qtAc 'select current_schema()')" = "$CLNRM_DB_SCHEMA" && psql -qtAc "select count(*) from users"'''
+service = "db"
+expect.stdout.regex = ['\A0\n\z']
+"#,
+    )
+    .expect("write suite");
+    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("PASS schemas/a ("), "{stdout}");
+    assert!(stdout.contains("PASS schemas/b ("), "{stdout}");
+}
+
+#[test]
+fn step_retries_and_timeouts_run_on_the_engine_attempt_loop() {
+    let dir = scratch_dir("retries");
+    let suite = dir.join("retries.clnrm.toml");
+    // The step-image container is shared by the attempts, so the file survives the first one.
+    std::fs::write(
+        &suite,
+        r#"version = 1
+[suite]
+name = "retries"
+[[scenarios]]
+name = "passes on the second attempt"
+[[scenarios.steps]]
+name = "fails once"
+shell = "test -e /tmp/tried || { touch /tmp/tried; exit 1; }"
+image = "debian:bookworm"
+retries = 1
+[[scenarios]]
+name = "runs out of time"
+[[scenarios.steps]]
+name = "sleeps"
+run = ["sleep", "30"]
+image = "debian:bookworm"
+timeout = "1s"
+retries = 1
+[[scenarios]]
+name = "fails every attempt"
+[[scenarios.steps]]
+name = "false"
+run = ["false"]
+image = "debian:bookworm"
+retries = 2
+"#,
+    )
+    .expect("write suite");
+    let json = dir.join("results.json");
+    let (code, stdout, stderr) = clnrm(
+        &dir,
+        &[
+            "run",
+            suite.to_str().expect("utf-8"),
+            "--json",
+            json.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let report = std::fs::read_to_string(&json).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("FLAKY retries/passes on the second attempt ("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("TIMEOUT retries/runs out of time (")
+            && stdout.contains("step `sleeps`: timed out after 1.0 s"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL retries/fails every attempt (")
+            && stdout.contains("step `false`: exit code 1 (expected 0)"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON report");
+    let attempts = |name: &str| {
+        report["tests"]
+            .as_array()
+            .and_then(|tests| tests.iter().find(|t| t["name"] == name))
+            .map(|t| t["attempts"].clone())
+    };
+    assert_eq!(
+        attempts("retries::passes on the second attempt"),
+        Some(2.into())
+    );
+    assert_eq!(attempts("retries::runs out of time"), Some(2.into()));
+    assert_eq!(attempts("retries::fails every attempt"), Some(3.into()));
+}

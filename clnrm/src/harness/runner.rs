@@ -3,7 +3,7 @@
 //! work), executed on one shared tokio runtime with shared services, retries, timeouts and
 //! exclusive groups.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,12 +15,10 @@ use tokio::task::JoinHandle;
 
 use super::context::{ServiceView, TestContext};
 use super::shared::{REAPER_ENV, Share, SharedServices, reap_when_owner_ends};
-use super::spec::{Isolation, Scope, TestSpec};
+use super::spec::{Scope, TestSpec};
 use crate::__macro_support::{TestDef, TestFn, TestResult};
-use crate::isolation::postgres::PgLease;
-use crate::isolation::redis::RedisDbs;
+use crate::engine::{self, Attempt, Policy, Prepared, failure_message};
 use crate::report::Outcome as Verdict;
-use crate::service::{ServiceSpec, Services};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static SHARED: OnceLock<SharedServices> = OnceLock::new();
@@ -182,131 +180,6 @@ pub fn run_main() -> std::process::ExitCode {
     conclusion.exit_code()
 }
 
-enum Lease {
-    Pg(PgLease),
-    Redis(Arc<RedisDbs>, u32),
-}
-
-impl Lease {
-    /// Released in the background; the harness waits for every release before it exits.
-    fn release(self) {
-        let handle = runtime().spawn(async move {
-            match self {
-                Lease::Pg(lease) => lease.release().await,
-                Lease::Redis(dbs, db) => dbs.release(db).await,
-            }
-        });
-        PENDING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(handle);
-    }
-}
-
-struct Prepared {
-    views: BTreeMap<String, ServiceView>,
-    leases: Vec<Lease>,
-    own: Option<Services>,
-}
-
-impl Prepared {
-    async fn finish(self) {
-        for lease in self.leases {
-            lease.release();
-        }
-        if let Some(services) = self.own {
-            let _ = services.stop_all().await;
-        }
-    }
-}
-
-/// Starts or borrows the test's services and its isolated namespaces in them.
-async fn prepare(spec: &TestSpec) -> Result<Prepared, String> {
-    let shared = shared();
-    let mut prepared = Prepared {
-        views: BTreeMap::new(),
-        leases: Vec::new(),
-        own: None,
-    };
-    if spec.services.is_empty() {
-        return Ok(prepared);
-    }
-    if spec.scope == Scope::Test {
-        let env = shared.env().await?;
-        let specs: Vec<ServiceSpec> = spec
-            .services
-            .iter()
-            .map(|s| ServiceSpec {
-                name: s.local.clone(),
-                ..s.spec.clone()
-            })
-            .collect();
-        let services = shared
-            .registry()
-            .start_all(&env, &specs)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        for handle in services.iter() {
-            prepared.views.insert(
-                handle.name().to_owned(),
-                ServiceView {
-                    handle: Some(handle.clone()),
-                    url: handle.url().map(str::to_owned),
-                },
-            );
-        }
-        prepared.own = Some(services);
-        return Ok(prepared);
-    }
-    for service in &spec.services {
-        let step = async {
-            let instance = shared.service(service).await?;
-            let url = match service.isolation {
-                Isolation::Database | Isolation::Schema => {
-                    let template = instance.template(service, shared.ahead).await?;
-                    let lease = if service.isolation == Isolation::Database {
-                        template.database().await?
-                    } else {
-                        template.schema().await?
-                    };
-                    let url = lease.url.clone();
-                    prepared.leases.push(Lease::Pg(lease));
-                    Some(url)
-                }
-                Isolation::LogicalDb => {
-                    let dbs = instance.redis().await?;
-                    let db = dbs.lease().await?;
-                    let url = dbs.url(db);
-                    prepared.leases.push(Lease::Redis(dbs, db));
-                    Some(url)
-                }
-                Isolation::None => instance.handle.url().map(str::to_owned),
-            };
-            Ok::<_, String>(ServiceView {
-                handle: Some(instance.handle.clone()),
-                url,
-            })
-        };
-        match step.await {
-            Ok(view) => {
-                prepared.views.insert(service.local.clone(), view);
-            }
-            Err(e) => {
-                prepared.finish().await;
-                return Err(format!("service `{}`: {e}", service.local));
-            }
-        }
-    }
-    Ok(prepared)
-}
-
-enum Attempt {
-    Passed,
-    Failed(String),
-    TimedOut(String),
-    Infra(String),
-}
-
 fn exclusive_lock(group: &str) -> Arc<tokio::sync::Mutex<()>> {
     let mut groups = GROUPS.lock().unwrap_or_else(|p| p.into_inner());
     Arc::clone(
@@ -317,7 +190,7 @@ fn exclusive_lock(group: &str) -> Arc<tokio::sync::Mutex<()>> {
     )
 }
 
-/// Runs one test with its retries; the libtest-mimic trial's body.
+/// Runs one test with its retries on the engine; the libtest-mimic trial's body.
 fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
     runtime().block_on(async move {
         let lock = spec.exclusive.as_deref().map(exclusive_lock);
@@ -325,23 +198,11 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let started_at = SystemTime::now();
-        let t0 = Instant::now();
-        let mut setup_wait = Duration::ZERO;
-        let mut attempts = 0;
-        let (verdict, message) = loop {
-            attempts += 1;
-            let (attempt, waited) = run_attempt(def, &spec).await;
-            setup_wait += waited;
-            match attempt {
-                Attempt::Passed if attempts == 1 => break (Verdict::Passed, None),
-                Attempt::Passed => break (Verdict::Flaky, None),
-                Attempt::Infra(e) => break (Verdict::InfraError, Some(e)),
-                Attempt::Failed(_) | Attempt::TimedOut(_) if attempts <= spec.retries => continue,
-                Attempt::Failed(e) => break (Verdict::Failed, Some(e)),
-                Attempt::TimedOut(e) => break (Verdict::TimedOut, Some(e)),
-            }
+        let policy = Policy {
+            retries: spec.retries,
+            timeout: spec.timeout,
         };
+        let run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
         RESULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -349,14 +210,14 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
                 name: spec.name.clone(),
                 file: spec.file,
                 line: spec.line,
-                verdict,
-                duration: t0.elapsed(),
-                attempts,
-                message: message.clone(),
-                started_at,
-                setup_wait,
+                verdict: run.verdict,
+                duration: run.duration,
+                attempts: run.attempts,
+                message: run.message.clone(),
+                started_at: run.started_at,
+                setup_wait: run.setup_wait,
             });
-        match (verdict, message) {
+        match (run.verdict, run.message) {
             (Verdict::Passed | Verdict::Flaky, _) => Ok(()),
             (Verdict::InfraError, Some(m)) => Err(Failed::from(format!(
                 "infrastructure error (not a failure of the test's code): {m}"
@@ -366,64 +227,77 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
     })
 }
 
-/// One attempt: prepare, run the body under the timeout, collect diagnostics on failure,
-/// release. Returns the attempt and how long preparing took.
-async fn run_attempt(def: &'static TestDef, spec: &TestSpec) -> (Attempt, Duration) {
-    let t0 = Instant::now();
-    let prepared = match prepare(spec).await {
-        Ok(prepared) => prepared,
-        Err(e) => return (Attempt::Infra(e), t0.elapsed()),
-    };
-    let waited = t0.elapsed();
-    let ctx = TestContext::new(spec.name.clone(), prepared.views.clone());
-    let mut task: JoinHandle<TestResult> = match def.body {
-        TestFn::Async(body) => tokio::spawn(body(ctx)),
-        TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
-    };
-    let joined = match spec.timeout {
-        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
-            Ok(joined) => Some(joined),
-            Err(_) => {
-                task.abort();
-                None
+/// One attempt of a registered test: its services prepared by the engine, its body run as a
+/// task (aborted when the attempt runs out of time), diagnostics added to a failure.
+struct TestAttempt<'a> {
+    def: &'static TestDef,
+    spec: &'a TestSpec,
+}
+
+/// Aborts the test's task when the engine drops the attempt (its timeout ran out).
+struct AbortOnDrop(JoinHandle<TestResult>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Attempt for TestAttempt<'_> {
+    type Prepared = Prepared;
+
+    async fn prepare(&mut self) -> Result<Prepared, String> {
+        engine::prepare(shared(), &self.spec.services).await
+    }
+
+    async fn run(&mut self, prepared: &Prepared) -> Result<(), String> {
+        let views = prepared
+            .services
+            .iter()
+            .map(|(name, service)| {
+                let view = ServiceView {
+                    handle: Some(service.handle.clone()),
+                    url: service.url.clone(),
+                };
+                (name.clone(), view)
+            })
+            .collect();
+        let ctx = TestContext::new(self.spec.name.clone(), views);
+        let mut task = AbortOnDrop(match self.def.body {
+            TestFn::Async(body) => tokio::spawn(body(ctx)),
+            TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
+        });
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(a non-text panic payload)".to_owned());
+                Err(format!("panicked: {text}"))
             }
-        },
-        None => Some((&mut task).await),
-    };
-    let attempt = match joined {
-        None => Attempt::TimedOut(format!(
-            "timed out after {:.1} s",
-            spec.timeout.unwrap_or_default().as_secs_f64()
-        )),
-        Some(Ok(Ok(()))) => Attempt::Passed,
-        Some(Ok(Err(message))) => Attempt::Failed(message),
-        Some(Err(e)) if e.is_panic() => {
-            let payload = e.into_panic();
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(a non-text panic payload)".to_owned());
-            Attempt::Failed(format!("panicked: {text}"))
+            Err(e) => Err(format!("the test task ended: {e}")),
         }
-        Some(Err(e)) => Attempt::Failed(format!("the test task ended: {e}")),
-    };
-    let attempt = match attempt {
-        Attempt::Failed(m) => Attempt::Failed(with_diagnostics(m, spec, &prepared).await),
-        Attempt::TimedOut(m) => Attempt::TimedOut(with_diagnostics(m, spec, &prepared).await),
-        other => other,
-    };
-    prepared.finish().await;
-    (attempt, waited)
+    }
+
+    async fn finish(&mut self, prepared: Prepared, failure: Option<&mut engine::Failure>) {
+        if let Some(failure) = failure {
+            let message = failure_message(failure);
+            *message = with_diagnostics(std::mem::take(message), self.spec, &prepared).await;
+        }
+        prepared.finish(shared()).await;
+    }
 }
 
 /// Appends what a failing test needs to be debugged: its services' URLs (secrets masked) and
 /// log tails, and the command that re-runs just this test.
 async fn with_diagnostics(message: String, spec: &TestSpec, prepared: &Prepared) -> String {
     let mut text = message;
-    for (name, view) in &prepared.views {
-        let Some(handle) = &view.handle else { continue };
-        let mut url = view.url.clone().unwrap_or_default();
+    for (name, service) in &prepared.services {
+        let handle = &service.handle;
+        let mut url = service.url.clone().unwrap_or_default();
         if let Some(c) = handle.credentials()
             && !c.password.is_empty()
         {

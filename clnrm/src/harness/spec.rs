@@ -1,7 +1,6 @@
 //! A registered test's declaration, validated: what the macro wrote, turned into service specs
 //! and durations, with errors that name the test's file and line.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::__macro_support::{OptValue, TestDef};
@@ -10,42 +9,8 @@ use crate::service::ServiceSpec;
 // The same parsers as the TOML suites, so both front doors accept and refuse the same text.
 use crate::suite::values::{parse_duration, parse_memory};
 
-/// Where a test's services live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// One container per test binary (per nextest run), each test isolated inside it.
-    Shared,
-    /// A fresh container for this test alone.
-    Test,
-}
-
-/// How a test is isolated inside a shared service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
-    /// Postgres: a database of its own, cloned from the template. The default for Postgres.
-    Database,
-    /// Postgres: a schema of its own, selected through the URL's `search_path`.
-    Schema,
-    /// Redis: a logical database of its own, flushed after. The default for Redis.
-    LogicalDb,
-    /// Nothing: the test sees the service as it is.
-    None,
-}
-
-/// One service a test declares.
-#[derive(Debug, Clone)]
-pub struct TestService {
-    /// The name the test uses (`ctx.url("db")`).
-    pub local: String,
-    /// What to start.
-    pub spec: ServiceSpec,
-    /// How the test is isolated in it.
-    pub isolation: Isolation,
-    /// SQL files applied once to the template (Postgres), in name order.
-    pub migrations: Option<PathBuf>,
-    /// Services with the same key are one container under `Scope::Shared`.
-    pub key: String,
-}
+/// The engine's service kinds: what the macro declares is what a suite declares.
+pub use crate::engine::{Isolation, Scope, ServiceNeed as TestService};
 
 /// A validated test declaration.
 #[derive(Debug, Clone)]
@@ -135,7 +100,7 @@ impl TestSpec {
         let mut services = Vec::new();
         for decl in def.services {
             match service(decl, manifest_dir) {
-                Ok(s) => services.push(s),
+                Ok(s) => services.push(TestService { scope, ..s }),
                 Err(e) => problems.push(format!("service `{}`: {e}", decl.name)),
             }
         }
@@ -306,5 +271,6 @@ fn service(
         isolation,
         migrations,
         key: key_parts.join(","),
+        scope: Scope::Shared,
     })
 }

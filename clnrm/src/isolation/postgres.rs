@@ -24,6 +24,8 @@ pub(crate) struct PgTemplate {
 /// What one test holds: its URL, and what to drop afterwards.
 pub(crate) struct PgLease {
     pub(crate) url: String,
+    /// The database's (or schema's) name.
+    pub(crate) name: String,
     cleanup: Cleanup,
 }
 
@@ -210,6 +212,7 @@ impl PgTemplate {
         let (name, url) = made.unwrap_or_else(|| Err("the clone maker stopped".to_owned()))?;
         Ok(PgLease {
             url,
+            name: name.clone(),
             cleanup: Cleanup::Database {
                 name,
                 queue: self.drops.clone(),
@@ -225,6 +228,7 @@ impl PgTemplate {
         apply(&url, &self.migrations).await?;
         Ok(PgLease {
             url,
+            name: schema.clone(),
             cleanup: Cleanup::Schema {
                 admin_url: self.admin_url.clone(),
                 sql: format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),

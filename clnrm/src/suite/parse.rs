@@ -95,6 +95,7 @@ const SERVICE_KEYS: &[&str] = &[
     "depends_on",
     "scope",
     "isolation",
+    "migrations",
 ];
 const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "type", "image", "env", "ports", "args"];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
@@ -760,6 +761,7 @@ impl Walker<'_> {
             depends_on: Vec::new(),
             scope: Scope::Shared,
             isolation: None,
+            migrations: None,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, UPSTREAM_ONLY_SERVICE);
@@ -815,14 +817,16 @@ impl Walker<'_> {
                 match isolation.get_ref().as_str() {
                     "database" => service.isolation = Some(Spanned::new(span, Isolation::Database)),
                     "schema" => service.isolation = Some(Spanned::new(span, Isolation::Schema)),
+                    "none" => service.isolation = Some(Spanned::new(span, Isolation::None)),
                     other => self.sink.error(
                         span,
                         format!(
-                            "unknown isolation \"{other}\" in {what}; expected \"database\" or \"schema\""
+                            "unknown isolation \"{other}\" in {what}; expected \"database\", \"schema\" or \"none\""
                         ),
                     ),
                 }
             }
+            service.migrations = self.string(table, "migrations", what);
         }
         service.image = self.string(table, "image", what);
         service.env = self.string_map(table, "env", what);

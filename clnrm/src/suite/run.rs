@@ -1,9 +1,19 @@
-//! Executing loaded suites on the engine: one [`RunEnv`] per suite, its services started through
-//! [`Registry::start_all`], the steps of every scenario run in order, results as
-//! [`TestRecord`]s named `suite::scenario`.
+//! Executing loaded suites on the engine: one [`RunEnv`] per suite, its shared services started
+//! through [`Registry::start_all`], then per scenario the engine's preparation (a database,
+//! schema or logical database of the scenario's own inside an isolated service; a fresh
+//! container for each `scope = "test"` service), the steps run in order, each through the
+//! engine's attempt loop (`retries`, `timeout`), results as [`TestRecord`]s named
+//! `suite::scenario`.
 //!
 //! A step running "in a fresh container of an image" runs in a `generic` container of that image
 //! kept alive with `sleep infinity`, started once per suite and image (steps of a suite share it).
+//!
+//! Command steps get, for every service `NAME` of the scenario (upper-cased, `-` as `_`):
+//! `CLNRM_NAME_URL`, its URL as seen from the suite's network (`postgres://u:p@db:5432/t_1_0`),
+//! and for an isolated one `CLNRM_NAME_DATABASE` / `CLNRM_NAME_SCHEMA` (Postgres) or
+//! `CLNRM_NAME_DB` (Redis). A command in an isolated Postgres service's own container also gets
+//! `PGDATABASE` (or `PGOPTIONS` with the `search_path`), so a plain `psql` lands in the
+//! scenario's database. A step's own `env` wins.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,12 +21,17 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 
 use super::spec::{
-    Action, ExecSpec, Expectations, HttpBody, HttpSpec, OutputExpect, ScenarioSpec,
-    ServiceSpec as SuiteServiceSpec, StepSpec, SuiteSpec, Target, WaitFor,
+    Action, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation as SuiteIsolation, OutputExpect,
+    ScenarioSpec, Scope as SuiteScope, ServiceSpec as SuiteServiceSpec, StepSpec, SuiteSpec,
+    Target, WaitFor,
 };
 use crate::docker::{Readiness, RunConfig, RunEnv};
+use crate::engine::{
+    self, Attempt, Isolation, Namespace, Policy, PreparedService, Scope, ServiceNeed,
+    SharedServices,
+};
 use crate::report::{Outcome, RunEvent, RunRecord, TestRecord};
-use crate::service::{Registry, ServiceSpec, Services};
+use crate::service::{Registry, ServiceHandle, ServiceSpec, Services};
 use crate::{DockerError, Error, Result};
 
 /// A step without `timeout` may run this long per attempt.
@@ -140,6 +155,9 @@ async fn run_suite(
         }
     };
     let (specs, images) = service_specs(spec);
+    let needs = service_needs(path, spec);
+    // Isolation leases and `scope = "test"` containers; the suite's shared services are adopted.
+    let pool = SharedServices::in_env(std::sync::Arc::clone(&env), 1);
     // Finished scenarios, kept outside `work` so a suite timeout reports only the others.
     let done: std::sync::Mutex<Vec<TestRecord>> = std::sync::Mutex::new(Vec::new());
     let work = async {
@@ -151,14 +169,21 @@ async fn run_suite(
                 return None;
             }
         };
+        for need in needs.iter().filter(|n| n.scope == Scope::Shared) {
+            if let Ok(handle) = services.get(&need.local) {
+                pool.adopt(&need.key, handle.clone());
+            }
+        }
         on_event(&RunEvent::ServicesReady {
             suite,
             took: clock.elapsed(),
         });
-        let ctx = StepContext {
+        let ctx = SuiteContext {
             suite: spec,
             services: &services,
             images: &images,
+            pool: &pool,
+            needs: &needs,
             http: reqwest::Client::new(),
         };
         for scenario in &spec.scenarios {
@@ -192,10 +217,12 @@ async fn run_suite(
         },
     };
     let records = std::mem::take(&mut *lock(&done));
+    pool.settle().await;
     if let Some(services) = services {
         let _ = services.stop_all().await;
     }
-    let _ = env.stop().await;
+    // Stops the run environment (and with it anything left behind).
+    pool.shutdown().await;
     on_event(&RunEvent::SuiteFinished { suite });
     Ok(records)
 }
@@ -296,27 +323,100 @@ fn engine_spec(s: &SuiteServiceSpec) -> ServiceSpec {
     out
 }
 
-struct StepContext<'a> {
+/// What each scenario needs of the suite's services: shared ones borrowed (isolated inside when
+/// the service says so), `scope = "test"` ones started fresh.
+fn service_needs(path: &std::path::Path, spec: &SuiteSpec) -> Vec<ServiceNeed> {
+    spec.services
+        .iter()
+        .map(|s| {
+            let plugin = s.plugin.get_ref().as_str();
+            let isolation = match (s.isolation.as_ref().map(|i| *i.get_ref()), plugin) {
+                (Some(SuiteIsolation::Database), "postgres") => Isolation::Database,
+                (Some(SuiteIsolation::Schema), "postgres") => Isolation::Schema,
+                (Some(SuiteIsolation::Database), "redis") => Isolation::LogicalDb,
+                _ => Isolation::None,
+            };
+            ServiceNeed {
+                local: s.name.get_ref().clone(),
+                spec: engine_spec(s),
+                isolation,
+                migrations: s
+                    .migrations
+                    .as_ref()
+                    .map(|m| super::validate::migrations_dir(path, m.get_ref())),
+                key: s.name.get_ref().clone(),
+                scope: match s.scope {
+                    SuiteScope::Shared => Scope::Shared,
+                    SuiteScope::Test => Scope::Test,
+                },
+            }
+        })
+        .collect()
+}
+
+/// What every scenario of a suite runs with.
+struct SuiteContext<'a> {
     suite: &'a SuiteSpec,
+    /// The suite's shared services and step-image containers.
     services: &'a Services,
     images: &'a [(String, String)],
+    pool: &'a SharedServices,
+    needs: &'a [ServiceNeed],
     http: reqwest::Client,
+}
+
+/// What the steps of one scenario run with: the suite's, plus the scenario's own services.
+struct StepContext<'a> {
+    suite: &'a SuiteContext<'a>,
+    scenario: &'a std::collections::BTreeMap<String, PreparedService>,
+    /// `CLNRM_*` variables for command steps.
+    env: Vec<(String, String)>,
+}
+
+impl StepContext<'_> {
+    /// The scenario's instance of service `name` (its own container under `scope = "test"`),
+    /// or a step-image container.
+    fn handle(&self, name: &str) -> std::result::Result<&ServiceHandle, String> {
+        match self.scenario.get(name) {
+            Some(service) => Ok(&service.handle),
+            None => self.suite.services.get(name).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 async fn run_scenario(
     path: &std::path::Path,
-    ctx: &StepContext<'_>,
+    ctx: &SuiteContext<'_>,
     scenario: &ScenarioSpec,
 ) -> TestRecord {
     let started_at = SystemTime::now();
     let clock = Instant::now();
+    let record = |outcome, attempts: u32, message| TestRecord {
+        name: record_name(ctx.suite, scenario),
+        outcome,
+        duration: clock.elapsed(),
+        attempts: attempts.max(1),
+        message,
+        started_at,
+        file: Some(path.display().to_string()),
+        line: None,
+    };
+    let prepared = match engine::prepare(ctx.pool, ctx.needs).await {
+        Ok(prepared) => prepared,
+        Err(e) => return record(Outcome::InfraError, 1, Some(e)),
+    };
+    let steps = StepContext {
+        suite: ctx,
+        scenario: &prepared.services,
+        env: scenario_env(&prepared.services),
+    };
     let mut outcome = Outcome::Passed;
     let mut message = None;
     let mut attempts_total = 0;
     for step in &scenario.steps {
-        let (step_outcome, attempts, failure) = run_step(ctx, step).await;
-        attempts_total = attempts_total.max(attempts);
-        match step_outcome {
+        let run = run_step(&steps, step).await;
+        attempts_total = attempts_total.max(run.attempts);
+        match run.verdict {
             Outcome::Passed => {}
             Outcome::Flaky => {
                 if outcome == Outcome::Passed {
@@ -327,7 +427,7 @@ async fn run_scenario(
                 let reason = format!(
                     "step `{}`: {}",
                     step.name.get_ref(),
-                    failure.unwrap_or_default()
+                    run.message.unwrap_or_default()
                 );
                 if step.continue_on_failure {
                     // Reported, but (as `continue-on-error` in CI) it does not fail the scenario.
@@ -340,58 +440,133 @@ async fn run_scenario(
             }
         }
     }
-    TestRecord {
-        name: record_name(ctx.suite, scenario),
-        outcome,
-        duration: clock.elapsed(),
-        attempts: attempts_total.max(1),
-        message,
-        started_at,
-        file: Some(path.display().to_string()),
-        line: None,
-    }
+    prepared.finish(ctx.pool).await;
+    record(outcome, attempts_total, message)
 }
 
-/// Runs a step with its retries: (outcome, attempts, reason of the last failure).
-async fn run_step(ctx: &StepContext<'_>, step: &StepSpec) -> (Outcome, u32, Option<String>) {
-    let limit = step
-        .timeout
-        .as_ref()
-        .map_or(DEFAULT_STEP_TIMEOUT, |t| *t.get_ref());
-    let mut last: Option<(Outcome, String)> = None;
-    for attempt in 0..=step.retries {
-        let clock = Instant::now();
-        let result = tokio::time::timeout(limit, attempt_step(ctx, step)).await;
-        let elapsed = clock.elapsed();
-        let (outcome, reason) = match result {
-            Err(_) => (
-                Outcome::TimedOut,
-                format!("timed out after {:.1} s", limit.as_secs_f64()),
-            ),
-            Ok(Err(reason)) => (Outcome::Failed, reason),
-            Ok(Ok(())) => match step.expect.max_duration.as_ref().map(|d| *d.get_ref()) {
-                Some(max) if elapsed > max => (
-                    Outcome::Failed,
-                    format!(
-                        "took {:.2} s, more than max_duration {:.2} s",
-                        elapsed.as_secs_f64(),
-                        max.as_secs_f64()
-                    ),
-                ),
-                _ => {
-                    let outcome = if attempt == 0 {
-                        Outcome::Passed
-                    } else {
-                        Outcome::Flaky
-                    };
-                    return (outcome, attempt + 1, None);
-                }
-            },
-        };
-        last = Some((outcome, reason));
+/// `CLNRM_NAME_URL` (as seen from the suite's network) and the namespace of every service.
+fn scenario_env(
+    services: &std::collections::BTreeMap<String, PreparedService>,
+) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (name, service) in services {
+        let var = format!(
+            "CLNRM_{}",
+            name.to_ascii_uppercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        if let Some(url) = &service.url {
+            env.push((
+                format!("{var}_URL"),
+                network_url(url, &service.handle, name),
+            ));
+        }
+        match &service.namespace {
+            Some(Namespace::Database(db)) => env.push((format!("{var}_DATABASE"), db.clone())),
+            Some(Namespace::Schema(schema)) => env.push((format!("{var}_SCHEMA"), schema.clone())),
+            Some(Namespace::RedisDb(db)) => env.push((format!("{var}_DB"), db.to_string())),
+            None => {}
+        }
     }
-    let (outcome, reason) = last.unwrap_or((Outcome::Failed, String::new()));
-    (outcome, step.retries + 1, Some(reason))
+    env
+}
+
+/// `url` (host-facing: `scheme://user:pw@HOST:HOSTPORT/rest`) as the suite's containers reach it:
+/// `scheme://user:pw@ALIAS:CONTAINERPORT/rest`. Unchanged when it names no published port.
+fn network_url(url: &str, handle: &ServiceHandle, alias: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    let Some(container_port) = host_port
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .and_then(|port| {
+            handle
+                .ports()
+                .iter()
+                .find(|(_, host)| **host == port)
+                .map(|(container, _)| *container)
+        })
+    else {
+        return url.to_owned();
+    };
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    format!("{scheme}://{userinfo}{alias}:{container_port}{tail}")
+}
+
+/// For a command in an isolated Postgres service's own container: the libpq variables that make
+/// a plain `psql` connect to the scenario's database (or schema) as the service's user.
+fn libpq_env(service: &PreparedService) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    match &service.namespace {
+        Some(Namespace::Database(db)) => env.push(("PGDATABASE".to_owned(), db.clone())),
+        Some(Namespace::Schema(schema)) => {
+            env.push(("PGOPTIONS".to_owned(), format!("-c search_path={schema}")));
+            if let Some(db) = service
+                .handle
+                .credentials()
+                .and_then(|c| c.database.clone())
+            {
+                env.push(("PGDATABASE".to_owned(), db));
+            }
+        }
+        _ => return env,
+    }
+    if let Some(credentials) = service.handle.credentials() {
+        env.push(("PGUSER".to_owned(), credentials.user.clone()));
+        env.push(("PGPASSWORD".to_owned(), credentials.password.clone()));
+    }
+    env
+}
+
+/// Runs a step on the engine with its `retries` and `timeout`.
+async fn run_step(ctx: &StepContext<'_>, step: &StepSpec) -> engine::Execution {
+    let policy = Policy {
+        retries: step.retries,
+        timeout: Some(
+            step.timeout
+                .as_ref()
+                .map_or(DEFAULT_STEP_TIMEOUT, |t| *t.get_ref()),
+        ),
+    };
+    engine::execute(policy, &mut StepAttempt { ctx, step }).await
+}
+
+/// One attempt of a step. The scenario's services are prepared once for all its steps (the
+/// steps build on each other), so an attempt prepares nothing itself.
+struct StepAttempt<'a> {
+    ctx: &'a StepContext<'a>,
+    step: &'a StepSpec,
+}
+
+impl Attempt for StepAttempt<'_> {
+    type Prepared = ();
+
+    async fn prepare(&mut self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    async fn run(&mut self, (): &()) -> std::result::Result<(), String> {
+        let clock = Instant::now();
+        attempt_step(self.ctx, self.step).await?;
+        let elapsed = clock.elapsed();
+        match self.step.expect.max_duration.as_ref().map(|d| *d.get_ref()) {
+            Some(max) if elapsed > max => Err(format!(
+                "took {:.2} s, more than max_duration {:.2} s",
+                elapsed.as_secs_f64(),
+                max.as_secs_f64()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn finish(&mut self, (): (), _: Option<&mut engine::Failure>) {}
 }
 
 async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Result<(), String> {
@@ -400,19 +575,22 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             let service = match &exec.target {
                 Target::Service(name) => name.get_ref().clone(),
                 Target::Image(image) => ctx
+                    .suite
                     .images
                     .iter()
                     .find(|(i, _)| i == image.get_ref())
                     .map(|(_, s)| s.clone())
                     .ok_or_else(|| format!("no container for image {}", image.get_ref()))?,
             };
-            let handle = ctx.services.get(&service).map_err(|e| e.to_string())?;
+            let handle = ctx.handle(&service)?;
             let argv = exec.command.get_ref().to_argv();
-            let env: Vec<(String, String)> = step
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let mut env = ctx.env.clone();
+            if let Some(own) = ctx.scenario.get(&service) {
+                env.extend(libpq_env(own));
+            }
+            // The step's own `env` wins.
+            env.retain(|(k, _)| !step.env.contains_key(k));
+            env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
             let workdir = step.workdir.as_ref().map(|w| w.get_ref().as_str());
             let output = handle
                 .exec_with(&argv, &env, workdir)
@@ -440,10 +618,11 @@ async fn attempt_http(
     expect: &Expectations,
 ) -> std::result::Result<(), String> {
     let name = http.service.get_ref();
-    let handle = ctx.services.get(name).map_err(|e| e.to_string())?;
+    let handle = ctx.handle(name)?;
     let port = match &http.port {
         Some(p) => *p.get_ref(),
         None => ctx
+            .suite
             .suite
             .service(name)
             .and_then(|s| s.ports.first())
@@ -453,7 +632,7 @@ async fn attempt_http(
     let host_port = handle.port(port).map_err(|e| e.to_string())?;
     let url = format!("http://{}:{host_port}{}", handle.host(), http.path);
     let method = reqwest::Method::from_bytes(http.method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut request = ctx.http.request(method, &url);
+    let mut request = ctx.suite.http.request(method, &url);
     for (k, v) in &http.headers {
         request = request.header(k, v);
     }

@@ -66,29 +66,37 @@ pub struct ServiceSpec {
     pub startup_timeout: Option<Spanned<Duration>>,
     /// Services that must be ready before this one starts.
     pub depends_on: Vec<Spanned<String>>,
-    /// One container per run (`shared`, default) or per test (`test`).
+    /// One container per suite (`shared`, default) or a fresh one per scenario (`test`).
     pub scope: Scope,
-    /// Per-test isolation inside a shared service (postgres only).
+    /// What each scenario gets of its own inside the suite's container; `None` (the default)
+    /// means scenarios share the service as it is.
     pub isolation: Option<Spanned<Isolation>>,
+    /// Directory of `*.sql` files applied once to the template every isolated Postgres
+    /// database (or schema) is made from, in name order; relative to the suite file.
+    pub migrations: Option<Spanned<String>>,
 }
 
-/// Whether a service container is shared by the tests of a run.
+/// Whether a service container is shared by the scenarios of a suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Scope {
-    /// One container per run; tests are isolated inside it.
+    /// One container per suite, started before the first scenario; scenarios are isolated
+    /// inside it when the service has an `isolation`.
     #[default]
     Shared,
-    /// A fresh container per test (scenario).
+    /// A fresh container per scenario, removed after it.
     Test,
 }
 
-/// How tests are isolated inside a shared postgres service.
+/// What each scenario gets of its own inside a shared service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Isolation {
-    /// A database per test, cloned from a template.
+    /// Postgres: a database per scenario, cloned from a template. Redis: a logical database
+    /// per scenario, flushed after.
     Database,
-    /// A schema per test, selected through `search_path`.
+    /// Postgres: a schema per scenario, selected through `search_path`.
     Schema,
+    /// Nothing: scenarios share the service as it is (the default).
+    None,
 }
 
 /// `wait_for`: when a service counts as ready.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
 use super::spec::{
-    Action, Expectations, OutputExpect, ScenarioSpec, ServiceSpec, Spanned, StepSpec, SuiteSpec,
-    Target, WaitFor,
+    Action, Expectations, Isolation, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned,
+    StepSpec, SuiteSpec, Target, WaitFor,
 };
 use super::values;
 
@@ -37,6 +37,14 @@ struct Validator<'a> {
     sink: Sink<'a>,
     spec: &'a SuiteSpec,
     known_plugins: &'a [&'a str],
+}
+
+/// Where `migrations` (written relative to the suite file) are.
+pub(crate) fn migrations_dir(suite_file: &std::path::Path, migrations: &str) -> std::path::PathBuf {
+    suite_file
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join(migrations)
 }
 
 /// `1m 30s`, `500ms`, `0s`.
@@ -177,16 +185,7 @@ impl Validator<'_> {
             ),
             None => {}
         }
-        if let Some(isolation) = &service.isolation
-            && plugin != "postgres"
-        {
-            self.sink.error(
-                isolation.span(),
-                format!(
-                    "`isolation` is only for postgres services; {what} uses plugin \"{plugin}\""
-                ),
-            );
-        }
+        self.isolation(service, &what);
         if let Some(timeout) = &service.startup_timeout {
             self.too_long(&what, "startup_timeout", timeout);
         }
@@ -218,13 +217,89 @@ impl Validator<'_> {
             }
         }
         for dep in &service.depends_on {
-            if self.spec.service(dep.get_ref()).is_none() {
-                self.sink.error(
+            match self.spec.service(dep.get_ref()) {
+                None => self.sink.error(
                     dep.span(),
                     format!(
                         "{what} depends on unknown service \"{}\"; known: {}",
                         dep.get_ref(),
                         self.known_services()
+                    ),
+                ),
+                Some(other) if service.scope == Scope::Shared && other.scope == Scope::Test => {
+                    self.sink.error(
+                        dep.span(),
+                        format!(
+                            "{what} is shared by the suite's scenarios but depends on \"{}\", which has `scope = \"test\"` (a fresh container per scenario); give {what} `scope = \"test\"` too",
+                            dep.get_ref()
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// `isolation`, `migrations` and `scope` against the plugin and each other.
+    fn isolation(&mut self, service: &ServiceSpec, what: &str) {
+        let plugin = service.plugin.get_ref().as_str();
+        let isolation = service.isolation.as_ref().map(|i| (*i.get_ref(), i.span()));
+        match isolation.clone() {
+            Some((Isolation::Database, span)) if plugin != "postgres" && plugin != "redis" => {
+                self.sink.error(
+                    span,
+                    format!(
+                        "`isolation = \"database\"` is for postgres and redis services; {what} uses plugin \"{plugin}\""
+                    ),
+                );
+            }
+            Some((Isolation::Schema, span)) if plugin != "postgres" => self.sink.error(
+                span,
+                format!(
+                    "`isolation = \"schema\"` is only for postgres services; {what} uses plugin \"{plugin}\""
+                ),
+            ),
+            Some((Isolation::Database | Isolation::Schema, span))
+                if service.scope == Scope::Test =>
+            {
+                self.sink.warning(
+                    span,
+                    format!(
+                        "`isolation` of {what} has no effect with `scope = \"test\"`: each scenario has the whole container"
+                    ),
+                );
+            }
+            _ => {}
+        }
+        let Some(migrations) = &service.migrations else {
+            return;
+        };
+        let isolated = matches!(
+            isolation,
+            Some((Isolation::Database | Isolation::Schema, _))
+        );
+        if plugin != "postgres" {
+            self.sink.error(
+                migrations.span(),
+                format!(
+                    "`migrations` is only for postgres services; {what} uses plugin \"{plugin}\""
+                ),
+            );
+        } else if !isolated || service.scope == Scope::Test {
+            self.sink.error(
+                migrations.span(),
+                format!(
+                    "`migrations` of {what} are applied to the template of isolated databases; add `isolation = \"database\"` or `\"schema\"` (and keep `scope = \"shared\"`)"
+                ),
+            );
+        } else {
+            let dir = migrations_dir(self.sink.source.path(), migrations.get_ref());
+            if !dir.is_dir() {
+                self.sink.error(
+                    migrations.span(),
+                    format!(
+                        "`migrations` of {what}: `{}` is not a directory (paths are relative to the suite file)",
+                        dir.display()
                     ),
                 );
             }

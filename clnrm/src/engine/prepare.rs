@@ -1,0 +1,202 @@
+//! Preparing one attempt's services: shared instances borrowed from the pool with a namespace of
+//! the attempt's own inside them (a Postgres database or schema, a Redis logical database), and
+//! `scope = "test"` services started fresh for the attempt alone.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::pool::SharedServices;
+use crate::isolation::postgres::PgLease;
+use crate::isolation::redis::RedisDbs;
+use crate::service::{ServiceHandle, ServiceSpec, Services};
+
+/// Where a service lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One container per pool (test binary, nextest run, suite), each user isolated inside it.
+    Shared,
+    /// A fresh container per test (scenario).
+    Test,
+}
+
+/// How one user (a test, a scenario) is isolated inside a shared service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Postgres: a database of its own, cloned from the template.
+    Database,
+    /// Postgres: a schema of its own, selected through the URL's `search_path`.
+    Schema,
+    /// Redis: a logical database of its own, flushed after.
+    LogicalDb,
+    /// Nothing: the service as it is.
+    None,
+}
+
+/// One service a test or scenario declares.
+#[derive(Debug, Clone)]
+pub struct ServiceNeed {
+    /// The name the user refers to it by (`ctx.url("db")`, `service = "db"`).
+    pub local: String,
+    /// What to start.
+    pub spec: ServiceSpec,
+    /// How the user is isolated in it (under `Scope::Shared`).
+    pub isolation: Isolation,
+    /// SQL files applied once to the template (Postgres), in name order.
+    pub migrations: Option<PathBuf>,
+    /// Services with the same key are one container under `Scope::Shared`.
+    pub key: String,
+    /// Shared or fresh per attempt.
+    pub scope: Scope,
+}
+
+/// The namespace an attempt got inside a shared service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespace {
+    /// A Postgres database of its own (the name).
+    Database(String),
+    /// A Postgres schema of its own (the name).
+    Schema(String),
+    /// A Redis logical database of its own (the number).
+    RedisDb(u32),
+}
+
+/// One service as an attempt sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedService {
+    pub(crate) handle: ServiceHandle,
+    /// The attempt's own URL into it (host-facing): its database, schema or logical database.
+    pub(crate) url: Option<String>,
+    /// What it got inside the service, when isolated.
+    pub(crate) namespace: Option<Namespace>,
+}
+
+enum Lease {
+    Pg(PgLease),
+    Redis(Arc<RedisDbs>, u32),
+}
+
+/// What an attempt holds: its services by local name, its leases, its own containers.
+pub(crate) struct Prepared {
+    pub(crate) services: BTreeMap<String, PreparedService>,
+    leases: Vec<Lease>,
+    own: Option<Services>,
+}
+
+impl Prepared {
+    /// Releases the leases (in the background, tracked by `pool`) and stops the attempt's own
+    /// containers.
+    pub(crate) async fn finish(self, pool: &SharedServices) {
+        for lease in self.leases {
+            pool.release_later(async move {
+                match lease {
+                    Lease::Pg(lease) => lease.release().await,
+                    Lease::Redis(dbs, db) => dbs.release(db).await,
+                }
+            });
+        }
+        if let Some(services) = self.own {
+            let _ = services.stop_all().await;
+        }
+    }
+}
+
+/// Starts or borrows `needs` and the attempt's isolated namespaces in them.
+///
+/// `Scope::Test` needs start together, fresh (their `depends_on` on shared services is dropped:
+/// those already run); `Scope::Shared` ones come from `pool`.
+pub(crate) async fn prepare(
+    pool: &SharedServices,
+    needs: &[ServiceNeed],
+) -> Result<Prepared, String> {
+    let mut prepared = Prepared {
+        services: BTreeMap::new(),
+        leases: Vec::new(),
+        own: None,
+    };
+    let fresh: Vec<&ServiceNeed> = needs.iter().filter(|n| n.scope == Scope::Test).collect();
+    if !fresh.is_empty() {
+        let names: HashSet<&str> = fresh.iter().map(|n| n.local.as_str()).collect();
+        let specs: Vec<ServiceSpec> = fresh
+            .iter()
+            .map(|n| {
+                let mut spec = ServiceSpec {
+                    name: n.local.clone(),
+                    ..n.spec.clone()
+                };
+                spec.depends_on.retain(|d| names.contains(d.as_str()));
+                spec
+            })
+            .collect();
+        let started = async {
+            let env = pool.env().await?;
+            pool.registry()
+                .start_all(&env, &specs)
+                .await
+                .map_err(|e| format!("{e:?}"))
+        };
+        let services = started.await?;
+        for handle in services.iter() {
+            prepared.services.insert(
+                handle.name().to_owned(),
+                PreparedService {
+                    handle: handle.clone(),
+                    url: handle.url().map(str::to_owned),
+                    namespace: None,
+                },
+            );
+        }
+        prepared.own = Some(services);
+    }
+    for need in needs.iter().filter(|n| n.scope == Scope::Shared) {
+        match borrow(pool, need, &mut prepared.leases).await {
+            Ok(service) => {
+                prepared.services.insert(need.local.clone(), service);
+            }
+            Err(e) => {
+                prepared.finish(pool).await;
+                return Err(format!("service `{}`: {e}", need.local));
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+/// The shared instance of `need`, with a namespace of its own when isolated.
+async fn borrow(
+    pool: &SharedServices,
+    need: &ServiceNeed,
+    leases: &mut Vec<Lease>,
+) -> Result<PreparedService, String> {
+    let instance = pool.service(need).await?;
+    let (url, namespace) = match need.isolation {
+        Isolation::Database | Isolation::Schema => {
+            let template = instance.template(need, pool.ahead).await?;
+            let (lease, namespace) = if need.isolation == Isolation::Database {
+                let lease = template.database().await?;
+                let name = lease.name.clone();
+                (lease, Namespace::Database(name))
+            } else {
+                let lease = template.schema().await?;
+                let name = lease.name.clone();
+                (lease, Namespace::Schema(name))
+            };
+            let url = lease.url.clone();
+            leases.push(Lease::Pg(lease));
+            (Some(url), Some(namespace))
+        }
+        Isolation::LogicalDb => {
+            let dbs = instance.redis().await?;
+            let db = dbs.lease().await?;
+            let url = dbs.url(db);
+            leases.push(Lease::Redis(dbs, db));
+            (Some(url), Some(Namespace::RedisDb(db)))
+        }
+        Isolation::None => (instance.handle.url().map(str::to_owned), None),
+    };
+    Ok(PreparedService {
+        handle: instance.handle.clone(),
+        url,
+        namespace,
+    })
+}
