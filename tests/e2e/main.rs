@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod harness;
+mod partition;
 mod replay;
 mod services;
 mod suite_cli;
