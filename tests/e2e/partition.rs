@@ -292,3 +292,128 @@ fn a_bad_partition_or_order_is_a_usage_error_with_exit_code_2() {
         assert!(run.results().is_empty(), "nothing runs\n{}", run.both());
     }
 }
+
+// ---- `clnrm run --partition K/N --order planned|file` ----------------------------------------
+
+const CLNRM: &str = env!("CARGO_BIN_EXE_clnrm-under-test");
+
+/// Writes suites named `names`, one passing scenario `s` each (a command in a fresh container).
+fn write_suites(dir: &Path, names: &[&str]) {
+    for name in names {
+        std::fs::write(
+            dir.join(format!("{name}.clnrm.toml")),
+            format!(
+                "version = 1\n[suite]\nname = \"{name}\"\n[[scenarios]]\nname = \"s\"\n\
+                 [[scenarios.steps]]\nname = \"true\"\nrun = [\"true\"]\nimage = \"debian:bookworm\"\n"
+            ),
+        )
+        .expect("write suite");
+    }
+}
+
+/// Runs `clnrm run DIR --jobs 1 ARGS` with the history in `dir`.
+fn clnrm_run(dir: &Path, args: &[&str]) -> Run {
+    let history = dir.join("history.db");
+    let mut all = vec!["run", dir.to_str().expect("utf-8"), "--jobs", "1"];
+    all.extend(args);
+    let out = crate::support::run_bin(
+        CLNRM,
+        &all,
+        &[("CLNRM_HISTORY", history.to_str().expect("utf-8"))],
+    );
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+    }
+}
+
+/// Suites in the order `clnrm run` reported them passing.
+fn passed_suites(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("PASS ")?
+                .split_once("/s (")
+                .map(|(s, _)| s.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn run_shards_split_the_suites_and_together_run_each_once() {
+    let dir = scratch("cli-shards");
+    let names = ["alpha", "beta", "gamma", "delta"];
+    write_suites(&dir, &names);
+    let mut ran = Vec::new();
+    for k in ["1/2", "2/2"] {
+        let run = clnrm_run(&dir, &["--partition", k]);
+        assert_eq!(run.code, Some(0), "{}", run.both());
+        assert!(
+            run.stdout.contains(&format!("shard {k}: 2 of 4 suite(s)")),
+            "{}",
+            run.both()
+        );
+        let passed = passed_suites(&run);
+        assert_eq!(passed.len(), 2, "{}", run.both());
+        ran.extend(passed);
+    }
+    ran.sort();
+    let mut all: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    all.sort();
+    assert_eq!(ran, all, "every suite ran in exactly one shard");
+
+    let bad = clnrm_run(&dir, &["--partition", "3/2"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.both());
+    assert!(
+        bad.stderr.contains("invalid partition `3/2`"),
+        "{}",
+        bad.both()
+    );
+}
+
+#[test]
+fn run_orders_suites_by_their_scenarios_history_unless_file_order_is_asked() {
+    let dir = scratch("cli-order");
+    write_suites(&dir, &["a-first", "b-second"]);
+    let store = HistoryStore::open(&dir.join("history.db")).expect("history opens");
+    let now = SystemTime::now();
+    let scenario = |name: &str, outcome| TestRecord {
+        name: name.to_owned(),
+        outcome,
+        duration: Duration::from_millis(500),
+        attempts: 1,
+        message: None,
+        started_at: now,
+        file: None,
+        line: None,
+    };
+    store
+        .append(&RunRecord {
+            run_id: "seed".to_owned(),
+            target: clnrm::history::SUITES_TARGET.to_owned(),
+            started_at: now,
+            duration: Duration::from_secs(1),
+            tests: vec![
+                scenario("a-first::s", Outcome::Passed),
+                scenario("b-second::s", Outcome::Failed),
+            ],
+        })
+        .expect("seed");
+    drop(store);
+    let planned = clnrm_run(&dir, &[]);
+    assert_eq!(planned.code, Some(0), "{}", planned.both());
+    assert_eq!(
+        passed_suites(&planned),
+        ["b-second", "a-first"],
+        "{}",
+        planned.both()
+    );
+    let file = clnrm_run(&dir, &["--order", "file"]);
+    assert_eq!(
+        passed_suites(&file),
+        ["a-first", "b-second"],
+        "{}",
+        file.both()
+    );
+}

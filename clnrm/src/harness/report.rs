@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::runner::TestRun;
 use crate::__macro_support::TestDef;
-use crate::history::{HistoryRow, HistoryStore, default_history_path};
+use crate::history::{HistoryStore, PLAN_RUNS, default_history_path};
 use crate::plan::{Partition, PlanError, RunOrder, TestCandidate, TestHistoryRecord};
 use crate::report::{RunRecord, TestRecord};
 
@@ -122,11 +122,8 @@ pub(crate) fn select_tests(
         return Vec::new();
     }
     let records: Vec<TestHistoryRecord> = history
-        .and_then(|h| h.records(Some(target), 50).ok())
-        .unwrap_or_default()
-        .iter()
-        .map(HistoryRow::to_plan_record)
-        .collect();
+        .and_then(|h| h.plan_records(target, PLAN_RUNS).ok())
+        .unwrap_or_default();
     let candidates: Vec<TestCandidate> = defs
         .iter()
         .map(|d| TestCandidate::new(super::spec::test_name(d.module_path, d.fn_name)))

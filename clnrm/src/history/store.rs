@@ -13,6 +13,12 @@ use crate::plan::{TestHistoryRecord, TestOutcome};
 use crate::report::{Outcome, RunRecord, unix_millis};
 use crate::{Error, Result};
 
+/// The target `clnrm::suite::run_suites` records TOML suite runs under.
+pub const SUITES_TARGET: &str = "clnrm-suites";
+
+/// How many of a target's newest runs the planner reads.
+pub const PLAN_RUNS: usize = 50;
+
 /// How long SQLite itself waits for a lock before reporting `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -250,6 +256,16 @@ impl HistoryStore {
                 stats.median_duration_secs = median(&mut durations);
                 (name, stats)
             })
+            .collect())
+    }
+
+    /// The newest `max_runs` runs of `target` as the planner reads history (see
+    /// [`HistoryRow::to_plan_record`]).
+    pub fn plan_records(&self, target: &str, max_runs: usize) -> Result<Vec<TestHistoryRecord>> {
+        Ok(self
+            .records(Some(target), max_runs)?
+            .iter()
+            .map(HistoryRow::to_plan_record)
             .collect())
     }
 

@@ -111,6 +111,41 @@ pub fn select(
     })
 }
 
+/// [`select`] for whole suites whose history is kept per scenario (`suite::scenario`): the
+/// scenarios' records are folded into their suite's ([`group_history`]). A suite name given
+/// twice (two files, one name) keeps its history on the first; the second is planned as new.
+pub fn select_suites(
+    suites: &[&str],
+    scenario_history: &[TestHistoryRecord],
+    order: RunOrder,
+    partition: Option<Partition>,
+    threads: usize,
+) -> Result<Selection, PlanError> {
+    let mut seen = std::collections::HashSet::new();
+    let tests: Vec<TestCandidate> = suites
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if seen.insert(*name) {
+                TestCandidate::new(*name)
+            } else {
+                TestCandidate::new(format!("{name} (suite {})", i + 1))
+            }
+        })
+        .collect();
+    let history = group_history(scenario_history, |test| {
+        suites
+            .iter()
+            .filter(|s| {
+                test.strip_prefix(**s)
+                    .is_some_and(|rest| rest.starts_with("::"))
+            })
+            .max_by_key(|s| s.len())
+            .map(|s| (*s).to_owned())
+    });
+    select(&tests, &history, order, partition, threads)
+}
+
 /// Folds the history of parts into the history of the units they belong to, e.g. scenarios
 /// `suite::scenario` into suites: per unit and run, the durations add up, retries add up, and
 /// the outcome is the worst (failed, then flaky, then passed; skipped only when every part was).
@@ -240,6 +275,26 @@ mod tests {
         assert!(planned.other_shards.is_empty());
         let file = select(&tests, &history, RunOrder::File, None, 2).unwrap();
         assert_eq!(names(&tests, &file.run), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn suites_are_ordered_by_the_history_of_their_scenarios() {
+        let history = vec![
+            record("api::health", 1, 1.0, TestOutcome::Passed),
+            record("db::migrate", 1, 1.0, TestOutcome::Passed),
+            record("db::query", 1, 1.0, TestOutcome::Failed),
+            record("unknown::x", 1, 1.0, TestOutcome::Failed),
+        ];
+        let suites = ["api", "db", "new"];
+        let s = select_suites(&suites, &history, RunOrder::Planned, None, 1).unwrap();
+        let order: Vec<&str> = s.run.iter().map(|&i| suites[i]).collect();
+        assert_eq!(
+            order[0], "db",
+            "the suite with a failing scenario runs first"
+        );
+        assert_eq!(s.run.len(), 3);
+        let dup = select_suites(&["a", "a"], &[], RunOrder::File, None, 1).unwrap();
+        assert_eq!(dup.run, [0, 1], "a repeated suite name is no error");
     }
 
     #[test]
