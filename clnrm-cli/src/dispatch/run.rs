@@ -156,7 +156,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-fn print_event(event: &RunEvent<'_>) {
+pub(crate) fn print_event(event: &RunEvent<'_>) {
     if let RunEvent::ScenarioFinished(record) = event {
         print_result(record);
     }
