@@ -42,7 +42,7 @@ impl RunOrder {
 
 impl fmt::Display for RunOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             RunOrder::Planned => "planned",
             RunOrder::File => "file",
         })
