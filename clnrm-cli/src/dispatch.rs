@@ -1,5 +1,9 @@
 //! One module per subcommand.
 
+pub(crate) mod ai_common;
+pub(crate) mod ai_optimize;
+pub(crate) mod ai_orchestrate;
+pub(crate) mod ai_predict;
 pub(crate) mod init;
 pub(crate) mod list;
 pub(crate) mod plugins;

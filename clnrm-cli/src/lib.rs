@@ -42,6 +42,15 @@ enum Command {
     /// Write a starter suite (`smoke.clnrm.toml`) that validates and runs as written; an
     /// existing one is kept unless `--force`.
     Init(dispatch::init::InitArgs),
+    /// Each test's chance to fail with the reasons: statistics from the history and, when an
+    /// LLM answers, its risk and rationale (without one: statistics and a one-line notice).
+    AiPredict(dispatch::ai_predict::PredictArgs),
+    /// The plan: order (likely failures first), lanes, shards, predicted wall time against
+    /// file order.
+    AiOptimize(dispatch::ai_optimize::OptimizeArgs),
+    /// Predict, plan, run the suites in the planned order, then group the failures by likely
+    /// cause (with LLM insights when available); exit codes as `run`.
+    AiOrchestrate(dispatch::ai_orchestrate::OrchestrateArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -80,6 +89,9 @@ pub fn main() -> ExitCode {
             Command::List(args) => dispatch::list::run(args),
             Command::Init(args) => dispatch::init::run(args),
             Command::Run(args) => dispatch::run::run(args).await,
+            Command::AiPredict(args) => dispatch::ai_predict::run(args).await,
+            Command::AiOptimize(args) => dispatch::ai_optimize::run(args),
+            Command::AiOrchestrate(args) => dispatch::ai_orchestrate::run(args).await,
         }
     });
     match result {

@@ -16,9 +16,11 @@
 //! - [`summary`]: the plain input data ([`TestSummary`], [`FailureReport`]) and the caps that
 //!   keep prompts compact.
 //! - [`advisor`]: prompts, JSON schemas, validation and the two entry points.
+//! - [`commands`]: what `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` do.
 
 pub mod advisor;
 pub mod client;
+pub mod commands;
 pub mod config;
 mod error;
 pub mod summary;

@@ -17,7 +17,7 @@ mod store;
 pub use error::HistoryError;
 pub use path::{HISTORY_ENV, default_history_path};
 pub use schema::SCHEMA_VERSION;
-pub use store::{HistoryRow, HistoryStore, TestStats};
+pub use store::{HistoryRow, HistoryStore, PLAN_RUNS, SUITES_TARGET, TestStats};
 
 #[cfg(test)]
 mod tests;

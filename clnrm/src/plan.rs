@@ -12,6 +12,8 @@
 //! - `schedule`: list-scheduling of the ordered tests on lanes ([`simulate_lanes`])
 //! - `shard`: `--partition K/N` parsing and time-balanced sharding ([`Partition`], [`shard`])
 //! - `planner`: the whole pipeline ([`plan`])
+//! - `select`: what a run runs and in which order, shared by the harness and the CLI
+//!   ([`select`], [`RunOrder`], [`group_history`])
 //! - [`replay`]: the replay benchmark over RETECS-format CI histories (APFD, APFDc, NAPFD)
 
 mod error;
@@ -21,6 +23,7 @@ mod order;
 mod planner;
 pub mod replay;
 mod schedule;
+mod select;
 mod shard;
 
 pub use error::{PlanError, ReplayError};
@@ -29,6 +32,7 @@ pub use model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, Test
 pub use order::{prioritise, priority_cmp};
 pub use planner::{PlannedTest, ShardSummary, TestPlan, plan};
 pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
+pub use select::{RunOrder, Selection, group_history, select, select_suites};
 pub use shard::{Partition, shard};
 
 #[cfg(test)]

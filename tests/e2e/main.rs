@@ -1,8 +1,10 @@
 //! End-to-end tests on real Docker. A test that cannot reach Docker fails with the message of
 //! `clnrm::docker::connect`; nothing here is skipped.
 
+mod ai_cli;
 mod cleanup;
 mod harness;
+mod partition;
 mod replay;
 mod services;
 mod suite_cli;

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
+use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
+use clnrm::plan::{Partition, RunOrder, select_suites};
 use clnrm::report::{Outcome, RunEvent, TestRecord};
 use clnrm::suite::{RunOptions, discover_suites, load_suite, run_suites};
 
@@ -26,6 +28,14 @@ pub(crate) struct RunArgs {
     /// Write the results as JUnit XML to this file.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Run only shard K of N: suites split by the time the history predicts (by count without
+    /// history); the same history gives the same shards.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<Partition>,
+    /// `planned`: suites likely to fail first, then the shortest (from the history); `file`:
+    /// the order given.
+    #[arg(long, value_name = "ORDER", default_value_t = RunOrder::Planned)]
+    order: RunOrder,
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
@@ -70,6 +80,32 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
             files.len()
         )));
     }
+    // Suites in the planner's order (or as given), only shard K of N of them; scenarios keep
+    // their order inside a suite, which may depend on it.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let history = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
+    let records = clnrm::history::HistoryStore::open(&history)
+        .and_then(|store| store.plan_records(SUITES_TARGET, PLAN_RUNS))
+        .unwrap_or_default();
+    let names: Vec<&str> = suites
+        .iter()
+        .map(|(_, s)| s.name.get_ref().as_str())
+        .collect();
+    let selection = select_suites(&names, &records, args.order, args.partition, args.jobs)
+        .map_err(clnrm::Error::from)?;
+    if let Some(partition) = args.partition {
+        println!(
+            "shard {partition}: {} of {} suite(s)",
+            selection.run.len(),
+            suites.len()
+        );
+    }
+    let mut slots: Vec<_> = suites.into_iter().map(Some).collect();
+    let suites: Vec<_> = selection
+        .run
+        .iter()
+        .filter_map(|&i| slots[i].take())
+        .collect();
     let config = clnrm::RunConfig::from_env()?;
     let options = RunOptions {
         jobs: args.jobs,
@@ -77,8 +113,6 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let record = run_suites(suites, config, &options, &print_event).await?;
 
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let history = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
     if let Err(e) =
         clnrm::history::HistoryStore::open(&history).and_then(|store| store.append(&record))
     {
@@ -122,7 +156,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-fn print_event(event: &RunEvent<'_>) {
+pub(crate) fn print_event(event: &RunEvent<'_>) {
     if let RunEvent::ScenarioFinished(record) = event {
         print_result(record);
     }

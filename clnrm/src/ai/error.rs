@@ -91,6 +91,14 @@ pub enum AiError {
         /// The base URL of the server.
         url: String,
     },
+    /// `--target NAME` matches no target with history.
+    #[error("no history for target `{name}`; targets with history: {known}")]
+    UnknownTarget {
+        /// The name as given.
+        name: String,
+        /// The targets the history has, comma-separated (or `none`).
+        known: String,
+    },
     /// The answer was well-formed JSON but broke a rule of the advisor contract.
     #[error("answer rejected: {reason}")]
     Rejected {

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use super::runner::TestRun;
 use crate::__macro_support::TestDef;
-use crate::history::{HistoryStore, default_history_path};
-use crate::plan::{PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome};
-use crate::report::{Outcome, RunRecord, TestRecord};
+use crate::history::{HistoryStore, PLAN_RUNS, default_history_path};
+use crate::plan::{Partition, PlanError, RunOrder, TestCandidate, TestHistoryRecord};
+use crate::report::{RunRecord, TestRecord};
 
 /// Where to write reports, from `--json PATH` / `--junit PATH` (taken out of the arguments
 /// before libtest-mimic sees them) or `CLNRM_JSON` / `CLNRM_JUNIT`.
@@ -18,16 +18,24 @@ pub(crate) struct Outputs {
     pub(crate) junit: Option<PathBuf>,
 }
 
-/// Splits clnrm's own flags from libtest's.
-pub(crate) fn split_args(args: Vec<String>) -> (Vec<String>, Outputs) {
+/// Which tests run and in which order, from `--partition K/N` / `--order planned|file` (taken
+/// out of the arguments before libtest-mimic sees them) or `CLNRM_PARTITION` / `CLNRM_ORDER`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub(crate) partition: Option<Partition>,
+    pub(crate) order: RunOrder,
+}
+
+/// Splits clnrm's own flags from libtest's. Flags win over the environment; a bad partition or
+/// order is an error naming the value and what was expected.
+pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Choice), PlanError> {
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
     let mut outputs = Outputs {
-        json: std::env::var_os("CLNRM_JSON")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
-        junit: std::env::var_os("CLNRM_JUNIT")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
+        json: env("CLNRM_JSON").map(PathBuf::from),
+        junit: env("CLNRM_JUNIT").map(PathBuf::from),
     };
+    let mut partition = env("CLNRM_PARTITION");
+    let mut order = env("CLNRM_ORDER");
     let mut rest = Vec::new();
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
@@ -35,20 +43,31 @@ pub(crate) fn split_args(args: Vec<String>) -> (Vec<String>, Outputs) {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
             None => (arg.clone(), None),
         };
-        let slot = match flag.as_str() {
-            "--json" => &mut outputs.json,
-            "--junit" => &mut outputs.junit,
-            _ => {
-                rest.push(arg);
-                continue;
-            }
+        let value = |inline: Option<String>, iter: &mut std::vec::IntoIter<String>| {
+            inline.or_else(|| iter.next())
         };
-        match inline.or_else(|| iter.next()) {
-            Some(path) => *slot = Some(PathBuf::from(path)),
-            None => rest.push(arg),
+        match flag.as_str() {
+            "--json" | "--junit" => match value(inline, &mut iter) {
+                Some(path) if flag == "--json" => outputs.json = Some(PathBuf::from(path)),
+                Some(path) => outputs.junit = Some(PathBuf::from(path)),
+                None => rest.push(arg),
+            },
+            "--partition" => {
+                partition = Some(value(inline, &mut iter).unwrap_or_default());
+            }
+            "--order" => order = Some(value(inline, &mut iter).unwrap_or_default()),
+            _ => rest.push(arg),
         }
     }
-    (rest, outputs)
+    let choice = Choice {
+        partition: partition.as_deref().map(Partition::parse).transpose()?,
+        order: order
+            .as_deref()
+            .map(RunOrder::parse)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    Ok((rest, outputs, choice))
 }
 
 /// `package::binary` of this test binary, like nextest's binary id.
@@ -84,48 +103,43 @@ pub(crate) fn open_history(manifest_dir: &Path) -> Option<HistoryStore> {
     }
 }
 
-/// Orders `defs` by the planner's estimate from `target`'s history.
-pub(crate) fn order_by_history(
+/// Orders `defs` (given in file order) as `choice` says, from `target`'s history, and keeps
+/// shard K of N of them; returns the tests of the other shards, in file order. Listing keeps
+/// file order (only the shard is applied), so `--list` stays stable.
+pub(crate) fn select_tests(
     defs: &mut Vec<&'static TestDef>,
     history: Option<&HistoryStore>,
     target: &str,
-) {
-    let Some(history) = history else { return };
-    let rows = match history.records(Some(target), 50) {
-        Ok(rows) if !rows.is_empty() => rows,
-        _ => return,
+    choice: &Choice,
+    listing: bool,
+) -> Vec<&'static TestDef> {
+    let order = if listing {
+        RunOrder::File
+    } else {
+        choice.order
     };
-    let records: Vec<TestHistoryRecord> = rows
-        .iter()
-        .map(|row| TestHistoryRecord {
-            test: row.test.clone(),
-            run_id: row.run_seq.max(0) as u64,
-            timestamp_ms: Some(row.started_at_ms),
-            duration_secs: row.duration_secs,
-            outcome: match row.outcome {
-                Outcome::Passed => TestOutcome::Passed,
-                Outcome::Flaky => TestOutcome::Flaky,
-                Outcome::Failed | Outcome::TimedOut => TestOutcome::Failed,
-                Outcome::Ignored | Outcome::InfraError => TestOutcome::Skipped,
-            },
-            retries: row.attempts.saturating_sub(1),
-        })
-        .collect();
+    if order == RunOrder::File && choice.partition.is_none() {
+        return Vec::new();
+    }
+    let records: Vec<TestHistoryRecord> = history
+        .and_then(|h| h.plan_records(target, PLAN_RUNS).ok())
+        .unwrap_or_default();
     let candidates: Vec<TestCandidate> = defs
         .iter()
         .map(|d| TestCandidate::new(super::spec::test_name(d.module_path, d.fn_name)))
         .collect();
-    let Ok(estimates) = crate::plan::estimate(
-        &candidates,
-        &records,
-        &Default::default(),
-        &PlannerConfig::default(),
-    ) else {
-        return;
+    let selection =
+        crate::plan::select(&candidates, &records, order, choice.partition, 1).or_else(|e| {
+            // History the planner cannot read must not decide shards: plan without it.
+            eprintln!("clnrm: warning: history not used for the plan: {e}");
+            crate::plan::select(&candidates, &[], order, choice.partition, 1)
+        });
+    let Ok(selection) = selection else {
+        return Vec::new();
     };
-    let order = crate::plan::prioritise(&estimates);
-    let sorted: Vec<&'static TestDef> = order.into_iter().map(|i| defs[i]).collect();
-    *defs = sorted;
+    let others = selection.other_shards.iter().map(|&i| defs[i]).collect();
+    *defs = selection.run.iter().map(|&i| defs[i]).collect();
+    others
 }
 
 /// The run as a whole.
@@ -213,16 +227,38 @@ mod tests {
 
     #[test]
     fn report_flags_are_taken_out_before_libtest_sees_the_arguments() {
-        let (rest, outputs) = split_args(strings(&[
+        let (rest, outputs, choice) = split_args(strings(&[
             "bin",
             "--json",
             "out.json",
             "--junit=j.xml",
+            "--partition",
+            "2/3",
+            "--order=file",
             "--exact",
             "a::b",
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(rest, strings(&["bin", "--exact", "a::b"]));
         assert_eq!(outputs.json, Some(PathBuf::from("out.json")));
         assert_eq!(outputs.junit, Some(PathBuf::from("j.xml")));
+        assert_eq!(choice.partition, Some(Partition::new(2, 3).unwrap()));
+        assert_eq!(choice.order, RunOrder::File);
+    }
+
+    #[test]
+    fn a_bad_partition_or_order_is_an_error_naming_the_value() {
+        let err = split_args(strings(&["bin", "--partition=3/2"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid partition `3/2`: K must be between 1 and 2 (K is 1-based)"
+        );
+        let err = split_args(strings(&["bin", "--partition"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid partition ``: expected `K/N`, e.g. `2/4`"
+        );
+        let err = split_args(strings(&["bin", "--order", "fast"])).unwrap_err();
+        assert!(err.to_string().starts_with("invalid order `fast`"));
     }
 }

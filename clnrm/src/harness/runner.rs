@@ -71,8 +71,23 @@ pub fn run_main() -> std::process::ExitCode {
     if let Ok(spec) = std::env::var(REAPER_ENV) {
         return reap_when_owner_ends(&spec);
     }
-    let (args, outputs) = super::report::split_args(std::env::args().collect());
-    let args = Arguments::from_iter(args);
+    let (args, outputs, choice) = match super::report::split_args(std::env::args().collect()) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if choice.partition.is_some() && std::env::var_os("NEXTEST").is_some() {
+        // nextest runs one process per test, each appending to the history between the
+        // listing and the runs: shards computed here would shift under it.
+        eprintln!(
+            "error: --partition / CLNRM_PARTITION does not work under nextest, which runs one \
+             process per test; use `cargo nextest run --partition count:K/N` instead"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let mut args = Arguments::from_iter(args);
     let run_started = SystemTime::now();
     let run_t0 = Instant::now();
     let _ = tracing_subscriber::fmt()
@@ -91,11 +106,31 @@ pub fn run_main() -> std::process::ExitCode {
     defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
     let target = super::report::target_name();
     let history = super::report::open_history(&manifest_dir);
-    if !args.list {
-        // Likely failures first, then the shortest: the planner's order from this binary's
-        // history (file order when there is none).
-        super::report::order_by_history(&mut defs, history.as_ref(), &target);
+    // Likely failures first, then the shortest: the planner's order from this binary's history
+    // (file order when there is none, or with `--order file`), and only shard K of N.
+    let other_shards =
+        super::report::select_tests(&mut defs, history.as_ref(), &target, &choice, args.list);
+    // Tests of other shards stay trials, so libtest counts them as filtered out: they get a
+    // kind no test name carries, and a skip filter for it (their exact names under `--exact`).
+    let other_kind = choice
+        .partition
+        .map(|p| format!("not in shard {p}"))
+        .unwrap_or_default();
+    if !other_shards.is_empty() {
+        if args.exact {
+            for def in &other_shards {
+                let name = super::spec::test_name(def.module_path, def.fn_name);
+                args.skip.push(format!("[{other_kind}] {name}"));
+            }
+        } else {
+            args.skip.push(format!("[{other_kind}] "));
+        }
     }
+    let in_other_shard: HashSet<String> = other_shards
+        .iter()
+        .map(|d| super::spec::test_name(d.module_path, d.fn_name))
+        .collect();
+    defs.extend(other_shards);
 
     let mut trials = Vec::new();
     let mut specs = Vec::new();
@@ -104,13 +139,16 @@ pub fn run_main() -> std::process::ExitCode {
         let spec = TestSpec::from_def(def, &manifest_dir);
         let ignored = def.ignore.is_some();
         let for_trial = spec.clone();
-        trials.push(
-            Trial::test(name.clone(), move || match for_trial {
-                Ok(spec) => execute(def, spec),
-                Err(problem) => Err(Failed::from(problem)),
-            })
-            .with_ignored_flag(ignored),
-        );
+        let trial = Trial::test(name.clone(), move || match for_trial {
+            Ok(spec) => execute(def, spec),
+            Err(problem) => Err(Failed::from(problem)),
+        })
+        .with_ignored_flag(ignored);
+        trials.push(if in_other_shard.contains(&name) {
+            trial.with_kind(other_kind.clone())
+        } else {
+            trial
+        });
         specs.push(spec);
     }
 

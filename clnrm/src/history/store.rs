@@ -9,8 +9,15 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension as _, TransactionBehavio
 
 use super::error::HistoryError;
 use super::schema::migrate;
+use crate::plan::{TestHistoryRecord, TestOutcome};
 use crate::report::{Outcome, RunRecord, unix_millis};
 use crate::{Error, Result};
+
+/// The target `clnrm::suite::run_suites` records TOML suite runs under.
+pub const SUITES_TARGET: &str = "clnrm-suites";
+
+/// How many of a target's newest runs the planner reads.
+pub const PLAN_RUNS: usize = 50;
 
 /// How long SQLite itself waits for a lock before reporting `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -252,6 +259,62 @@ impl HistoryStore {
             .collect())
     }
 
+    /// The newest `max_runs` runs of `target` as the planner reads history (see
+    /// [`HistoryRow::to_plan_record`]).
+    pub fn plan_records(&self, target: &str, max_runs: usize) -> Result<Vec<TestHistoryRecord>> {
+        Ok(self
+            .records(Some(target), max_runs)?
+            .iter()
+            .map(HistoryRow::to_plan_record)
+            .collect())
+    }
+
+    /// Every target with stored runs, by name.
+    pub fn targets(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        retry_busy(|| {
+            let mut query =
+                conn.prepare_cached("SELECT DISTINCT target FROM runs ORDER BY target")?;
+            query
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| self.sqlite("read targets from", e))
+    }
+
+    /// The failure messages of the newest `max_runs` runs (of `target`, or of every target),
+    /// per test, newest first.
+    pub fn failure_messages(
+        &self,
+        target: Option<&str>,
+        max_runs: usize,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let max_runs = i64::try_from(max_runs).unwrap_or(i64::MAX);
+        let conn = self.lock();
+        let raw = retry_busy(|| {
+            let mut query = conn.prepare_cached(
+                "SELECT t.name, t.message
+                 FROM (SELECT seq FROM runs
+                       WHERE ?1 IS NULL OR target = ?1
+                       ORDER BY seq DESC LIMIT ?2) AS r
+                 JOIN tests AS t ON t.run_seq = r.seq
+                 WHERE t.outcome IN ('failed', 'timed_out') AND t.message IS NOT NULL
+                 ORDER BY r.seq DESC, t.id",
+            )?;
+            query
+                .query_map(params![target, max_runs], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| self.sqlite("read failure messages from", e))?;
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, message) in raw {
+            out.entry(name).or_default().push(message);
+        }
+        Ok(out)
+    }
+
     /// The sequence number of the newest stored run, if any.
     pub fn last_run_seq(&self) -> Result<Option<i64>> {
         let conn = self.lock();
@@ -283,6 +346,26 @@ impl HistoryStore {
             }
             .into()
         })
+    }
+}
+
+impl HistoryRow {
+    /// This row as the planner reads history: ignored tests and infrastructure errors carry
+    /// no signal and count as skipped, a timeout as a failure.
+    pub fn to_plan_record(&self) -> TestHistoryRecord {
+        TestHistoryRecord {
+            test: self.test.clone(),
+            run_id: self.run_seq.max(0) as u64,
+            timestamp_ms: Some(self.started_at_ms),
+            duration_secs: self.duration_secs,
+            outcome: match self.outcome {
+                Outcome::Passed => TestOutcome::Passed,
+                Outcome::Flaky => TestOutcome::Flaky,
+                Outcome::Failed | Outcome::TimedOut => TestOutcome::Failed,
+                Outcome::Ignored | Outcome::InfraError => TestOutcome::Skipped,
+            },
+            retries: self.attempts.saturating_sub(1),
+        }
     }
 }
 

@@ -296,3 +296,54 @@ fn an_unknown_stored_outcome_is_an_error_not_a_panic() {
         "{message}"
     );
 }
+
+#[test]
+fn targets_and_failure_messages_are_read_back_newest_first() {
+    let dir = ScratchDir::new();
+    let store = HistoryStore::open(&dir.path().join("h.db")).unwrap();
+    let with_message = |mut record: RunRecord, message: &str| {
+        for test in &mut record.tests {
+            if test.outcome.is_failure() {
+                test.message = Some(message.to_owned());
+            }
+        }
+        record
+    };
+    store
+        .append(&with_message(
+            run("r1", "pkg::api", &[("a::x", Outcome::Failed, 10)]),
+            "old failure",
+        ))
+        .unwrap();
+    store
+        .append(&with_message(
+            run(
+                "r2",
+                "pkg::api",
+                &[
+                    ("a::x", Outcome::TimedOut, 10),
+                    ("a::y", Outcome::Passed, 5),
+                ],
+            ),
+            "new failure",
+        ))
+        .unwrap();
+    store
+        .append(&with_message(
+            run("r3", "clnrm-suites", &[("s::one", Outcome::Failed, 10)]),
+            "suite failure",
+        ))
+        .unwrap();
+
+    assert_eq!(store.targets().unwrap(), ["clnrm-suites", "pkg::api"]);
+    let messages = store.failure_messages(Some("pkg::api"), 10).unwrap();
+    assert_eq!(messages.len(), 1, "passing tests have no failure messages");
+    assert_eq!(messages["a::x"], ["new failure", "old failure"]);
+    let newest = store.failure_messages(Some("pkg::api"), 1).unwrap();
+    assert_eq!(newest["a::x"], ["new failure"]);
+
+    let row = &store.records(Some("pkg::api"), 1).unwrap()[0];
+    let record = row.to_plan_record();
+    assert_eq!(record.test, "a::x");
+    assert_eq!(record.outcome, crate::plan::TestOutcome::Failed);
+}

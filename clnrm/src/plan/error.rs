@@ -23,6 +23,12 @@ pub enum PlanError {
         /// What was expected.
         reason: String,
     },
+    /// An `--order` value that is not `planned` or `file`.
+    #[error("invalid order `{given}`: expected `planned` (likely failures first) or `file`")]
+    InvalidOrder {
+        /// The value as given.
+        given: String,
+    },
     /// A number that must be finite and non-negative was not.
     #[error("{what} is {value}; expected a finite number of seconds >= 0")]
     InvalidSeconds {

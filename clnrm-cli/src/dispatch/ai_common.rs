@@ -1,0 +1,151 @@
+//! What the `ai-*` commands share: the workload and LLM arguments, and loading them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use clnrm::ai::AiConfig;
+use clnrm::ai::commands::{WorkUnits, Workload};
+use clnrm::history::HistoryStore;
+use clnrm::suite::{SuiteSpec, discover_suites, load_suite};
+
+use crate::CliError;
+
+/// TOML suites or a cargo test target's history.
+#[derive(Debug, Args)]
+pub(crate) struct WorkloadArgs {
+    /// Suite files, or directories searched for `*.clnrm.toml` (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Work on a cargo test target's history instead of suites: `package::binary`, or the
+    /// binary alone when it is unique (e.g. `shortener`).
+    #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+    pub(crate) target: Option<String>,
+}
+
+/// The optional LLM advisor.
+#[derive(Debug, Args)]
+pub(crate) struct AiArgs {
+    /// Statistics only: do not ask the LLM.
+    #[arg(long)]
+    no_ai: bool,
+    /// The LLM's base URL (default: `CLNRM_AI_URL`, else http://localhost:11434).
+    #[arg(long, value_name = "URL")]
+    ai_url: Option<String>,
+    /// The model (default: `CLNRM_AI_MODEL`, else chosen from what the server has).
+    #[arg(long, value_name = "NAME")]
+    ai_model: Option<String>,
+}
+
+impl AiArgs {
+    /// The advisor's configuration, `None` with `--no-ai`.
+    pub(crate) fn config(&self) -> Result<Option<AiConfig>, CliError> {
+        if self.no_ai {
+            return Ok(None);
+        }
+        let mut config =
+            clnrm::ai::parse_ai_env(|k| std::env::var(k).ok()).map_err(clnrm::Error::from)?;
+        if let Some(url) = &self.ai_url {
+            config.base_url = clnrm::ai::config::normalize_base_url(url).ok_or_else(|| {
+                CliError::Invalid(format!(
+                    "invalid --ai-url `{url}`: expected an http:// or https:// URL such as \
+                     http://localhost:11434"
+                ))
+            })?;
+        }
+        if let Some(model) = &self.ai_model {
+            config.model = Some(model.clone());
+        }
+        Ok(Some(config))
+    }
+
+    /// The notice for a command run without the LLM.
+    pub(crate) fn skipped_notice(&self) -> Option<&'static str> {
+        self.no_ai
+            .then_some("notice: LLM advisor not asked (--no-ai); statistics only")
+    }
+}
+
+/// The history store, or `None` with a warning (history is advice, never a requirement).
+pub(crate) fn open_history() -> Option<HistoryStore> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let path = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
+    match HistoryStore::open(&path) {
+        Ok(store) => Some(store),
+        Err(e) => {
+            eprintln!("warning: no history: {e:?}");
+            None
+        }
+    }
+}
+
+/// Discovers and loads every suite under `paths`; any invalid suite prints its diagnostics and
+/// fails the command (exit 2) before anything else happens.
+pub(crate) fn load_suites(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, CliError> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    };
+    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
+    if files.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "no `*{}` suite under {}",
+            clnrm::suite::SUITE_EXTENSION,
+            super::validate::join_paths(&paths)
+        )));
+    }
+    let registry = clnrm::Registry::builtin();
+    let known = registry.names();
+    let mut suites = Vec::new();
+    let mut invalid = 0;
+    for file in &files {
+        match load_suite(file, &known) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("{w}");
+                }
+                suites.push((file.clone(), loaded.spec));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                for d in e.diagnostics() {
+                    eprintln!("{d}");
+                }
+                invalid += 1;
+            }
+        }
+    }
+    if invalid > 0 {
+        return Err(CliError::Invalid(format!(
+            "{invalid} of {} suite(s) have errors",
+            files.len()
+        )));
+    }
+    Ok(suites)
+}
+
+/// The tests of the workload and their history.
+pub(crate) fn load_units(
+    args: &WorkloadArgs,
+    store: Option<&HistoryStore>,
+) -> Result<WorkUnits, CliError> {
+    let workload = match &args.target {
+        Some(target) => Workload::Target(target.clone()),
+        None => Workload::Suites(load_suites(&args.paths)?),
+    };
+    Ok(WorkUnits::load(store, &workload)?)
+}
+
+/// `1.2 s` / `250 ms`.
+pub(crate) fn secs(value: f64) -> String {
+    if value < 1.0 {
+        format!("{:.0} ms", value * 1000.0)
+    } else {
+        format!("{value:.1} s")
+    }
+}
+
+/// `72 %`.
+pub(crate) fn percent(p: f64) -> String {
+    format!("{:>3.0} %", p * 100.0)
+}

@@ -1,0 +1,493 @@
+//! `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` judged from outside: against a local
+//! server answering like Ollama (the one the advisor's own tests use), against no server at all
+//! (statistics and one notice, never an error), and on real Docker with a failing scenario.
+
+#[path = "../../clnrm/tests/support/mod.rs"]
+mod llm_server;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clnrm::history::{HistoryStore, SUITES_TARGET};
+use clnrm::report::{Outcome, RunRecord, TestRecord};
+use llm_server::{MockServer, Recorded, Reply};
+use serde_json::{Value, json};
+
+const CLNRM: &str = env!("CARGO_BIN_EXE_clnrm-under-test");
+
+/// Nothing listens on port 1: connections are refused at once.
+const NO_SERVER: &str = "http://127.0.0.1:1";
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn both(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
+    fn notices(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("notice: "))
+            .collect()
+    }
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("ai-cli")
+        .join(format!("{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Runs `clnrm ARGS` with the history in `dir` and the LLM at `llm`, off the async runtime
+/// (the mock server runs on it).
+async fn clnrm(dir: &Path, args: &[&str], llm: &str) -> Out {
+    let history = dir.join("history.db");
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let llm = llm.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = crate::support::run_bin(
+            CLNRM,
+            &args,
+            &[
+                ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
+                ("CLNRM_AI_URL", &llm),
+                ("CLNRM_AI_TIMEOUT", "20s"),
+            ],
+        );
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("clnrm ran")
+}
+
+/// A suite `greet` whose scenarios `says goodbye` and `says farewell` fail (hello is printed)
+/// and `says hello` passes, and a suite `other` that passes and comes first in file order.
+fn write_suites(dir: &Path) -> String {
+    let step = |expect: &str| {
+        format!(
+            "[[scenarios.steps]]\nname = \"echo\"\nrun = [\"echo\", \"hello\"]\nimage = \"debian:bookworm\"\nexpect.stdout.contains = \"{expect}\"\n"
+        )
+    };
+    std::fs::write(
+        dir.join("zz-greet.clnrm.toml"),
+        format!(
+            "version = 1\n[suite]\nname = \"greet\"\n\
+             [[scenarios]]\nname = \"says hello\"\n{}\
+             [[scenarios]]\nname = \"says goodbye\"\n{}\
+             [[scenarios]]\nname = \"says farewell\"\n{}",
+            step("hello"),
+            step("goodbye"),
+            step("farewell"),
+        ),
+    )
+    .expect("write suite");
+    std::fs::write(
+        dir.join("other.clnrm.toml"),
+        format!(
+            "version = 1\n[suite]\nname = \"other\"\n[[scenarios]]\nname = \"works\"\n{}",
+            step("hello")
+        ),
+    )
+    .expect("write suite");
+    dir.to_str().expect("utf-8").to_owned()
+}
+
+/// Appends `runs` runs of `target` to `dir`'s history: `(test, outcome, seconds, message)`.
+fn seed(dir: &Path, target: &str, runs: usize, tests: &[(&str, Outcome, f64, &str)]) {
+    let store = HistoryStore::open(&dir.join("history.db")).expect("history opens");
+    for run in 0..runs {
+        let now = SystemTime::now();
+        store
+            .append(&RunRecord {
+                run_id: format!("seed-{run}"),
+                target: target.to_owned(),
+                started_at: now,
+                duration: Duration::from_secs(1),
+                tests: tests
+                    .iter()
+                    .map(|&(name, outcome, secs, message)| TestRecord {
+                        name: name.to_owned(),
+                        outcome,
+                        duration: Duration::from_secs_f64(secs),
+                        attempts: 1,
+                        message: (!message.is_empty()).then(|| message.to_owned()),
+                        started_at: now,
+                        file: None,
+                        line: None,
+                    })
+                    .collect(),
+            })
+            .expect("seed the history");
+    }
+}
+
+fn seed_suites(dir: &Path) {
+    seed(
+        dir,
+        SUITES_TARGET,
+        2,
+        &[
+            ("greet::says hello", Outcome::Passed, 0.5, ""),
+            (
+                "greet::says goodbye",
+                Outcome::Failed,
+                0.5,
+                "step `echo`: stdout does not contain \"goodbye\"",
+            ),
+            ("greet::says farewell", Outcome::Passed, 0.5, ""),
+            ("other::works", Outcome::Passed, 3.0, ""),
+        ],
+    );
+}
+
+/// An Ollama with one model whose chat answers come from `chat` (given the request body).
+async fn ollama(chat: impl Fn(&Value) -> Value + Send + Sync + 'static) -> MockServer {
+    MockServer::start(move |r: &Recorded| match r.path.as_str() {
+        "/api/version" => Reply::Json(200, json!({"version": "0.12.3"})),
+        "/api/tags" => Reply::Json(
+            200,
+            json!({"models": [{"name": "qwen2.5:0.5b-instruct", "size": 398_000_000u64,
+                "details": {"parameter_size": "494.03M", "family": "qwen2"}}]}),
+        ),
+        "/api/chat" => Reply::Json(
+            200,
+            json!({"model": "qwen2.5:0.5b-instruct", "done": true, "done_reason": "stop",
+                "message": {"role": "assistant", "content": chat(&r.json()).to_string()}}),
+        ),
+        _ => Reply::Json(404, json!({"error": "not found"})),
+    })
+    .await
+}
+
+/// The test names the advisor was asked about: the schema's `enum`.
+fn asked_names(body: &Value) -> Vec<String> {
+    let schema = &body["format"];
+    let names = schema
+        .pointer("/properties/order/items/enum")
+        .or_else(|| schema.pointer("/properties/groups/items/properties/tests/items/enum"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    names
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Advice that reverses the order it was given and rates the first test it was asked about.
+fn advice(body: &Value) -> Value {
+    let mut names = asked_names(body);
+    names.reverse();
+    let risky = names.last().cloned().unwrap_or_default();
+    json!({"order": names, "risks": [{"test": risky, "risk": 0.9,
+        "rationale": "mock model: its goodbye check failed in both recorded runs"}]})
+}
+
+// ---- ai-predict -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_without_a_server_prints_statistics_and_one_notice() {
+    let dir = scratch("predict-none");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    for (args, notice) in [
+        (
+            vec!["ai-predict", &suites],
+            "notice: LLM advisor unavailable (",
+        ),
+        (
+            vec!["ai-predict", &suites, "--no-ai"],
+            "notice: LLM advisor not asked (--no-ai); statistics only",
+        ),
+    ] {
+        let out = clnrm(&dir, &args, NO_SERVER).await;
+        assert_eq!(out.code, Some(0), "{}", out.both());
+        let notices = out.notices();
+        assert_eq!(notices.len(), 1, "one notice\n{}", out.both());
+        assert!(notices[0].starts_with(notice), "{}", out.both());
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines[0].starts_with("risk of 4 test(s) of clnrm-suites"),
+            "{}",
+            out.both()
+        );
+        assert!(
+            lines[1].ends_with("greet::says goodbye  (500 ms, 2 run(s) seen)"),
+            "the seeded failure is the riskiest\n{}",
+            out.both()
+        );
+        assert!(
+            lines[2].contains("failed 2 of last 2 runs"),
+            "{}",
+            out.both()
+        );
+        assert!(!out.stdout.contains("LLM"), "{}", out.both());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_with_an_llm_prints_its_rationale_next_to_the_statistics() {
+    let dir = scratch("predict-llm");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    let server = ollama(advice).await;
+    let out = clnrm(&dir, &["ai-predict", &suites], &server.url).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(out.notices().is_empty(), "{}", out.both());
+    assert!(
+        out.stdout
+            .contains("(statistics and LLM `qwen2.5:0.5b-instruct`)"),
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout
+            .contains("LLM 90 %: mock model: its goodbye check failed in both recorded runs"),
+        "{}",
+        out.both()
+    );
+    // The advisor saw every scenario, the riskiest first, and its recent failure message.
+    let chats = server.bodies("/api/chat");
+    assert_eq!(chats.len(), 1);
+    let asked = asked_names(&chats[0]);
+    assert_eq!(asked.len(), 4);
+    assert_eq!(asked[0], "greet::says goodbye");
+    assert!(
+        chats[0].to_string().contains("stdout does not contain"),
+        "{}",
+        chats[0]
+    );
+
+    let json = clnrm(&dir, &["ai-predict", &suites, "--json"], &server.url).await;
+    assert_eq!(json.code, Some(0), "{}", json.both());
+    let report: Value = serde_json::from_str(&json.stdout).expect("--json prints JSON");
+    assert_eq!(report["tests"][0]["name"], "greet::says goodbye");
+    assert_eq!(report["tests"][0]["llm_risk"], 0.9);
+    let order = report["llm_order"].as_array().expect("the LLM's order");
+    assert_eq!(order.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_reads_a_cargo_targets_history_by_its_binary_name() {
+    let dir = scratch("predict-target");
+    seed(
+        &dir,
+        "clnrm-examples::shortener",
+        3,
+        &[
+            ("shortener::creates_link", Outcome::Passed, 0.2, ""),
+            (
+                "shortener::resolves_link",
+                Outcome::Failed,
+                0.3,
+                "assertion failed: left == right",
+            ),
+        ],
+    );
+    let out = clnrm(
+        &dir,
+        &["ai-predict", "--target", "shortener", "--no-ai"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(
+        out.stdout
+            .starts_with("risk of 2 test(s) of clnrm-examples::shortener"),
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout.contains("failed 3 of last 3 runs"),
+        "{}",
+        out.both()
+    );
+
+    let unknown = clnrm(&dir, &["ai-predict", "--target", "nope"], NO_SERVER).await;
+    assert_eq!(unknown.code, Some(2), "{}", unknown.both());
+    assert!(
+        unknown.stderr.contains(
+            "error: no history for target `nope`; targets with history: clnrm-examples::shortener"
+        ),
+        "{}",
+        unknown.both()
+    );
+}
+
+// ---- ai-optimize ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_plans_suites_first_by_risk_and_puts_each_in_one_shard() {
+    let dir = scratch("optimize");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    let out = clnrm(
+        &dir,
+        &[
+            "ai-optimize",
+            &suites,
+            "--jobs",
+            "1",
+            "--shards",
+            "2",
+            "--json",
+        ],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let plan: Value = serde_json::from_str(&out.stdout).expect("--json prints JSON");
+    assert_eq!(plan["unit"], "suite");
+    let order: Vec<&str> = plan["plan"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["greet", "other"],
+        "the suite with the failure first"
+    );
+    // One lane: the wall time is the sum either way.
+    assert_eq!(
+        plan["plan"]["predicted_wall_secs"],
+        plan["plan"]["file_order_wall_secs"]
+    );
+    let shards = plan["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 2);
+    assert_eq!(shards[0]["units"], json!(["other"]), "3 s alone");
+    assert_eq!(shards[1]["units"], json!(["greet"]), "3 × 0.5 s");
+
+    let text = clnrm(&dir, &["ai-optimize", &suites, "--shards", "2"], NO_SERVER).await;
+    assert_eq!(text.code, Some(0), "{}", text.both());
+    assert!(
+        text.stdout
+            .starts_with("plan of 2 suite(s) of clnrm-suites on 2 lane(s): predicted 3.0 s against 3.0 s in file order"),
+        "{}",
+        text.both()
+    );
+    assert!(
+        text.stdout.contains("shard 1/2: 1 suite(s), 3.0 s: other"),
+        "{}",
+        text.both()
+    );
+}
+
+// ---- ai-orchestrate (Docker) --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_runs_the_plan_and_groups_the_failures_by_message_without_an_llm() {
+    let dir = scratch("orchestrate-stats");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    let report = dir.join("report.json");
+    let out = clnrm(
+        &dir,
+        &[
+            "ai-orchestrate",
+            &suites,
+            "--jobs",
+            "1",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.both());
+    // Two notices: no advice before the run, no insights after it.
+    assert_eq!(out.notices().len(), 2, "{}", out.both());
+    let greet = out
+        .stdout
+        .find("FAIL greet/says goodbye")
+        .expect("greet ran");
+    let other = out.stdout.find("PASS other/works").expect("other ran");
+    assert!(
+        greet < other,
+        "the suite with the seeded failure ran first\n{}",
+        out.both()
+    );
+    assert!(
+        out.stdout.contains(
+            "2 failure(s) in 1 group(s) by likely cause:\n  \
+             2 × step `echo`: stdout does not contain … [similar messages]\n"
+        ),
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout
+            .contains("      tests: greet::says goodbye, greet::says farewell"),
+        "{}",
+        out.both()
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
+            .expect("the report parses");
+    let groups = json["analysis"]["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["source"], "statistics");
+    assert_eq!(groups[0]["tests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        json["prediction"]["tests"][0]["name"],
+        "greet::says goodbye"
+    );
+    assert_eq!(json["plan"]["plan"]["tests"][0]["name"], "greet");
+    assert_eq!(json["tests"].as_array().unwrap().len(), 4, "{json:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_prints_the_llms_insights_for_the_failures_it_grouped() {
+    let dir = scratch("orchestrate-llm");
+    let suites = write_suites(&dir);
+    let server = ollama(|body| {
+        if body["format"].pointer("/properties/groups").is_some() {
+            json!({"groups": [{"cause": "mock model: the greeting printed is not the one expected",
+                "tests": asked_names(body),
+                "insight": "mock model: both steps echo hello",
+                "recommendation": "mock model: expect hello or echo the farewell"}]})
+        } else {
+            advice(body)
+        }
+    })
+    .await;
+    let out = clnrm(&dir, &["ai-orchestrate", &suites], &server.url).await;
+    assert_eq!(out.code, Some(1), "{}", out.both());
+    assert!(out.notices().is_empty(), "{}", out.both());
+    for line in [
+        "  2 × mock model: the greeting printed is not the one expected [LLM `qwen2.5:0.5b-instruct`]",
+        "      insight: mock model: both steps echo hello",
+        "      recommendation: mock model: expect hello or echo the farewell",
+    ] {
+        assert!(out.stdout.contains(line), "no {line:?}\n{}", out.both());
+    }
+    let insights = server
+        .bodies("/api/chat")
+        .into_iter()
+        .find(|b| b["format"].pointer("/properties/groups").is_some())
+        .expect("the LLM was asked for insights");
+    let mut asked = asked_names(&insights);
+    asked.sort();
+    assert_eq!(asked, ["greet::says farewell", "greet::says goodbye"]);
+}
