@@ -104,7 +104,7 @@ pub async fn run_suites(
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
         ),
-        target: "clnrm-suites".to_owned(),
+        target: crate::history::SUITES_TARGET.to_owned(),
         started_at,
         duration: clock.elapsed(),
         tests,
