@@ -11,3 +11,4 @@ pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod services;
 pub(crate) mod validate;
+pub(crate) mod watch;

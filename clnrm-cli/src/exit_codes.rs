@@ -8,3 +8,9 @@ pub const TESTS_FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The environment is not usable: Docker unreachable, a service that cannot start.
 pub const ENVIRONMENT: u8 = 3;
+/// `clnrm watch` stopped by Ctrl-C (128 + SIGINT), after removing the containers of a round in
+/// progress.
+pub const INTERRUPTED: u8 = 130;
+/// `clnrm watch` stopped by SIGTERM (128 + SIGTERM), after removing the containers of a round in
+/// progress.
+pub const TERMINATED: u8 = 143;

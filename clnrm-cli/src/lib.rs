@@ -4,6 +4,8 @@
 mod dispatch;
 mod error;
 pub mod exit_codes;
+mod progress;
+mod reporter;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ enum Command {
     /// Run TOML suites on Docker: PASS/FAIL per scenario, a summary; exit 0 all passed, 1 a
     /// failure, 2 bad input, 3 Docker unreachable or services that did not start.
     Run(dispatch::run::RunArgs),
+    /// Run TOML suites, then re-run those a file change affects (the suite file, or any other
+    /// file of its directory) until Ctrl-C / SIGTERM; invalid suites print their diagnostics and
+    /// wait for the next change.
+    Watch(dispatch::watch::WatchArgs),
     /// List suites with their services, scenarios and steps.
     List(dispatch::list::ListArgs),
     /// Write a starter suite (`smoke.clnrm.toml`) that validates and runs as written; an
@@ -92,6 +98,7 @@ pub fn main() -> ExitCode {
             Command::AiPredict(args) => dispatch::ai_predict::run(args).await,
             Command::AiOptimize(args) => dispatch::ai_optimize::run(args),
             Command::AiOrchestrate(args) => dispatch::ai_orchestrate::run(args).await,
+            Command::Watch(args) => dispatch::watch::run(args).await,
         }
     });
     match result {

@@ -10,7 +10,9 @@
 //! - [`discover_suites`] expands files and directories into `*.clnrm.toml` files.
 //! - [`run_suites`] executes loaded suites on the engine (services, steps, expectations).
 //! - [`scaffold`] writes a starter suite (`clnrm init`).
+//! - [`affected_suites`] tells which suites a batch of changed files affects (`clnrm watch`).
 
+mod affected;
 mod diagnostic;
 mod discover;
 mod error;
@@ -22,6 +24,7 @@ mod spec;
 mod validate;
 pub mod values;
 
+pub use affected::{Affected, affected_suites};
 pub use diagnostic::{Diagnostic, Severity, SuiteSource};
 pub use discover::{SUITE_EXTENSION, discover_suites};
 pub use error::SuiteError;

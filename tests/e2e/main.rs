@@ -10,3 +10,4 @@ mod services;
 mod suite_cli;
 mod suite_run;
 mod support;
+mod watch_cli;

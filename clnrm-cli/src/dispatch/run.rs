@@ -1,15 +1,16 @@
 //! `clnrm run [PATH...]`
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
 use clnrm::plan::{Partition, RunOrder, select_suites};
-use clnrm::report::{Outcome, RunEvent, TestRecord};
-use clnrm::suite::{RunOptions, discover_suites, load_suite, run_suites};
+use clnrm::report::{RunEvent, RunRecord};
+use clnrm::suite::{RunOptions, SuiteSpec, discover_suites, load_suite, run_suites};
 
 use crate::CliError;
+use crate::reporter::{ProgressMode, Reporter};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -36,6 +37,9 @@ pub(crate) struct RunArgs {
     /// the order given.
     #[arg(long, value_name = "ORDER", default_value_t = RunOrder::Planned)]
     order: RunOrder,
+    /// Show a live status area (running suites, counts, elapsed) redrawn in place on stderr.
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    progress: ProgressMode,
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
@@ -58,20 +62,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let mut suites = Vec::new();
     let mut invalid = 0;
     for file in &files {
-        match load_suite(file, &known) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    eprintln!("{w}");
-                }
-                suites.push((file.clone(), loaded.spec));
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                for d in e.diagnostics() {
-                    eprintln!("{d}");
-                }
-                invalid += 1;
-            }
+        match load_printing_problems(file, &known) {
+            Some(spec) => suites.push((file.clone(), spec)),
+            None => invalid += 1,
         }
     }
     if invalid > 0 {
@@ -82,9 +75,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
     // Suites in the planner's order (or as given), only shard K of N of them; scenarios keep
     // their order inside a suite, which may depend on it.
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let history = clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok());
-    let records = clnrm::history::HistoryStore::open(&history)
+    let records = clnrm::history::HistoryStore::open(&history_path())
         .and_then(|store| store.plan_records(SUITES_TARGET, PLAN_RUNS))
         .unwrap_or_default();
     let names: Vec<&str> = suites
@@ -106,18 +97,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         .iter()
         .filter_map(|&i| slots[i].take())
         .collect();
-    let config = clnrm::RunConfig::from_env()?;
     let options = RunOptions {
         jobs: args.jobs,
         fail_fast: args.fail_fast,
     };
-    let record = run_suites(suites, config, &options, &print_event).await?;
-
-    if let Err(e) =
-        clnrm::history::HistoryStore::open(&history).and_then(|store| store.append(&record))
-    {
-        eprintln!("warning: results not recorded in the history: {e:?}");
-    }
+    let record = execute(suites, &options, args.progress).await?;
+    append_history(&record);
     if let Some(path) = &args.json {
         clnrm::report::write_json(path, &record)?;
     }
@@ -125,22 +110,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         clnrm::report::write_junit(path, &record)?;
     }
 
+    println!("{}", summary_line(&record));
     let s = record.summary();
-    let mut line = format!(
-        "{} passed, {} failed",
-        s.passed + s.flaky,
-        s.failed + s.timed_out
-    );
-    for (count, what) in [
-        (s.flaky, "flaky"),
-        (s.infra_error, "infrastructure error(s)"),
-        (s.ignored, "not run"),
-    ] {
-        if count > 0 {
-            let _ = write!(line, ", {count} {what}");
-        }
-    }
-    println!("{line} ({:.1} s)", record.duration.as_secs_f64());
     if s.failed + s.timed_out > 0 {
         Err(CliError::TestsFailed(format!(
             "{} scenario(s) failed",
@@ -156,27 +127,79 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-pub(crate) fn print_event(event: &RunEvent<'_>) {
-    if let RunEvent::ScenarioFinished(record) = event {
-        print_result(record);
+/// Loads one suite file, printing its warnings, or its diagnostics when it has errors (`None`).
+pub(crate) fn load_printing_problems(file: &Path, known: &[&str]) -> Option<SuiteSpec> {
+    match load_suite(file, known) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Some(loaded.spec)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            for d in e.diagnostics() {
+                eprintln!("{d}");
+            }
+            None
+        }
     }
 }
 
-fn print_result(record: &TestRecord) {
-    let label = match record.outcome {
-        Outcome::Passed => "PASS",
-        Outcome::Flaky => "FLAKY",
-        Outcome::Failed => "FAIL",
-        Outcome::TimedOut => "TIMEOUT",
-        Outcome::InfraError => "ERROR",
-        Outcome::Ignored => "SKIP",
-    };
-    let name = record.name.replacen("::", "/", 1);
-    let secs = record.duration.as_secs_f64();
-    match (&record.message, record.outcome) {
-        (Some(reason), outcome) if outcome != Outcome::Passed => {
-            println!("{label} {name} ({secs:.1} s): {reason}");
-        }
-        _ => println!("{label} {name} ({secs:.1} s)"),
+/// Prints a finished scenario as its plain result line (for callers without a live area).
+pub(crate) fn print_event(event: &RunEvent<'_>) {
+    if let RunEvent::ScenarioFinished(record) = event {
+        println!("{}", crate::progress::result_line(record));
     }
+}
+
+/// Runs loaded suites with the configuration of the current directory, printing results as they
+/// come (live status area per `progress`).
+pub(crate) async fn execute(
+    suites: Vec<(PathBuf, SuiteSpec)>,
+    options: &RunOptions,
+    progress: ProgressMode,
+) -> Result<RunRecord, CliError> {
+    let config = clnrm::RunConfig::from_env()?;
+    let scenarios = suites.iter().map(|(_, spec)| spec.scenarios.len()).sum();
+    let reporter = Reporter::new(progress, suites.len(), scenarios);
+    let on_event = |event: &RunEvent<'_>| reporter.event(event);
+    let run = run_suites(suites, config, options, &on_event);
+    Ok(reporter.drive(run).await?)
+}
+
+/// The history file of runs started here (`CLNRM_HISTORY`, else under `target/`).
+pub(crate) fn history_path() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    clnrm::history::default_history_path(&cwd, |k| std::env::var(k).ok())
+}
+
+/// Appends `record` to the history; a failure is a warning, the results stand.
+pub(crate) fn append_history(record: &RunRecord) {
+    if let Err(e) =
+        clnrm::history::HistoryStore::open(&history_path()).and_then(|store| store.append(record))
+    {
+        eprintln!("warning: results not recorded in the history: {e:?}");
+    }
+}
+
+/// `3 passed, 1 failed, 1 flaky (12.3 s)`.
+pub(crate) fn summary_line(record: &RunRecord) -> String {
+    let s = record.summary();
+    let mut line = format!(
+        "{} passed, {} failed",
+        s.passed + s.flaky,
+        s.failed + s.timed_out
+    );
+    for (count, what) in [
+        (s.flaky, "flaky"),
+        (s.infra_error, "infrastructure error(s)"),
+        (s.ignored, "not run"),
+    ] {
+        if count > 0 {
+            let _ = write!(line, ", {count} {what}");
+        }
+    }
+    let _ = write!(line, " ({:.1} s)", record.duration.as_secs_f64());
+    line
 }

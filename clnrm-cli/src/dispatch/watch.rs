@@ -1,0 +1,284 @@
+//! `clnrm watch [PATH...]`: run the suites, then re-run the ones a file change affects, until
+//! Ctrl-C or SIGTERM.
+//!
+//! Which suites a change affects is [`clnrm::suite::affected_suites`]'s rule: a changed suite
+//! re-runs alone, a new one runs, a deleted one is dropped, any other file re-runs the suites of
+//! its nearest directory holding suites. A suite with errors prints its diagnostics and waits for
+//! the next change. Bursts of events (an editor saving, a `git checkout`) are debounced into one
+//! round. A change during a round is picked up by the next one. Every round is appended to the
+//! history like a `clnrm run`.
+//!
+//! Results go to stdout as with `run`; what the watcher does (`watch: ...`) goes to stderr. On
+//! Ctrl-C / SIGTERM the engine removes the containers of a round in progress; the process exits
+//! 130 / 143 either way.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use clnrm::suite::{RunOptions, affected_suites, discover_suites};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::run::{append_history, execute, history_path, load_printing_problems, summary_line};
+use crate::reporter::ProgressMode;
+use crate::{CliError, exit_codes};
+
+/// A burst of events ends after this long without one.
+const QUIET: Duration = Duration::from_millis(300);
+/// A round starts at the latest this long after the first event of a burst.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Suite files, or directories searched for `*.clnrm.toml` (default: the current directory).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Suites running at once.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    jobs: usize,
+    /// Within a round, start no further suite after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Show a live status area (running suites, counts, elapsed) redrawn in place on stderr.
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    progress: ProgressMode,
+}
+
+pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    // One form for every path: the watcher reports canonical paths of canonical roots.
+    let roots = paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .map_err(|e| CliError::Invalid(format!("cannot watch {}: {e}", p.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cwd = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_default();
+    let history = canonical_file(&history_path());
+
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signals_error)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signals_error)?;
+
+    // Watch before the first round, so that edits made while it runs are seen.
+    let (tx, mut rx) = unbounded_channel();
+    let mut watcher = notify::recommended_watcher(forward(tx)).map_err(watch_error)?;
+    for root in &roots {
+        let dir = if root.is_dir() {
+            root.as_path()
+        } else {
+            root.parent().unwrap_or(root)
+        };
+        watch_tree(&mut watcher, dir);
+    }
+
+    let registry = clnrm::Registry::builtin();
+    let known_plugins = registry.names();
+    let options = RunOptions {
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+    };
+    let shown = |p: &Path| p.strip_prefix(&cwd).unwrap_or(p).to_path_buf();
+
+    let mut suites = discover(&roots, &[]);
+    if suites.is_empty() {
+        eprintln!(
+            "watch: no `*{}` suite under {} yet",
+            clnrm::suite::SUITE_EXTENSION,
+            super::validate::join_paths(&paths)
+        );
+    } else {
+        eprintln!("watch: running {} suite(s)", suites.len());
+    }
+    let first: Vec<&Path> = suites.iter().map(PathBuf::as_path).collect();
+    run_round(&first, &known_plugins, &options, args.progress, &shown).await;
+
+    let mut announce = true;
+    loop {
+        if announce {
+            eprintln!(
+                "watch: waiting for changes to {} suite(s) under {}; Ctrl-C to stop",
+                suites.len(),
+                super::validate::join_paths(&paths)
+            );
+        }
+        let mut changed = tokio::select! {
+            batch = next_batch(&mut rx) => batch,
+            _ = interrupt.recv() => std::process::exit(exit_codes::INTERRUPTED.into()),
+            _ = terminate.recv() => std::process::exit(exit_codes::TERMINATED.into()),
+        };
+        // The history database (and its journal) may live under a watched directory.
+        changed.retain(|p| !p.to_string_lossy().starts_with(&*history.to_string_lossy()));
+        // New directories: watch them too.
+        for dir in changed.iter().filter(|p| p.is_dir()) {
+            if roots.iter().any(|r| dir.starts_with(r)) {
+                watch_tree(&mut watcher, dir);
+            }
+        }
+        let now = discover(&roots, &suites);
+        let affected = affected_suites(&suites, &now, &changed);
+        suites = now;
+        announce = !affected.is_empty();
+        if affected.is_empty() {
+            continue;
+        }
+        for p in &affected.removed {
+            eprintln!("watch: {} removed", shown(p).display());
+        }
+        for p in &affected.added {
+            eprintln!("watch: new suite {}", shown(p).display());
+        }
+        for p in &affected.changed {
+            eprintln!("watch: {} changed", shown(p).display());
+        }
+        for (suite, cause) in &affected.touched {
+            eprintln!(
+                "watch: {} changed: re-running {}",
+                shown(cause).display(),
+                shown(suite).display()
+            );
+        }
+        run_round(
+            &affected.to_run(),
+            &known_plugins,
+            &options,
+            args.progress,
+            &shown,
+        )
+        .await;
+    }
+}
+
+/// Loads and runs `files`; suites with errors print their diagnostics and are left out.
+async fn run_round(
+    files: &[&Path],
+    known_plugins: &[&str],
+    options: &RunOptions,
+    progress: ProgressMode,
+    shown: &dyn Fn(&Path) -> PathBuf,
+) {
+    let mut loaded = Vec::new();
+    for file in files {
+        let file = shown(file);
+        match load_printing_problems(&file, known_plugins) {
+            Some(spec) => loaded.push((file, spec)),
+            None => eprintln!(
+                "watch: {} has errors; not run until it changes",
+                file.display()
+            ),
+        }
+    }
+    if loaded.is_empty() {
+        return;
+    }
+    match execute(loaded, options, progress).await {
+        Ok(record) => {
+            append_history(&record);
+            println!("{}", summary_line(&record));
+        }
+        // Docker gone, for instance: say so and keep watching.
+        Err(CliError::Clnrm(e)) => eprintln!("error: {e:?}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+/// The suites under the roots that exist now; on a discovery error, `previous`.
+fn discover(roots: &[PathBuf], previous: &[PathBuf]) -> Vec<PathBuf> {
+    let existing: Vec<PathBuf> = roots.iter().filter(|r| r.exists()).cloned().collect();
+    discover_suites(&existing).unwrap_or_else(|e| {
+        eprintln!("warning: {e}");
+        previous.to_vec()
+    })
+}
+
+/// The watcher's callback: paths of events that can change a file's content or existence.
+fn forward(tx: UnboundedSender<PathBuf>) -> impl notify::EventHandler {
+    move |event: notify::Result<notify::Event>| match event {
+        Ok(event) if changes_files(&event.kind) => {
+            for path in event.paths {
+                let _ = tx.send(path);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: watching files: {e}"),
+    }
+}
+
+/// Writes, creations, removals, renames and metadata changes; not reads (loading a suite reads
+/// it, which must not start another round).
+fn changes_files(kind: &EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
+}
+
+/// Watches `dir` and its subdirectories, skipping hidden ones and `target/` as discovery does
+/// (a recursive watch of a Rust project would put a watch on every directory of `target/`).
+fn watch_tree(watcher: &mut impl Watcher, dir: &Path) {
+    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+        eprintln!("warning: cannot watch {}: {e}", dir.display());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && !name.starts_with('.') && name != "target"
+        {
+            watch_tree(watcher, &entry.path());
+        }
+    }
+}
+
+/// The changed paths of the next burst of events, once it is over.
+async fn next_batch(rx: &mut UnboundedReceiver<PathBuf>) -> Vec<PathBuf> {
+    let Some(first) = rx.recv().await else {
+        // The watcher is gone (it lives as long as the loop): nothing will change any more.
+        return std::future::pending().await;
+    };
+    let mut batch = BTreeSet::from([first]);
+    let deadline = Instant::now() + MAX_WAIT;
+    while let Ok(Some(path)) = tokio::time::timeout(QUIET, rx.recv()).await {
+        batch.insert(path);
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    batch.into_iter().collect()
+}
+
+/// `path` with its directory canonical (the file itself may not exist yet).
+fn canonical_file(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = cwd.join(path);
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(path.clone()),
+        _ => path,
+    }
+}
+
+fn signals_error(e: std::io::Error) -> CliError {
+    CliError::Environment(format!("cannot listen for Ctrl-C / SIGTERM: {e}"))
+}
+
+fn watch_error(e: notify::Error) -> CliError {
+    CliError::Environment(format!("cannot watch files: {e}"))
+}
