@@ -140,15 +140,7 @@ fn unix_now() -> f64 {
 
 /// A fresh scratch directory for one run.
 fn scratch(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("harness")
-        .join(format!("{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    super::support::scratch("harness", tag)
 }
 
 /// Runs the fixture with `args` (libtest's flags) and checks that no container of it is left.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use clnrm::history::HistoryStore;
 use clnrm::report::{Outcome, RunRecord, TestRecord};
@@ -51,16 +51,9 @@ impl Run {
     }
 }
 
+/// A fresh scratch directory for one run.
 fn scratch(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("partition")
-        .join(format!("{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    super::support::scratch("partition", tag)
 }
 
 /// Runs the fixture in `dir` (its history is `dir/history.db`) with `args` and `envs`.

@@ -265,3 +265,16 @@ impl Drop for Spawned {
         }
     }
 }
+
+/// A fresh directory for one run under this test binary's target tmp dir: `AREA/TAG-PID-NANOS`.
+pub(crate) fn scratch(area: &str, tag: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(area)
+        .join(format!("{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
