@@ -1,11 +1,14 @@
 //! `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` judged from outside: against a local
 //! server answering like Ollama (the one the advisor's own tests use), against no server at all
-//! (statistics and one notice, never an error), and on real Docker with a failing scenario.
+//! (statistics and one notice, never an error), on real Docker with a failing scenario, and on a
+//! real cargo test target (`tests/seeded`, whose tests fail only with `CLNRM_SEED_FAILURE=1`).
 
 #[path = "../../clnrm/tests/support/mod.rs"]
 mod llm_server;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clnrm::history::{HistoryStore, SUITES_TARGET};
@@ -55,20 +58,27 @@ fn scratch(tag: &str) -> PathBuf {
 /// Runs `clnrm ARGS` with the history in `dir` and the LLM at `llm`, off the async runtime
 /// (the mock server runs on it).
 async fn clnrm(dir: &Path, args: &[&str], llm: &str) -> Out {
+    clnrm_with(dir, args, llm, &[]).await
+}
+
+/// [`clnrm`] with more environment variables.
+async fn clnrm_with(dir: &Path, args: &[&str], llm: &str, envs: &[(&str, &str)]) -> Out {
     let history = dir.join("history.db");
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let llm = llm.to_owned();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = crate::support::run_bin(
-            CLNRM,
-            &args,
-            &[
-                ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
-                ("CLNRM_AI_URL", &llm),
-                ("CLNRM_AI_TIMEOUT", "20s"),
-            ],
-        );
+        let mut all = vec![
+            ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
+            ("CLNRM_AI_URL", &llm),
+            ("CLNRM_AI_TIMEOUT", "20s"),
+        ];
+        all.extend(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let out = crate::support::run_bin(CLNRM, &args, &all);
         Out {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -490,4 +500,407 @@ async fn orchestrate_prints_the_llms_insights_for_the_failures_it_grouped() {
     let mut asked = asked_names(&insights);
     asked.sort();
     assert_eq!(asked, ["greet::says farewell", "greet::says goodbye"]);
+}
+
+// ---- ai-orchestrate --target (a real cargo test target) -----------------------------------------
+
+/// The cargo test target `tests/seeded`, as the harness names it in the history.
+const SEEDED: &str = "clnrm-e2e::seeded";
+
+/// Switches on the seeded target's two failures.
+const SEED_FAILURE: (&str, &str) = ("CLNRM_SEED_FAILURE", "1");
+
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| option_env!("CARGO").unwrap_or("cargo").to_owned())
+}
+
+/// Runs the seeded target once with plain `cargo test` (its failures on), from the workspace
+/// root and in the build directory this test was built in, so its history starts in `dir`.
+async fn seed_by_running_the_target(dir: &Path) {
+    let history = dir.join("history.db");
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cargo = Command::new(cargo_program());
+        cargo
+            .args(["test", "-p", "clnrm-e2e", "--test", "seeded"])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .env("CLNRM_HISTORY", &history)
+            .env(SEED_FAILURE.0, SEED_FAILURE.1);
+        // What cargo and nextest set for this test, as `ai-orchestrate` drops it too: some build
+        // scripts track `CARGO_MANIFEST_DIR`, and a changed value rebuilds half the workspace.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("NEXTEST")
+                || key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                ]
+                .contains(&key.as_str())
+            {
+                cargo.env_remove(key);
+            }
+        }
+        cargo.output().expect("cargo runs")
+    })
+    .await
+    .expect("cargo ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("test result: FAILED. 1 passed; 2 failed"),
+        "the seeded target fails twice with CLNRM_SEED_FAILURE=1\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn runs_recorded(dir: &Path, target: &str) -> usize {
+    let store = HistoryStore::open(&dir.join("history.db")).expect("history opens");
+    let rows = store.records(Some(target), 100).expect("history reads");
+    rows.iter()
+        .map(|r| r.run_id.clone())
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_runs_a_cargo_test_target_in_the_planned_order_and_groups_its_failures() {
+    let dir = scratch("orchestrate-target");
+    seed_by_running_the_target(&dir).await;
+    let report = dir.join("report.json");
+    let out = clnrm_with(
+        &dir,
+        &[
+            "ai-orchestrate",
+            "--target",
+            "seeded",
+            "--no-ai",
+            "-j",
+            "1",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+        NO_SERVER,
+        &[SEED_FAILURE],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.both());
+    assert!(
+        out.stdout
+            .starts_with("risk of 3 test(s) of clnrm-e2e::seeded"),
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout.contains(
+            "running `cargo test -p clnrm-e2e --test seeded -- --order planned --test-threads 1`"
+        ),
+        "{}",
+        out.both()
+    );
+    // The test binary's own output streamed through, in the planned order: the two tests that
+    // failed last time first, although `catalog` comes first by name.
+    let line = |name: &str, result: &str| {
+        let start = format!("test {name} ");
+        out.stdout
+            .lines()
+            .position(|l| l.starts_with(&start) && l.ends_with(&format!(" ... {result}")))
+            .unwrap_or_else(|| panic!("no `{start}... {result}`\n{}", out.both()))
+    };
+    let catalog = line("catalog::lists_items_in_name_order", "ok");
+    assert!(
+        line("checkout::totals_the_basket", "FAILED") < catalog,
+        "{}",
+        out.both()
+    );
+    assert!(
+        line("checkout::applies_the_discount", "FAILED") < catalog,
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout
+            .contains("2 failure(s) in 1 group(s) by likely cause:\n  2 × "),
+        "{}",
+        out.both()
+    );
+    assert!(out.stdout.contains("[similar messages]"), "{}", out.both());
+    assert!(out.stdout.contains("1 passed, 2 failed"), "{}", out.both());
+    assert!(
+        runs_recorded(&dir, SEEDED) == 2,
+        "the harness recorded the run, and only it: the seed run and this one"
+    );
+
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
+            .expect("the report parses");
+    assert_eq!(json["target"], SEEDED);
+    assert_eq!(json["summary"]["failed"], 2);
+    let tests: Vec<&str> = json["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tests.len(), 3, "{json:#}");
+    let groups = json["analysis"]["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{json:#}");
+    assert_eq!(groups[0]["source"], "statistics");
+    let mut grouped: Vec<&str> = groups[0]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    grouped.sort_unstable();
+    assert_eq!(
+        grouped,
+        [
+            "checkout::applies_the_discount",
+            "checkout::totals_the_basket"
+        ]
+    );
+    assert_eq!(json["prediction"]["target"], SEEDED);
+    assert_eq!(json["plan"]["unit"], "test");
+
+    let green = clnrm(
+        &dir,
+        &["ai-orchestrate", "--target", SEEDED, "--no-ai"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(green.code, Some(0), "{}", green.both());
+    assert!(
+        green.stdout.contains("3 passed, 0 failed"),
+        "{}",
+        green.both()
+    );
+    assert!(!green.stdout.contains("failure(s) in"), "{}", green.both());
+    assert_eq!(runs_recorded(&dir, SEEDED), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_target_partitions_split_its_tests_between_the_shards() {
+    let dir = scratch("orchestrate-target-shards");
+    seed_by_running_the_target(&dir).await;
+    let mut seen = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        // Each shard plans from the same history, as CI machines sharing one snapshot do (a
+        // shard's run adds to its history, which would move the next shard's split).
+        let machine = dir.join(format!("shard-{}", &shard[..1]));
+        std::fs::create_dir_all(&machine).unwrap();
+        for file in ["history.db", "history.db-wal"] {
+            if dir.join(file).exists() {
+                std::fs::copy(dir.join(file), machine.join(file)).expect("copy the history");
+            }
+        }
+        let report = machine.join("report.json");
+        let out = clnrm(
+            &machine,
+            &[
+                "ai-orchestrate",
+                "--target",
+                SEEDED,
+                "--no-ai",
+                "--partition",
+                shard,
+                "--json",
+                report.to_str().unwrap(),
+            ],
+            NO_SERVER,
+        )
+        .await;
+        assert_eq!(out.code, Some(0), "{}", out.both());
+        assert!(
+            out.stdout
+                .contains(&format!("-- --order planned --partition {shard}`")),
+            "{}",
+            out.both()
+        );
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
+                .expect("the report parses");
+        let tests: Vec<String> = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!tests.is_empty() && tests.len() < 3, "{shard}: {tests:?}");
+        seen.extend(tests);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "catalog::lists_items_in_name_order",
+            "checkout::applies_the_discount",
+            "checkout::totals_the_basket"
+        ],
+        "every test ran in exactly one shard"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_target_prints_the_llms_insights_for_its_failures() {
+    let dir = scratch("orchestrate-target-llm");
+    seed_by_running_the_target(&dir).await;
+    let server = ollama(|body| {
+        if body["format"].pointer("/properties/groups").is_some() {
+            json!({"groups": [{"cause": "mock model: CLNRM_SEED_FAILURE is set",
+                "tests": asked_names(body),
+                "insight": "mock model: both checkout tests read the seed variable",
+                "recommendation": "mock model: unset CLNRM_SEED_FAILURE"}]})
+        } else {
+            advice(body)
+        }
+    })
+    .await;
+    let out = clnrm_with(
+        &dir,
+        &["ai-orchestrate", "--target", SEEDED],
+        &server.url,
+        &[SEED_FAILURE],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.both());
+    assert!(out.notices().is_empty(), "{}", out.both());
+    for line in [
+        "  2 × mock model: CLNRM_SEED_FAILURE is set [LLM `qwen2.5:0.5b-instruct`]",
+        "      insight: mock model: both checkout tests read the seed variable",
+        "      recommendation: mock model: unset CLNRM_SEED_FAILURE",
+        "LLM 90 %: mock model: its goodbye check failed in both recorded runs",
+    ] {
+        assert!(out.stdout.contains(line), "no {line:?}\n{}", out.both());
+    }
+    let insights = server
+        .bodies("/api/chat")
+        .into_iter()
+        .find(|b| b["format"].pointer("/properties/groups").is_some())
+        .expect("the LLM was asked for insights");
+    let mut asked = asked_names(&insights);
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "checkout::applies_the_discount",
+            "checkout::totals_the_basket"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_refuses_an_unknown_target_or_one_that_is_not_a_test_target() {
+    let dir = scratch("orchestrate-target-unknown");
+    seed(
+        &dir,
+        "clnrm-e2e::bin/harness-fixture",
+        1,
+        &[("basic::passes", Outcome::Passed, 0.1, "")],
+    );
+    let unknown = clnrm(
+        &dir,
+        &["ai-orchestrate", "--target", "nope", "--no-ai"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(unknown.code, Some(2), "{}", unknown.both());
+    assert!(
+        unknown.stderr.contains(
+            "error: no history for target `nope`; targets with history: clnrm-e2e::bin/harness-fixture"
+        ),
+        "{}",
+        unknown.both()
+    );
+    let bin = clnrm(
+        &dir,
+        &[
+            "ai-orchestrate",
+            "--target",
+            "clnrm-e2e::bin/harness-fixture",
+            "--no-ai",
+        ],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(bin.code, Some(2), "{}", bin.both());
+    assert!(
+        bin.stderr.contains(
+            "error: `clnrm-e2e::bin/harness-fixture` is not a cargo test target named \
+             `package::binary`: ai-orchestrate runs `cargo test -p PACKAGE --test BINARY`"
+        ),
+        "{}",
+        bin.both()
+    );
+    assert!(
+        !bin.stdout.contains("running `"),
+        "nothing ran\n{}",
+        bin.both()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrate_target_that_does_not_compile_is_a_build_error_not_failed_tests() {
+    let dir = scratch("orchestrate-target-broken");
+    // A crate of its own (outside the workspace) whose test target has a type error.
+    let krate = dir.join("broken");
+    std::fs::create_dir_all(krate.join("tests")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         [workspace]\n[[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        krate.join("tests/checks.rs"),
+        "fn main() {\n    let count: u32 = \"three\";\n    let _ = count;\n}\n",
+    )
+    .unwrap();
+    seed(
+        &dir,
+        "broken::checks",
+        1,
+        &[("counts", Outcome::Passed, 0.1, "")],
+    );
+    let history = dir.join("history.db");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(CLNRM)
+            .args(["ai-orchestrate", "--target", "checks", "--no-ai"])
+            .current_dir(&krate)
+            .env("CLNRM_HISTORY", &history)
+            .env("CARGO_TARGET_DIR", krate.join("target"))
+            .output()
+            .expect("clnrm runs")
+    })
+    .await
+    .unwrap();
+    let out = Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert!(
+        out.stderr.contains("error[E0308]: mismatched types"),
+        "cargo's errors streamed\n{}",
+        out.both()
+    );
+    assert!(
+        out.stderr.contains(
+            "error: the test target `broken::checks` did not build: \
+             `cargo test -p broken --test checks --no-run` exited with exit code 101; no test ran"
+        ),
+        "{}",
+        out.both()
+    );
+    assert!(!out.stdout.contains("running `"), "{}", out.both());
+    assert!(
+        !out.stdout.contains("failed ("),
+        "no test summary\n{}",
+        out.both()
+    );
 }

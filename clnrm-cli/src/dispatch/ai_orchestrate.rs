@@ -1,9 +1,12 @@
-//! `clnrm ai-orchestrate [PATH...]`: predict, plan, run, analyse.
+//! `clnrm ai-orchestrate [PATH...]` / `--target NAME`: predict, plan, run, analyse.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::ai::commands::{Analysis, GroupSource, OrchestrateEvent, orchestrate};
+use clnrm::ai::commands::{
+    Analysis, GroupSource, OrchestrateEvent, Orchestration, TargetOptions, TargetRunError,
+    orchestrate, orchestrate_target,
+};
 use clnrm::plan::Partition;
 use clnrm::suite::RunOptions;
 
@@ -15,16 +18,21 @@ pub(crate) struct OrchestrateArgs {
     /// Suite files, or directories searched for `*.clnrm.toml` (default: the current directory).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Not supported: see the error it gives.
-    #[arg(long, value_name = "NAME", hide = true)]
+    /// Run a cargo test target instead of suites: `package::binary` as its history names it,
+    /// or the binary alone when unique (e.g. `shortener`). Its tests are predicted and planned
+    /// from that history, then `cargo test -p PACKAGE --test BINARY` runs them (output shown
+    /// as it comes; the harness orders them by the plan and records the run), and the failures
+    /// are analysed. The target needs history: run it once with `cargo test` first.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["paths", "fail_fast"])]
     target: Option<String>,
-    /// Suites running at once.
-    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
-    jobs: usize,
-    /// Start no further suite after the first failure.
+    /// Suites running at once (default 2); with `--target`, the harness's `--test-threads`
+    /// (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Start no further suite after the first failure (suites only).
     #[arg(long)]
     fail_fast: bool,
-    /// Run only shard K of N of the planned suites.
+    /// Run only shard K of N of the planned suites (of the target's tests with `--target`).
     #[arg(long, value_name = "K/N")]
     partition: Option<Partition>,
     /// Write the run, the prediction, the plan and the analysis as JSON to this file.
@@ -35,33 +43,59 @@ pub(crate) struct OrchestrateArgs {
 }
 
 pub(crate) async fn run(args: OrchestrateArgs) -> Result<(), CliError> {
-    if let Some(target) = &args.target {
-        return Err(CliError::Invalid(format!(
-            "ai-orchestrate runs TOML suites only, not the cargo test target `{target}`: cargo \
-             builds and runs a test target, and its harness already runs the planned order and \
-             records history; run it with `cargo test`, then `clnrm ai-predict --target {target}`"
-        )));
-    }
-    let suites = load_suites(&args.paths)?;
+    let suites = match &args.target {
+        Some(_) => Vec::new(),
+        None => load_suites(&args.paths)?,
+    };
     let store = open_history();
     let config = args.ai.config()?;
     if let Some(notice) = args.ai.skipped_notice() {
         eprintln!("{notice}");
     }
-    let options = RunOptions {
-        jobs: args.jobs,
-        fail_fast: args.fail_fast,
+    let done = match &args.target {
+        Some(target) => {
+            let options = TargetOptions {
+                test_threads: args.jobs,
+                partition: args.partition,
+                history: None,
+            };
+            orchestrate_target(target, store.as_ref(), config.as_ref(), &options, &print)
+                .await
+                .map_err(target_error)?
+        }
+        None => {
+            let options = RunOptions {
+                jobs: args.jobs.unwrap_or(2),
+                fail_fast: args.fail_fast,
+            };
+            orchestrate(
+                suites,
+                store.as_ref(),
+                config.as_ref(),
+                clnrm::RunConfig::from_env()?,
+                &options,
+                args.partition,
+                &print,
+            )
+            .await?
+        }
     };
-    let done = orchestrate(
-        suites,
-        store.as_ref(),
-        config.as_ref(),
-        clnrm::RunConfig::from_env()?,
-        &options,
-        args.partition,
-        &print,
-    )
-    .await?;
+    finish(&args, &done)
+}
+
+/// A target that could not be started is the environment's problem (exit 3); one that does not
+/// build, or leaves no report, is the input's (exit 2), never "tests failed".
+fn target_error(error: clnrm::Error) -> CliError {
+    if let clnrm::Error::Other(inner) = &error
+        && let Some(TargetRunError::Spawn { .. }) = inner.downcast_ref::<TargetRunError>()
+    {
+        return CliError::Environment(format!("{error:?}"));
+    }
+    CliError::Clnrm(error)
+}
+
+/// Writes the report, prints the totals and maps them to the exit code.
+fn finish(args: &OrchestrateArgs, done: &Orchestration) -> Result<(), CliError> {
     if let Some(path) = &args.json {
         done.write_json(path)?;
     }
@@ -97,6 +131,7 @@ fn print(event: &OrchestrateEvent<'_>) {
         }
         OrchestrateEvent::Planned(plan) => super::ai_optimize::print_plan(plan),
         OrchestrateEvent::Run(event) => super::run::print_event(event),
+        OrchestrateEvent::Running(command) => println!("running `{command}`"),
         OrchestrateEvent::Analysed(analysis) => print_analysis(analysis),
     }
 }

@@ -10,19 +10,24 @@
 //! - `optimize`: the plan, order, lanes, shards and predicted wall time ([`optimize`])
 //! - `analyse`: failures grouped by likely cause, statistically by message similarity and, when
 //!   an LLM answered, with its insights ([`analyse`], [`group_failures`])
-//! - `orchestrate`: predict, plan, run the suites in the planned order, analyse ([`orchestrate`])
+//! - `orchestrate`: predict, plan, run the suites in the planned order, analyse ([`orchestrate`]);
+//!   the same for a cargo test target, run with `cargo test` ([`orchestrate_target`])
+//! - `cargo_target`: building and running a cargo test target, reading back its JSON report
+//!   ([`TargetOptions`], [`TargetRunError`])
 //!
 //! The LLM is never needed: without one every command gives its statistical answer and a
 //! one-line notice.
 
 mod analyse;
+mod cargo_target;
 mod optimize;
 mod orchestrate;
 mod predict;
 mod workload;
 
 pub use analyse::{Analysis, FailureGroup, GroupSource, analyse, group_failures};
+pub use cargo_target::{TargetOptions, TargetRunError};
 pub use optimize::{Optimization, ShardPlan, optimize};
-pub use orchestrate::{OrchestrateEvent, Orchestration, orchestrate};
+pub use orchestrate::{OrchestrateEvent, Orchestration, orchestrate, orchestrate_target};
 pub use predict::{Prediction, TestRisk, predict};
 pub use workload::{WorkUnits, Workload};

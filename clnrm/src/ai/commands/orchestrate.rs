@@ -1,10 +1,12 @@
-//! `ai-orchestrate`: predict, plan, run the suites in the planned order, analyse the failures.
+//! `ai-orchestrate`: predict, plan, run in the planned order, analyse the failures, for TOML
+//! suites ([`orchestrate`]) or a cargo test target ([`orchestrate_target`]).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use super::analyse::{Analysis, analyse};
+use super::cargo_target::{TargetOptions, run_target};
 use super::optimize::{Optimization, optimize};
 use super::predict::{Prediction, predict};
 use super::workload::{WorkUnits, Workload};
@@ -23,8 +25,11 @@ pub enum OrchestrateEvent<'a> {
     Predicted(&'a Prediction),
     /// The plan the run follows.
     Planned(&'a Optimization),
-    /// Something happened in the run.
+    /// Something happened in the run of suites.
     Run(&'a RunEvent<'a>),
+    /// A cargo test target was built and its tests start now, with this command line; their
+    /// output goes straight to the terminal.
+    Running(&'a str),
     /// The failures, grouped.
     Analysed(&'a Analysis),
 }
@@ -102,6 +107,49 @@ pub async fn orchestrate(
     {
         tracing::warn!("the run was not added to the history: {e:?}");
     }
+    let analysis = analyse(&record, ai).await;
+    on_event(&OrchestrateEvent::Analysed(&analysis));
+    Ok(Orchestration {
+        prediction,
+        plan,
+        record,
+        analysis,
+    })
+}
+
+/// Predicts the risks of the tests of the cargo test target `name` (`package::binary`, or the
+/// binary alone when unique) from its history, plans them, then builds and runs the target with
+/// `cargo test -p PACKAGE --test BINARY`, its output inherited. Its harness orders the tests by
+/// the planner from the same history, keeps shard `options.partition`, and records the run in
+/// the history itself (so it is not recorded here). The run comes back through the harness's
+/// JSON report and its failures are grouped as for suites.
+///
+/// A name the history does not know is an error listing the known targets; a target that does
+/// not build is [`super::TargetRunError::Build`], not a run with failures.
+pub async fn orchestrate_target(
+    name: &str,
+    store: Option<&HistoryStore>,
+    ai: Option<&AiConfig>,
+    options: &TargetOptions,
+    on_event: &(dyn Fn(&OrchestrateEvent<'_>) + Sync),
+) -> Result<Orchestration> {
+    let units = WorkUnits::load(store, &Workload::Target(name.to_owned()))?;
+    super::cargo_target::split_target(&units.target)?;
+    let prediction = predict(&units, ai).await?;
+    on_event(&OrchestrateEvent::Predicted(&prediction));
+    let lanes = options.test_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let plan = optimize(&units, lanes.max(1), None)?;
+    on_event(&OrchestrateEvent::Planned(&plan));
+    let mut options = options.clone();
+    if options.history.is_none() {
+        options.history = store.map(|s| s.path().to_path_buf());
+    }
+    let record = run_target(&units.target, &options, |command| {
+        on_event(&OrchestrateEvent::Running(command));
+    })
+    .await?;
     let analysis = analyse(&record, ai).await;
     on_event(&OrchestrateEvent::Analysed(&analysis));
     Ok(Orchestration {
