@@ -54,8 +54,8 @@ enum Command {
     /// The plan: order (likely failures first), lanes, shards, predicted wall time against
     /// file order.
     AiOptimize(dispatch::ai_optimize::OptimizeArgs),
-    /// Predict, plan, run the suites in the planned order, then group the failures by likely
-    /// cause (with LLM insights when available); exit codes as `run`.
+    /// Predict, plan, run the suites (or a cargo test target) in the planned order, then group
+    /// the failures by likely cause (with LLM insights when available); exit codes as `run`.
     AiOrchestrate(dispatch::ai_orchestrate::OrchestrateArgs),
 }
 

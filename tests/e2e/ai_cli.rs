@@ -1,7 +1,7 @@
 //! `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` judged from outside: against a local
 //! server answering like Ollama (the one the advisor's own tests use), against no server at all
 //! (statistics and one notice, never an error), on real Docker with a failing scenario, and on a
-//! real cargo test target (`tests/seeded`, whose tests fail only with `CLNRM_SEED_FAILURE=1`).
+//! real cargo test target (`tests/seeded`, package `clnrm-seeded`, whose tests fail only with `CLNRM_SEED_FAILURE=1`).
 
 #[path = "../../clnrm/tests/support/mod.rs"]
 mod llm_server;
@@ -505,7 +505,7 @@ async fn orchestrate_prints_the_llms_insights_for_the_failures_it_grouped() {
 // ---- ai-orchestrate --target (a real cargo test target) -----------------------------------------
 
 /// The cargo test target `tests/seeded`, as the harness names it in the history.
-const SEEDED: &str = "clnrm-e2e::seeded";
+const SEEDED: &str = "clnrm-seeded::seeded";
 
 /// Switches on the seeded target's two failures.
 const SEED_FAILURE: (&str, &str) = ("CLNRM_SEED_FAILURE", "1");
@@ -521,7 +521,7 @@ async fn seed_by_running_the_target(dir: &Path) {
     let out = tokio::task::spawn_blocking(move || {
         let mut cargo = Command::new(cargo_program());
         cargo
-            .args(["test", "-p", "clnrm-e2e", "--test", "seeded"])
+            .args(["test", "-p", "clnrm-seeded", "--test", "seeded"])
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
             .env("CLNRM_HISTORY", &history)
             .env(SEED_FAILURE.0, SEED_FAILURE.1);
@@ -589,13 +589,13 @@ async fn orchestrate_runs_a_cargo_test_target_in_the_planned_order_and_groups_it
     assert_eq!(out.code, Some(1), "{}", out.both());
     assert!(
         out.stdout
-            .starts_with("risk of 3 test(s) of clnrm-e2e::seeded"),
+            .starts_with("risk of 3 test(s) of clnrm-seeded::seeded"),
         "{}",
         out.both()
     );
     assert!(
         out.stdout.contains(
-            "running `cargo test -p clnrm-e2e --test seeded -- --order planned --test-threads 1`"
+            "running `cargo test -p clnrm-seeded --test seeded -- --order planned --test-threads 1`"
         ),
         "{}",
         out.both()

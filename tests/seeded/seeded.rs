@@ -1,7 +1,7 @@
 //! A tiny clnrm test target whose failures are switched on from outside: with
 //! `CLNRM_SEED_FAILURE=1` the two checkout tests fail with the same cause; without it every test
 //! passes, so the normal test run stays green. `tests/e2e/ai_cli.rs` runs it through
-//! `clnrm ai-orchestrate --target clnrm-e2e::seeded`. It uses no service: no Docker, no waiting.
+//! `clnrm ai-orchestrate --target clnrm-seeded::seeded`. It uses no service: no Docker, no waiting.
 
 /// The same failure message for every caller, but for `what`: one likely cause.
 fn fail_when_seeded(what: &str) -> Result<(), String> {
