@@ -6,7 +6,6 @@ use clap::Args;
 use clnrm::ai::AiConfig;
 use clnrm::ai::commands::{WorkUnits, Workload};
 use clnrm::history::HistoryStore;
-use clnrm::suite::{SuiteSpec, discover_suites, load_suite};
 
 use crate::CliError;
 
@@ -78,52 +77,6 @@ pub(crate) fn open_history() -> Option<HistoryStore> {
     }
 }
 
-/// Discovers and loads every suite under `paths`; any invalid suite prints its diagnostics and
-/// fails the command (exit 2) before anything else happens.
-pub(crate) fn load_suites(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, CliError> {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths.to_vec()
-    };
-    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
-    if files.is_empty() {
-        return Err(CliError::Invalid(format!(
-            "no `*{}` suite under {}",
-            clnrm::suite::SUITE_EXTENSION,
-            super::validate::join_paths(&paths)
-        )));
-    }
-    let registry = clnrm::Registry::builtin();
-    let known = registry.names();
-    let mut suites = Vec::new();
-    let mut invalid = 0;
-    for file in &files {
-        match load_suite(file, &known) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    eprintln!("{w}");
-                }
-                suites.push((file.clone(), loaded.spec));
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                for d in e.diagnostics() {
-                    eprintln!("{d}");
-                }
-                invalid += 1;
-            }
-        }
-    }
-    if invalid > 0 {
-        return Err(CliError::Invalid(format!(
-            "{invalid} of {} suite(s) have errors",
-            files.len()
-        )));
-    }
-    Ok(suites)
-}
-
 /// The tests of the workload and their history.
 pub(crate) fn load_units(
     args: &WorkloadArgs,
@@ -131,7 +84,7 @@ pub(crate) fn load_units(
 ) -> Result<WorkUnits, CliError> {
     let workload = match &args.target {
         Some(target) => Workload::Target(target.clone()),
-        None => Workload::Suites(load_suites(&args.paths)?),
+        None => Workload::Suites(super::run::load_all(&args.paths)?),
     };
     Ok(WorkUnits::load(store, &workload)?)
 }

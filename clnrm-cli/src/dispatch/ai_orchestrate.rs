@@ -10,7 +10,7 @@ use clnrm::ai::commands::{
 use clnrm::plan::Partition;
 use clnrm::suite::RunOptions;
 
-use super::ai_common::{AiArgs, load_suites, open_history};
+use super::ai_common::{AiArgs, open_history};
 use crate::CliError;
 
 #[derive(Debug, Args)]
@@ -45,7 +45,7 @@ pub(crate) struct OrchestrateArgs {
 pub(crate) async fn run(args: OrchestrateArgs) -> Result<(), CliError> {
     let suites = match &args.target {
         Some(_) => Vec::new(),
-        None => load_suites(&args.paths)?,
+        None => super::run::load_all(&args.paths)?,
     };
     let store = open_history();
     let config = args.ai.config()?;
@@ -99,26 +99,8 @@ fn finish(args: &OrchestrateArgs, done: &Orchestration) -> Result<(), CliError> 
     if let Some(path) = &args.json {
         done.write_json(path)?;
     }
-    let s = done.record.summary();
-    println!(
-        "{} passed, {} failed ({:.1} s)",
-        s.passed + s.flaky,
-        s.failed + s.timed_out,
-        done.record.duration.as_secs_f64()
-    );
-    if s.failed + s.timed_out > 0 {
-        Err(CliError::TestsFailed(format!(
-            "{} scenario(s) failed",
-            s.failed + s.timed_out
-        )))
-    } else if s.infra_error > 0 {
-        Err(CliError::Environment(format!(
-            "{} scenario(s) could not run: their services did not start",
-            s.infra_error
-        )))
-    } else {
-        Ok(())
-    }
+    println!("{}", super::run::summary_line(&done.record));
+    super::run::verdict(&done.record)
 }
 
 fn print(event: &OrchestrateEvent<'_>) {

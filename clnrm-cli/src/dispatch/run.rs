@@ -43,36 +43,7 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths
-    };
-    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
-    if files.is_empty() {
-        return Err(CliError::Invalid(format!(
-            "no `*{}` suite under {}",
-            clnrm::suite::SUITE_EXTENSION,
-            super::validate::join_paths(&paths)
-        )));
-    }
-    let registry = clnrm::Registry::builtin();
-    let known = registry.names();
-    // Every suite must be valid before anything starts.
-    let mut suites = Vec::new();
-    let mut invalid = 0;
-    for file in &files {
-        match load_printing_problems(file, &known) {
-            Some(spec) => suites.push((file.clone(), spec)),
-            None => invalid += 1,
-        }
-    }
-    if invalid > 0 {
-        return Err(CliError::Invalid(format!(
-            "{invalid} of {} suite(s) have errors; nothing was run",
-            files.len()
-        )));
-    }
+    let suites = load_all(&args.paths)?;
     // Suites in the planner's order (or as given), only shard K of N of them; scenarios keep
     // their order inside a suite, which may depend on it.
     let records = clnrm::history::HistoryStore::open(&history_path())
@@ -111,20 +82,60 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 
     println!("{}", summary_line(&record));
+    verdict(&record)
+}
+
+/// The exit of a finished run: tests failed (1), services did not start (3), or success.
+pub(crate) fn verdict(record: &RunRecord) -> Result<(), CliError> {
     let s = record.summary();
     if s.failed + s.timed_out > 0 {
         Err(CliError::TestsFailed(format!(
-            "{} scenario(s) failed",
+            "{} test(s) failed",
             s.failed + s.timed_out
         )))
     } else if s.infra_error > 0 {
         Err(CliError::Environment(format!(
-            "{} scenario(s) could not run: their services did not start",
+            "{} test(s) could not run: their services did not start",
             s.infra_error
         )))
     } else {
         Ok(())
     }
+}
+
+/// Discovers and loads every suite under `paths` (the current directory when empty); any
+/// invalid suite prints its diagnostics and fails the command (exit 2) before anything runs.
+pub(crate) fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, CliError> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    };
+    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
+    if files.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "no `*{}` suite under {}",
+            clnrm::suite::SUITE_EXTENSION,
+            super::validate::join_paths(&paths)
+        )));
+    }
+    let registry = clnrm::Registry::builtin();
+    let known = registry.names();
+    let mut suites = Vec::new();
+    let mut invalid = 0;
+    for file in &files {
+        match load_printing_problems(file, &known) {
+            Some(spec) => suites.push((file.clone(), spec)),
+            None => invalid += 1,
+        }
+    }
+    if invalid > 0 {
+        return Err(CliError::Invalid(format!(
+            "{invalid} of {} suite(s) have errors; nothing was run",
+            files.len()
+        )));
+    }
+    Ok(suites)
 }
 
 /// Loads one suite file, printing its warnings, or its diagnostics when it has errors (`None`).
