@@ -38,6 +38,32 @@ fn clnrm(dir: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> (Option<i32>,
 }
 
 #[test]
+fn every_example_suite_passes_when_the_directory_is_run() {
+    let dir = scratch_dir("all-examples");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/suites");
+    let (code, stdout, stderr) = clnrm(
+        &dir,
+        &["run", examples.to_str().expect("utf-8"), "--jobs", "2"],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for name in [
+        "PASS legacy_basic/legacy_basic (",
+        "PASS legacy_scenarios/greets (",
+        "PASS legacy_scenarios/checks its output (",
+        "PASS isolated/starts clean (",
+    ] {
+        assert!(stdout.contains(name), "no `{name}` in\n{stdout}");
+    }
+    let passes = stdout.lines().filter(|l| l.starts_with("PASS ")).count();
+    assert!(
+        stdout.contains(&format!("{passes} passed, 0 failed")),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn example_suites_with_services_and_fresh_containers_pass() {
     let dir = scratch_dir("pass");
     let json = dir.join("results.json");
