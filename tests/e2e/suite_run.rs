@@ -413,3 +413,67 @@ retries = 2
     assert_eq!(attempts("retries::runs out of time"), Some(2.into()));
     assert_eq!(attempts("retries::fails every attempt"), Some(3.into()));
 }
+
+#[test]
+fn a_scope_test_service_starts_once_per_scenario_and_never_for_the_suite() {
+    let dir = scratch_dir("scope-count");
+    // A service name no other test uses, so Docker's events can be counted by its label.
+    let service = format!("probe{}", std::process::id());
+    let suite = dir.join("scoped.clnrm.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            r#"version = 1
+[suite]
+name = "scoped"
+
+[services.{service}]
+plugin = "generic"
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+scope = "test"
+
+[[scenarios]]
+name = "one"
+[[scenarios.steps]]
+name = "runs"
+run = ["true"]
+service = "{service}"
+
+[[scenarios]]
+name = "two"
+[[scenarios.steps]]
+name = "runs"
+run = ["true"]
+service = "{service}"
+"#
+        ),
+    )
+    .expect("write suite");
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 1;
+    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
+    let events = std::process::Command::new("docker")
+        .args(["events", "--since", &since.to_string(), "--until", "0s"])
+        .args(["--filter", "event=create", "--filter"])
+        .arg(format!(
+            "label={}={service}",
+            clnrm::docker::labels::SERVICE
+        ))
+        .args(["--format", "{{.ID}}"])
+        .output()
+        .expect("docker events runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let created = String::from_utf8_lossy(&events.stdout).lines().count();
+    assert_eq!(
+        created,
+        2,
+        "one container per scenario, none for the suite; docker events:\n{}{}",
+        String::from_utf8_lossy(&events.stdout),
+        String::from_utf8_lossy(&events.stderr)
+    );
+}

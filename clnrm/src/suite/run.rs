@@ -252,10 +252,16 @@ fn skipped_as_infra(path: &std::path::Path, spec: &SuiteSpec, error: &Error) -> 
     records
 }
 
-/// The engine's service specs for the suite's services, plus one `generic` service per image
+/// The engine's service specs for the suite's shared services, plus one `generic` service per image
 /// named by an `image = ...` step; returns (specs, image -> service name).
 fn service_specs(spec: &SuiteSpec) -> (Vec<ServiceSpec>, Vec<(String, String)>) {
-    let mut specs: Vec<ServiceSpec> = spec.services.iter().map(engine_spec).collect();
+    // `scope = "test"` services start per scenario (`engine::prepare`), never for the suite.
+    let mut specs: Vec<ServiceSpec> = spec
+        .services
+        .iter()
+        .filter(|s| s.scope == SuiteScope::Shared)
+        .map(engine_spec)
+        .collect();
     let mut images: Vec<(String, String)> = Vec::new();
     for step in spec.scenarios.iter().flat_map(|s| &s.steps) {
         if let Action::Exec(ExecSpec {
