@@ -133,6 +133,52 @@ pub fn last_green_ms(history: &[TestHistoryRecord]) -> HashMap<String, i64> {
     green
 }
 
+/// Whether each `(file, test)` changed since `test`'s last green run in `history`, asking git
+/// once about the repository holding `dir`. All `None` when git cannot tell, and no git process
+/// at all when no test has a green run.
+pub fn changed_since_green(
+    dir: &Path,
+    units: &[(&Path, &str)],
+    history: &[TestHistoryRecord],
+) -> Vec<Option<bool>> {
+    let green = last_green_ms(history);
+    let times: Vec<Option<i64>> = units
+        .iter()
+        .map(|(_, test)| green.get(*test).copied())
+        .collect();
+    let Some(since) = times.iter().flatten().min().copied() else {
+        return vec![None; units.len()];
+    };
+    match SourceChanges::load(dir, Some(since)) {
+        Some(changes) => units
+            .iter()
+            .zip(times)
+            .map(|((file, _), at)| changes.source_changed(file, at))
+            .collect(),
+        None => vec![None; units.len()],
+    }
+}
+
+/// Where a source path `file!()` gave lives: as is when absolute, else under the first of
+/// `base` and its ancestors holding it (`file!()` is relative to the cargo workspace root, which
+/// is `CARGO_MANIFEST_DIR` or one of its ancestors). `None` when no such file exists.
+pub fn locate_source(base: &Path, file: &str) -> Option<PathBuf> {
+    let path = Path::new(file);
+    if path.is_absolute() {
+        return path.exists().then(|| path.to_path_buf());
+    }
+    base.ancestors()
+        .map(|dir| dir.join(path))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The directory to ask git from about `file`: its parent, or `.` for a bare file name.
+pub fn dir_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Runs `git -C dir args...`; its stdout, or `None` (with a debug trace) when it cannot run or
 /// fails.
 fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! What the harness reads before the run (history, for the order) and writes after it (history,
 //! JSON and JUnit on request).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -105,9 +106,11 @@ pub(crate) fn open_history(manifest_dir: &Path) -> Option<HistoryStore> {
 
 /// Orders `defs` (given in file order) as `choice` says, from `target`'s history, and keeps
 /// shard K of N of them; returns the tests of the other shards, in file order. Listing keeps
-/// file order (only the shard is applied), so `--list` stays stable.
+/// file order (only the shard is applied), so `--list` stays stable. A test whose source file
+/// (found from `manifest_dir`) changed since its last green run counts as more likely to fail.
 pub(crate) fn select_tests(
     defs: &mut Vec<&'static TestDef>,
+    manifest_dir: &Path,
     history: Option<&HistoryStore>,
     target: &str,
     choice: &Choice,
@@ -124,10 +127,13 @@ pub(crate) fn select_tests(
     let records: Vec<TestHistoryRecord> = history
         .and_then(|h| h.plan_records(target, PLAN_RUNS).ok())
         .unwrap_or_default();
-    let candidates: Vec<TestCandidate> = defs
+    let mut candidates: Vec<TestCandidate> = defs
         .iter()
         .map(|d| TestCandidate::new(super::spec::test_name(d.module_path, d.fn_name)))
         .collect();
+    if order == RunOrder::Planned && !records.is_empty() {
+        mark_changed_sources(&mut candidates, defs, manifest_dir, &records);
+    }
     let selection =
         crate::plan::select(&candidates, &records, order, choice.partition, 1).or_else(|e| {
             // History the planner cannot read must not decide shards: plan without it.
@@ -140,6 +146,33 @@ pub(crate) fn select_tests(
     let others = selection.other_shards.iter().map(|&i| defs[i]).collect();
     *defs = selection.run.iter().map(|&i| defs[i]).collect();
     others
+}
+
+/// Sets each candidate's `source_changed` from git: its test's file against its last green run.
+fn mark_changed_sources(
+    candidates: &mut [TestCandidate],
+    defs: &[&'static TestDef],
+    manifest_dir: &Path,
+    records: &[TestHistoryRecord],
+) {
+    let files: Vec<Option<PathBuf>> = defs
+        .iter()
+        .map(|d| crate::vcs::locate_source(manifest_dir, d.file))
+        .collect();
+    let units: Vec<(&Path, &str)> = files
+        .iter()
+        .zip(candidates.iter())
+        .filter_map(|(file, c)| Some((file.as_deref()?, c.name.as_str())))
+        .collect();
+    let changed = crate::vcs::changed_since_green(manifest_dir, &units, records);
+    let by_name: HashMap<String, Option<bool>> = units
+        .iter()
+        .map(|(_, name)| (*name).to_owned())
+        .zip(changed)
+        .collect();
+    for candidate in candidates {
+        candidate.source_changed = by_name.get(&candidate.name).copied().flatten();
+    }
 }
 
 /// The run as a whole.
