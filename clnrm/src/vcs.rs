@@ -217,10 +217,10 @@ fn parse_status(out: &[u8]) -> HashSet<String> {
             continue;
         }
         files.insert(String::from_utf8_lossy(&entry[3..]).into_owned());
-        if matches!(entry[0], b'R' | b'C') {
-            if let Some(original) = entries.next() {
-                files.insert(String::from_utf8_lossy(original).into_owned());
-            }
+        if matches!(entry[0], b'R' | b'C')
+            && let Some(original) = entries.next()
+        {
+            files.insert(String::from_utf8_lossy(original).into_owned());
         }
     }
     files
