@@ -249,4 +249,4 @@ fn parse_log(out: &[u8]) -> HashMap<String, i64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -258,6 +258,92 @@ mod tests {
         args.iter().map(|s| s.to_string()).collect()
     }
 
+    fn def(fn_name: &'static str, file: &'static str) -> &'static TestDef {
+        Box::leak(Box::new(TestDef {
+            module_path: "fixture::t",
+            fn_name,
+            file,
+            line: 1,
+            services: &[],
+            scope: None,
+            timeout: None,
+            retries: None,
+            tags: &[],
+            exclusive: None,
+            ignore: None,
+            body: crate::__macro_support::TestFn::Sync(|_| Ok(())),
+        }))
+    }
+
+    #[test]
+    fn a_test_whose_file_changed_since_its_last_green_run_is_planned_first() {
+        let now = SystemTime::now();
+        let hour_ago = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 3600;
+        // `file!()` is relative to the workspace root, the repository here; the manifest dir is
+        // the package's, one level down.
+        let repo = crate::vcs::tests::repo(&["pkg/tests/same.rs", "pkg/tests/edited.rs"], hour_ago);
+        let store = HistoryStore::open(&repo.path().join("history.db")).unwrap();
+        store
+            .append(&RunRecord {
+                run_id: "green".into(),
+                target: "pkg::t".into(),
+                started_at: now,
+                duration: Duration::from_secs(2),
+                tests: ["t::a_same", "t::b_edited"]
+                    .map(|name| TestRecord {
+                        name: name.into(),
+                        outcome: crate::report::Outcome::Passed,
+                        duration: Duration::from_secs(1),
+                        attempts: 1,
+                        message: None,
+                        started_at: now,
+                        file: None,
+                        line: None,
+                    })
+                    .into(),
+            })
+            .unwrap();
+        std::fs::write(repo.path().join("pkg/tests/edited.rs"), "v2\n").unwrap();
+        let planned = Choice {
+            partition: None,
+            order: RunOrder::Planned,
+        };
+        let mut defs = vec![
+            def("a_same", "pkg/tests/same.rs"),
+            def("b_edited", "pkg/tests/edited.rs"),
+        ];
+        let manifest_dir = repo.path().join("pkg");
+        select_tests(
+            &mut defs,
+            &manifest_dir,
+            Some(&store),
+            "pkg::t",
+            &planned,
+            false,
+        );
+        let order: Vec<&str> = defs.iter().map(|d| d.fn_name).collect();
+        assert_eq!(order, ["b_edited", "a_same"]);
+
+        let mut defs = vec![
+            def("a_same", "pkg/tests/same.rs"),
+            def("b_edited", "pkg/tests/edited.rs"),
+        ];
+        let file = Choice {
+            order: RunOrder::File,
+            ..planned
+        };
+        select_tests(
+            &mut defs,
+            &manifest_dir,
+            Some(&store),
+            "pkg::t",
+            &file,
+            false,
+        );
+        let order: Vec<&str> = defs.iter().map(|d| d.fn_name).collect();
+        assert_eq!(order, ["a_same", "b_edited"], "file order ignores changes");
+    }
+
     #[test]
     fn report_flags_are_taken_out_before_libtest_sees_the_arguments() {
         let (rest, outputs, choice) = split_args(strings(&[

@@ -7,7 +7,7 @@ use super::*;
 use crate::report::scratch::ScratchDir;
 
 /// Runs git in `dir` with commit dates fixed to `at_secs`, panicking on failure (test setup).
-fn git_at(dir: &Path, at_secs: i64, args: &[&str]) {
+pub(crate) fn git_at(dir: &Path, at_secs: i64, args: &[&str]) {
     let date = format!("@{at_secs} +0000");
     let out = Command::new("git")
         .arg("-C")
@@ -25,7 +25,7 @@ fn git_at(dir: &Path, at_secs: i64, args: &[&str]) {
 }
 
 /// A repository with `files` committed at `at_secs`.
-fn repo(files: &[&str], at_secs: i64) -> ScratchDir {
+pub(crate) fn repo(files: &[&str], at_secs: i64) -> ScratchDir {
     let dir = ScratchDir::new();
     git_at(dir.path(), at_secs, &["init", "-q"]);
     git_at(dir.path(), at_secs, &["config", "user.name", "clnrm test"]);
