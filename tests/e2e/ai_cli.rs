@@ -298,7 +298,7 @@ async fn predict_with_an_llm_prints_its_rationale_next_to_the_statistics() {
 }
 
 /// Runs `git ARGS` in `dir` with author and commit dates `secs` seconds from now.
-fn git_at(dir: &Path, secs: i64, args: &[&str]) {
+pub(crate) fn git_at(dir: &Path, secs: i64, args: &[&str]) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
