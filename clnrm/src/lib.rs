@@ -21,6 +21,7 @@ pub mod plugins;
 pub mod report;
 pub mod service;
 pub mod suite;
+pub mod vcs;
 
 #[doc(hidden)]
 #[path = "macro_support.rs"]

@@ -32,7 +32,9 @@ pub use model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, Test
 pub use order::{prioritise, priority_cmp};
 pub use planner::{PlannedTest, ShardSummary, TestPlan, plan};
 pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
-pub use select::{RunOrder, Selection, group_history, select, select_suites};
+pub use select::{
+    RunOrder, Selection, group_history, select, select_suites, select_suites_changed, suite_history,
+};
 pub use shard::{Partition, shard};
 
 #[cfg(test)]

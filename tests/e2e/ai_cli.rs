@@ -297,6 +297,108 @@ async fn predict_with_an_llm_prints_its_rationale_next_to_the_statistics() {
     assert_eq!(order.len(), 4);
 }
 
+/// Runs `git ARGS` in `dir` with author and commit dates `secs` seconds from now.
+pub(crate) fn git_at(dir: &Path, secs: i64, args: &[&str]) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let date = format!("@{} +0000", now as i64 + secs);
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=clnrm test",
+            "-c",
+            "user.email=test@clnrm.invalid",
+        ])
+        .args(args)
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_ranks_suites_whose_file_changed_since_their_last_green_run_first() {
+    let dir = scratch("predict-git");
+    let suite = |name: &str| {
+        format!(
+            "version = 1\n[suite]\nname = \"{name}\"\n[[scenarios]]\nname = \"works\"\n\
+             [[scenarios.steps]]\nname = \"echo\"\nrun = [\"echo\", \"hi\"]\n\
+             image = \"debian:bookworm\"\n"
+        )
+    };
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    for name in ["alpha", "beta", "gamma"] {
+        std::fs::write(suites.join(format!("{name}.clnrm.toml")), suite(name)).unwrap();
+    }
+    git_at(&dir, 0, &["init", "-q"]);
+    git_at(&dir, -3600, &["add", "-A"]);
+    git_at(&dir, -3600, &["commit", "-q", "-m", "suites"]);
+    // Every suite passed just now, equally fast.
+    seed(
+        &dir,
+        SUITES_TARGET,
+        2,
+        &[
+            ("alpha::works", Outcome::Passed, 1.0, ""),
+            ("beta::works", Outcome::Passed, 1.0, ""),
+            ("gamma::works", Outcome::Passed, 1.0, ""),
+        ],
+    );
+    // Since then: beta is edited and not committed, gamma's edit is committed.
+    let edited = |name: &str| format!("{}# edited\n", suite(name));
+    std::fs::write(suites.join("beta.clnrm.toml"), edited("beta")).unwrap();
+    std::fs::write(suites.join("gamma.clnrm.toml"), edited("gamma")).unwrap();
+    git_at(
+        &dir,
+        60,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "edit gamma",
+            "suites/gamma.clnrm.toml",
+        ],
+    );
+    let paths = suites.to_str().expect("utf-8");
+
+    let out = clnrm(&dir, &["ai-predict", paths, "--no-ai", "--json"], NO_SERVER).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let report: Value = serde_json::from_str(&out.stdout).expect("--json prints JSON");
+    let tests = report["tests"].as_array().expect("tests");
+    let names: Vec<&str> = tests.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["beta::works", "gamma::works", "alpha::works"]);
+    let says_changed = |t: &Value| {
+        t["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r == "source changed since last green run"))
+    };
+    assert!(
+        says_changed(&tests[0]) && says_changed(&tests[1]),
+        "{}",
+        out.both()
+    );
+    assert!(!says_changed(&tests[2]), "{}", out.both());
+
+    // The advisor is told which files changed, relative to the repository.
+    let server = ollama(advice).await;
+    let out = clnrm(&dir, &["ai-predict", paths], &server.url).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let chat = server.bodies("/api/chat")[0].to_string();
+    assert!(chat.contains("suites/beta.clnrm.toml"), "{chat}");
+    assert!(chat.contains("suites/gamma.clnrm.toml"), "{chat}");
+    assert!(!chat.contains("suites/alpha.clnrm.toml"), "{chat}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predict_reads_a_cargo_targets_history_by_its_binary_name() {
     let dir = scratch("predict-target");

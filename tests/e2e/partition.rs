@@ -410,3 +410,47 @@ fn run_orders_suites_by_their_scenarios_history_unless_file_order_is_asked() {
         file.both()
     );
 }
+
+#[test]
+fn run_puts_a_suite_whose_file_changed_since_its_last_green_run_first() {
+    let dir = scratch("cli-changed");
+    write_suites(&dir, &["a-same", "b-edited"]);
+    let git = super::ai_cli::git_at;
+    git(&dir, 0, &["init", "-q"]);
+    git(&dir, -3600, &["add", "-A"]);
+    git(&dir, -3600, &["commit", "-q", "-m", "suites"]);
+    let store = HistoryStore::open(&dir.join("history.db")).expect("history opens");
+    let now = SystemTime::now();
+    let scenario = |name: &str| TestRecord {
+        name: name.to_owned(),
+        outcome: Outcome::Passed,
+        duration: Duration::from_millis(500),
+        attempts: 1,
+        message: None,
+        started_at: now,
+        file: None,
+        line: None,
+    };
+    store
+        .append(&RunRecord {
+            run_id: "green".to_owned(),
+            target: clnrm::history::SUITES_TARGET.to_owned(),
+            started_at: now,
+            duration: Duration::from_secs(1),
+            tests: vec![scenario("a-same::s"), scenario("b-edited::s")],
+        })
+        .expect("seed");
+    drop(store);
+    let edited = dir.join("b-edited.clnrm.toml");
+    let text = std::fs::read_to_string(&edited).expect("suite");
+    std::fs::write(&edited, format!("{text}# edited after its green run\n")).expect("edit");
+
+    let planned = clnrm_run(&dir, &[]);
+    assert_eq!(planned.code, Some(0), "{}", planned.both());
+    assert_eq!(
+        passed_suites(&planned),
+        ["b-edited", "a-same"],
+        "{}",
+        planned.both()
+    );
+}

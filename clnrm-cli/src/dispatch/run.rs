@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
-use clnrm::plan::{Partition, RunOrder, select_suites};
+use clnrm::plan::{Partition, RunOrder, select_suites_changed, suite_history};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{RunOptions, SuiteSpec, discover_suites, load_suite, run_suites};
 
@@ -53,8 +53,29 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         .iter()
         .map(|(_, s)| s.name.get_ref().as_str())
         .collect();
-    let selection = select_suites(&names, &records, args.order, args.partition, args.jobs)
-        .map_err(clnrm::Error::from)?;
+    // A suite whose file changed since its last green run (git) counts as more likely to fail.
+    let changed = if args.order == RunOrder::Planned {
+        let files: Vec<(&Path, &str)> = suites
+            .iter()
+            .zip(&names)
+            .map(|((path, _), name)| (path.as_path(), *name))
+            .collect();
+        let dir = suites
+            .first()
+            .map_or(Path::new("."), |(path, _)| clnrm::vcs::dir_of(path));
+        clnrm::vcs::changed_since_green(dir, &files, &suite_history(&names, &records))
+    } else {
+        Vec::new()
+    };
+    let selection = select_suites_changed(
+        &names,
+        &changed,
+        &records,
+        args.order,
+        args.partition,
+        args.jobs,
+    )
+    .map_err(clnrm::Error::from)?;
     if let Some(partition) = args.partition {
         println!(
             "shard {partition}: {} of {} suite(s)",

@@ -1,6 +1,7 @@
 //! What the harness reads before the run (history, for the order) and writes after it (history,
 //! JSON and JUnit on request).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -105,9 +106,11 @@ pub(crate) fn open_history(manifest_dir: &Path) -> Option<HistoryStore> {
 
 /// Orders `defs` (given in file order) as `choice` says, from `target`'s history, and keeps
 /// shard K of N of them; returns the tests of the other shards, in file order. Listing keeps
-/// file order (only the shard is applied), so `--list` stays stable.
+/// file order (only the shard is applied), so `--list` stays stable. A test whose source file
+/// (found from `manifest_dir`) changed since its last green run counts as more likely to fail.
 pub(crate) fn select_tests(
     defs: &mut Vec<&'static TestDef>,
+    manifest_dir: &Path,
     history: Option<&HistoryStore>,
     target: &str,
     choice: &Choice,
@@ -124,10 +127,13 @@ pub(crate) fn select_tests(
     let records: Vec<TestHistoryRecord> = history
         .and_then(|h| h.plan_records(target, PLAN_RUNS).ok())
         .unwrap_or_default();
-    let candidates: Vec<TestCandidate> = defs
+    let mut candidates: Vec<TestCandidate> = defs
         .iter()
         .map(|d| TestCandidate::new(super::spec::test_name(d.module_path, d.fn_name)))
         .collect();
+    if order == RunOrder::Planned && !records.is_empty() {
+        mark_changed_sources(&mut candidates, defs, manifest_dir, &records);
+    }
     let selection =
         crate::plan::select(&candidates, &records, order, choice.partition, 1).or_else(|e| {
             // History the planner cannot read must not decide shards: plan without it.
@@ -140,6 +146,33 @@ pub(crate) fn select_tests(
     let others = selection.other_shards.iter().map(|&i| defs[i]).collect();
     *defs = selection.run.iter().map(|&i| defs[i]).collect();
     others
+}
+
+/// Sets each candidate's `source_changed` from git: its test's file against its last green run.
+fn mark_changed_sources(
+    candidates: &mut [TestCandidate],
+    defs: &[&'static TestDef],
+    manifest_dir: &Path,
+    records: &[TestHistoryRecord],
+) {
+    let files: Vec<Option<PathBuf>> = defs
+        .iter()
+        .map(|d| crate::vcs::locate_source(manifest_dir, d.file))
+        .collect();
+    let units: Vec<(&Path, &str)> = files
+        .iter()
+        .zip(candidates.iter())
+        .filter_map(|(file, c)| Some((file.as_deref()?, c.name.as_str())))
+        .collect();
+    let changed = crate::vcs::changed_since_green(manifest_dir, &units, records);
+    let by_name: HashMap<String, Option<bool>> = units
+        .iter()
+        .map(|(_, name)| (*name).to_owned())
+        .zip(changed)
+        .collect();
+    for candidate in candidates {
+        candidate.source_changed = by_name.get(&candidate.name).copied().flatten();
+    }
 }
 
 /// The run as a whole.
@@ -223,6 +256,92 @@ mod tests {
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn def(fn_name: &'static str, file: &'static str) -> &'static TestDef {
+        Box::leak(Box::new(TestDef {
+            module_path: "fixture::t",
+            fn_name,
+            file,
+            line: 1,
+            services: &[],
+            scope: None,
+            timeout: None,
+            retries: None,
+            tags: &[],
+            exclusive: None,
+            ignore: None,
+            body: crate::__macro_support::TestFn::Sync(|_| Ok(())),
+        }))
+    }
+
+    #[test]
+    fn a_test_whose_file_changed_since_its_last_green_run_is_planned_first() {
+        let now = SystemTime::now();
+        let hour_ago = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 3600;
+        // `file!()` is relative to the workspace root, the repository here; the manifest dir is
+        // the package's, one level down.
+        let repo = crate::vcs::tests::repo(&["pkg/tests/same.rs", "pkg/tests/edited.rs"], hour_ago);
+        let store = HistoryStore::open(&repo.path().join("history.db")).unwrap();
+        store
+            .append(&RunRecord {
+                run_id: "green".into(),
+                target: "pkg::t".into(),
+                started_at: now,
+                duration: Duration::from_secs(2),
+                tests: ["t::a_same", "t::b_edited"]
+                    .map(|name| TestRecord {
+                        name: name.into(),
+                        outcome: crate::report::Outcome::Passed,
+                        duration: Duration::from_secs(1),
+                        attempts: 1,
+                        message: None,
+                        started_at: now,
+                        file: None,
+                        line: None,
+                    })
+                    .into(),
+            })
+            .unwrap();
+        std::fs::write(repo.path().join("pkg/tests/edited.rs"), "v2\n").unwrap();
+        let planned = Choice {
+            partition: None,
+            order: RunOrder::Planned,
+        };
+        let mut defs = vec![
+            def("a_same", "pkg/tests/same.rs"),
+            def("b_edited", "pkg/tests/edited.rs"),
+        ];
+        let manifest_dir = repo.path().join("pkg");
+        select_tests(
+            &mut defs,
+            &manifest_dir,
+            Some(&store),
+            "pkg::t",
+            &planned,
+            false,
+        );
+        let order: Vec<&str> = defs.iter().map(|d| d.fn_name).collect();
+        assert_eq!(order, ["b_edited", "a_same"]);
+
+        let mut defs = vec![
+            def("a_same", "pkg/tests/same.rs"),
+            def("b_edited", "pkg/tests/edited.rs"),
+        ];
+        let file = Choice {
+            order: RunOrder::File,
+            ..planned
+        };
+        select_tests(
+            &mut defs,
+            &manifest_dir,
+            Some(&store),
+            "pkg::t",
+            &file,
+            false,
+        );
+        let order: Vec<&str> = defs.iter().map(|d| d.fn_name).collect();
+        assert_eq!(order, ["a_same", "b_edited"], "file order ignores changes");
     }
 
     #[test]

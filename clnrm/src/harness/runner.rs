@@ -108,8 +108,14 @@ pub fn run_main() -> std::process::ExitCode {
     let history = super::report::open_history(&manifest_dir);
     // Likely failures first, then the shortest: the planner's order from this binary's history
     // (file order when there is none, or with `--order file`), and only shard K of N.
-    let other_shards =
-        super::report::select_tests(&mut defs, history.as_ref(), &target, &choice, args.list);
+    let other_shards = super::report::select_tests(
+        &mut defs,
+        &manifest_dir,
+        history.as_ref(),
+        &target,
+        &choice,
+        args.list,
+    );
     // Tests of other shards stay trials, so libtest counts them as filtered out: they get a
     // kind no test name carries, and a skip filter for it (their exact names under `--exact`).
     let other_kind = choice

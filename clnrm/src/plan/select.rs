@@ -112,10 +112,23 @@ pub fn select(
 }
 
 /// [`select`] for whole suites whose history is kept per scenario (`suite::scenario`): the
-/// scenarios' records are folded into their suite's ([`group_history`]). A suite name given
+/// scenarios' records are folded into their suite's ([`suite_history`]). A suite name given
 /// twice (two files, one name) keeps its history on the first; the second is planned as new.
 pub fn select_suites(
     suites: &[&str],
+    scenario_history: &[TestHistoryRecord],
+    order: RunOrder,
+    partition: Option<Partition>,
+    threads: usize,
+) -> Result<Selection, PlanError> {
+    select_suites_changed(suites, &[], scenario_history, order, partition, threads)
+}
+
+/// [`select_suites`] knowing whether each suite's file changed since its last green run:
+/// `source_changed[i]` is suite `i`'s (missing entries: unknown).
+pub fn select_suites_changed(
+    suites: &[&str],
+    source_changed: &[Option<bool>],
     scenario_history: &[TestHistoryRecord],
     order: RunOrder,
     partition: Option<Partition>,
@@ -126,14 +139,26 @@ pub fn select_suites(
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            if seen.insert(*name) {
+            let mut candidate = if seen.insert(*name) {
                 TestCandidate::new(*name)
             } else {
                 TestCandidate::new(format!("{name} (suite {})", i + 1))
-            }
+            };
+            candidate.source_changed = source_changed.get(i).copied().flatten();
+            candidate
         })
         .collect();
-    let history = group_history(scenario_history, |test| {
+    let history = suite_history(suites, scenario_history);
+    select(&tests, &history, order, partition, threads)
+}
+
+/// The history of `suites` from their scenarios' (`suite::scenario`, [`group_history`]); a
+/// scenario belongs to the suite with the longest matching name.
+pub fn suite_history(
+    suites: &[&str],
+    scenario_history: &[TestHistoryRecord],
+) -> Vec<TestHistoryRecord> {
+    group_history(scenario_history, |test| {
         suites
             .iter()
             .filter(|s| {
@@ -142,8 +167,7 @@ pub fn select_suites(
             })
             .max_by_key(|s| s.len())
             .map(|s| (*s).to_owned())
-    });
-    select(&tests, &history, order, partition, threads)
+    })
 }
 
 /// Folds the history of parts into the history of the units they belong to, e.g. scenarios
@@ -295,6 +319,29 @@ mod tests {
         assert_eq!(s.run.len(), 3);
         let dup = select_suites(&["a", "a"], &[], RunOrder::File, None, 1).unwrap();
         assert_eq!(dup.run, [0, 1], "a repeated suite name is no error");
+    }
+
+    #[test]
+    fn a_suite_whose_source_changed_runs_before_an_otherwise_equal_one() {
+        let history = vec![
+            record("alpha::x", 1, 1.0, TestOutcome::Passed),
+            record("beta::x", 1, 1.0, TestOutcome::Passed),
+        ];
+        let suites = ["alpha", "beta"];
+        let changed = [Some(false), Some(true)];
+        let s =
+            select_suites_changed(&suites, &changed, &history, RunOrder::Planned, None, 1).unwrap();
+        let order: Vec<&str> = s.run.iter().map(|&i| suites[i]).collect();
+        assert_eq!(order, ["beta", "alpha"]);
+        let beta = s.plan.tests.iter().find(|t| t.name == "beta").unwrap();
+        assert!(
+            beta.estimate
+                .reasons
+                .iter()
+                .any(|r| r == "source changed since last green run"),
+            "{:?}",
+            beta.estimate.reasons
+        );
     }
 
     #[test]

@@ -56,7 +56,14 @@ impl Prediction {
 /// Estimates every test of `units` from its history and, with `ai`, asks the LLM advisor.
 /// Never fails because of the LLM: its absence or a rejected answer only sets the notice.
 pub async fn predict(units: &WorkUnits, ai: Option<&AiConfig>) -> Result<Prediction> {
-    let candidates: Vec<TestCandidate> = units.tests.iter().map(TestCandidate::new).collect();
+    let candidates: Vec<TestCandidate> = units
+        .tests
+        .iter()
+        .map(|name| TestCandidate {
+            source_changed: units.source_changed.get(name).copied(),
+            ..TestCandidate::new(name)
+        })
+        .collect();
     let estimates = estimate(
         &candidates,
         &units.history,
@@ -70,7 +77,7 @@ pub async fn predict(units: &WorkUnits, ai: Option<&AiConfig>) -> Result<Predict
                 .into_iter()
                 .map(|i| summary(units, &estimates[i]))
                 .collect(),
-            changed_files: Vec::new(),
+            changed_files: units.changed_files.clone(),
         };
         outcome = Some(advise(config, &input).await);
     }

@@ -1,13 +1,14 @@
 //! The tests an ai command works on, and their history.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Result;
 use crate::ai::AiError;
 use crate::history::{HistoryStore, PLAN_RUNS, SUITES_TARGET};
-use crate::plan::TestHistoryRecord;
+use crate::plan::{TestHistoryRecord, suite_history};
 use crate::suite::SuiteSpec;
+use crate::vcs::{SourceChanges, last_green_ms};
 
 /// What to work on.
 #[derive(Debug, Clone)]
@@ -32,6 +33,12 @@ pub struct WorkUnits {
     pub history: Vec<TestHistoryRecord>,
     /// Recent failure messages per test, newest first.
     pub failures: BTreeMap<String, Vec<String>>,
+    /// Per test and per suite with a green run and a known file: whether its source file
+    /// changed since (from git; empty when git cannot tell).
+    pub source_changed: BTreeMap<String, bool>,
+    /// Files changed since the earliest last green run of these tests, or uncommitted,
+    /// relative to the repository's top level and sorted (from git; empty when it cannot tell).
+    pub changed_files: Vec<String>,
 }
 
 impl WorkUnits {
@@ -71,12 +78,15 @@ impl WorkUnits {
         } else {
             tests
         };
+        let (source_changed, changed_files) = source_changes(workload, &suites, &history);
         Ok(WorkUnits {
             target,
             tests,
             suites,
             history,
             failures,
+            source_changed,
+            changed_files,
         })
     }
 
@@ -88,6 +98,46 @@ impl WorkUnits {
             "suite"
         }
     }
+}
+
+/// What git says changed since the last green runs: per scenario and suite of a suite workload
+/// (the suite's file against its own and each scenario's last green run), and the changed files.
+fn source_changes(
+    workload: &Workload,
+    suites: &[String],
+    history: &[TestHistoryRecord],
+) -> (BTreeMap<String, bool>, Vec<String>) {
+    let names: Vec<&str> = suites.iter().map(String::as_str).collect();
+    let mut records = history.to_vec();
+    records.extend(suite_history(&names, history));
+    let green = last_green_ms(&records);
+    let since = green.values().min().copied();
+    let dir = match workload {
+        Workload::Suites(loaded) => loaded
+            .first()
+            .map_or(Path::new("."), |(path, _)| crate::vcs::dir_of(path)),
+        Workload::Target(_) => Path::new("."),
+    };
+    let Some(changes) = SourceChanges::load(dir, since) else {
+        return (BTreeMap::new(), Vec::new());
+    };
+    let mut changed = BTreeMap::new();
+    if let Workload::Suites(loaded) = workload {
+        for (path, spec) in loaded {
+            let suite = spec.name.get_ref();
+            let units = std::iter::once(suite.clone()).chain(
+                spec.scenarios
+                    .iter()
+                    .map(|s| format!("{suite}::{}", s.name.get_ref())),
+            );
+            for unit in units {
+                if let Some(yes) = changes.source_changed(path, green.get(&unit).copied()) {
+                    changed.entry(unit).or_insert(yes);
+                }
+            }
+        }
+    }
+    (changed, changes.changed_files(since))
 }
 
 /// `name` itself or the one target ending in `::name`.
