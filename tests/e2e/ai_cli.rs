@@ -389,6 +389,18 @@ async fn predict_ranks_suites_whose_file_changed_since_their_last_green_run_firs
     );
     assert!(!says_changed(&tests[2]), "{}", out.both());
 
+    // The plan of ai-optimize puts them first too.
+    let out = clnrm(&dir, &["ai-optimize", paths, "--json"], NO_SERVER).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let plan: Value = serde_json::from_str(&out.stdout).expect("--json prints JSON");
+    let order: Vec<&str> = plan["plan"]["tests"]
+        .as_array()
+        .expect("plan.tests")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(order, ["beta", "gamma", "alpha"], "{}", out.both());
+
     // The advisor is told which files changed, relative to the repository.
     let server = ollama(advice).await;
     let out = clnrm(&dir, &["ai-predict", paths], &server.url).await;

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::workload::WorkUnits;
 use crate::Result;
-use crate::plan::{RunOrder, TestCandidate, TestPlan, select, select_suites, shard};
+use crate::plan::{RunOrder, TestCandidate, TestPlan, select, select_suites_changed, shard};
 
 /// One shard of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,11 +46,26 @@ impl Optimization {
 /// orders them, and splits the plan into `shards` shards when asked.
 pub fn optimize(units: &WorkUnits, threads: usize, shards: Option<usize>) -> Result<Optimization> {
     let selection = if units.suites.is_empty() {
-        let tests: Vec<TestCandidate> = units.tests.iter().map(TestCandidate::new).collect();
+        let tests: Vec<TestCandidate> = units
+            .tests
+            .iter()
+            .map(|name| TestCandidate {
+                source_changed: units.source_changed.get(name).copied(),
+                ..TestCandidate::new(name)
+            })
+            .collect();
         select(&tests, &units.history, RunOrder::Planned, None, threads)?
     } else {
         let names: Vec<&str> = units.suites.iter().map(String::as_str).collect();
-        select_suites(&names, &units.history, RunOrder::Planned, None, threads)?
+        let changed = units.changed_of(&names);
+        select_suites_changed(
+            &names,
+            &changed,
+            &units.history,
+            RunOrder::Planned,
+            None,
+            threads,
+        )?
     };
     let plan = selection.plan;
     let shards = match shards {

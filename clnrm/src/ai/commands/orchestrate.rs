@@ -14,7 +14,7 @@ use crate::Result;
 use crate::ai::AiConfig;
 use crate::docker::RunConfig;
 use crate::history::HistoryStore;
-use crate::plan::{Partition, RunOrder, select_suites};
+use crate::plan::{Partition, RunOrder, select_suites_changed};
 use crate::report::{RunEvent, RunRecord};
 use crate::suite::{RunOptions, SuiteSpec, run_suites};
 
@@ -85,8 +85,9 @@ pub async fn orchestrate(
     on_event(&OrchestrateEvent::Planned(&plan));
 
     let names: Vec<&str> = units.suites.iter().map(String::as_str).collect();
-    let selection = select_suites(
+    let selection = select_suites_changed(
         &names,
+        &units.changed_of(&names),
         &units.history,
         RunOrder::Planned,
         partition,

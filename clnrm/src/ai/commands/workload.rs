@@ -42,6 +42,14 @@ pub struct WorkUnits {
 }
 
 impl WorkUnits {
+    /// Whether each of `names` changed since its last green run (`None`: unknown).
+    pub fn changed_of(&self, names: &[&str]) -> Vec<Option<bool>> {
+        names
+            .iter()
+            .map(|n| self.source_changed.get(*n).copied())
+            .collect()
+    }
+
     /// Reads the tests of `workload` and their history from `store` (no store: no history; a
     /// target then fails as unknown).
     pub fn load(store: Option<&HistoryStore>, workload: &Workload) -> Result<Self> {
