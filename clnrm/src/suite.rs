@@ -24,7 +24,7 @@ mod spec;
 mod validate;
 pub mod values;
 
-pub use affected::{Affected, affected_suites};
+pub use affected::{Affected, affected_suites, affected_suites_referencing};
 pub use diagnostic::{Diagnostic, Severity, SuiteSource};
 pub use discover::{SUITE_EXTENSION, discover_suites};
 pub use error::SuiteError;

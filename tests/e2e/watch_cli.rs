@@ -295,3 +295,58 @@ async fn watch_waits_out_an_invalid_suite_and_sigterm_mid_round_removes_its_cont
     );
     assert_eq!(containers_owned_by(pid).await, Vec::<String>::new());
 }
+
+/// A suite whose Postgres schema comes from `../migrations`, outside the watched directory.
+const MIGRATED: &str = r#"version = 1
+[suite]
+name = "migrated"
+[services.db]
+plugin = "postgres"
+image = "postgres:16"
+isolation = "database"
+migrations = "../migrations"
+[[scenarios]]
+name = "schema"
+[[scenarios.steps]]
+name = "widgets exist"
+run = ["psql", "-qtAc", "select count(*) from widgets"]
+service = "db"
+expect.stdout.regex = ['^0$']
+"#;
+
+#[test]
+fn watch_reruns_a_suite_when_its_migrations_change_outside_the_watched_directory() {
+    let dir = ScratchDir::new("watch-migrations");
+    dir.write("suites/migrated.clnrm.toml", MIGRATED);
+    let migration = dir.write(
+        "migrations/001_widgets.sql",
+        "create table widgets (id int);\n",
+    );
+    let history = dir.0.join("history.db");
+    let suites = dir.0.join("suites");
+    let mut watch = Spawned::start(
+        CLNRM,
+        &["watch", suites.to_str().expect("utf-8")],
+        &[("CLNRM_HISTORY", history.to_str().expect("utf-8"))],
+    );
+    let lines = round(&mut watch, 0, "1 passed, 0 failed (");
+    assert!(lines.contains("PASS migrated/schema ("), "{lines}");
+
+    // The migration no longer creates `widgets`: the suite re-runs on its own and fails.
+    let mark = watch.mark();
+    std::fs::write(&migration, "create table gadgets (id int);\n").expect("edit the migration");
+    let lines = round(&mut watch, mark, "0 passed, 1 failed (");
+    assert!(
+        lines.contains("001_widgets.sql changed: re-running")
+            && lines.contains("FAIL migrated/schema ("),
+        "{lines}"
+    );
+
+    watch.signal("TERM");
+    assert_eq!(
+        watch.wait_exit(Duration::from_secs(30)),
+        Some(143),
+        "{}",
+        watch.transcript()
+    );
+}

@@ -3,7 +3,8 @@
 //!
 //! Which suites a change affects is [`clnrm::suite::affected_suites`]'s rule: a changed suite
 //! re-runs alone, a new one runs, a deleted one is dropped, any other file re-runs the suites of
-//! its nearest directory holding suites. A suite with errors prints its diagnostics and waits for
+//! its nearest directory holding suites, and a change below a suite's `migrations` directory
+//! (watched too, wherever it is) re-runs that suite. A suite with errors prints its diagnostics and waits for
 //! the next change. Bursts of events (an editor saving, a `git checkout`) are debounced into one
 //! round. A change during a round is picked up by the next one. Every round is appended to the
 //! history like a `clnrm run`.
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use clnrm::suite::{RunOptions, affected_suites, discover_suites};
+use clnrm::suite::{RunOptions, affected_suites_referencing, discover_suites};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -100,7 +101,9 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         eprintln!("watch: running {} suite(s)", suites.len());
     }
     let first: Vec<&Path> = suites.iter().map(PathBuf::as_path).collect();
-    run_round(&first, &known_plugins, &options, args.progress, &shown).await;
+    let mut references = Vec::new();
+    let fresh = run_round(&first, &known_plugins, &options, args.progress, &shown).await;
+    note_references(&mut references, fresh, &mut watcher);
 
     let mut announce = true;
     loop {
@@ -125,7 +128,8 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
             }
         }
         let now = discover(&roots, &suites);
-        let affected = affected_suites(&suites, &now, &changed);
+        references.retain(|(suite, _)| now.contains(suite));
+        let affected = affected_suites_referencing(&suites, &now, &changed, &references);
         suites = now;
         announce = !affected.is_empty();
         if affected.is_empty() {
@@ -147,7 +151,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
                 shown(suite).display()
             );
         }
-        run_round(
+        let fresh = run_round(
             &affected.to_run(),
             &known_plugins,
             &options,
@@ -155,22 +159,33 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
             &shown,
         )
         .await;
+        note_references(&mut references, fresh, &mut watcher);
     }
 }
 
 /// Loads and runs `files`; suites with errors print their diagnostics and are left out.
+/// Returns, per loaded suite file (as given), the directories it references (canonical).
 async fn run_round(
     files: &[&Path],
     known_plugins: &[&str],
     options: &RunOptions,
     progress: ProgressMode,
     shown: &dyn Fn(&Path) -> PathBuf,
-) {
+) -> Vec<(PathBuf, Vec<PathBuf>)> {
     let mut loaded = Vec::new();
-    for file in files {
-        let file = shown(file);
+    let mut references = Vec::new();
+    for given in files {
+        let file = shown(given);
         match load_printing_problems(&file, known_plugins) {
-            Some(spec) => loaded.push((file, spec)),
+            Some(spec) => {
+                let dirs = spec
+                    .referenced_dirs(given)
+                    .iter()
+                    .filter_map(|d| std::fs::canonicalize(d).ok())
+                    .collect();
+                references.push((given.to_path_buf(), dirs));
+                loaded.push((file, spec));
+            }
             None => eprintln!(
                 "watch: {} has errors; not run until it changes",
                 file.display()
@@ -178,7 +193,7 @@ async fn run_round(
         }
     }
     if loaded.is_empty() {
-        return;
+        return references;
     }
     match execute(loaded, options, progress).await {
         Ok(record) => {
@@ -188,6 +203,24 @@ async fn run_round(
         // Docker gone, for instance: say so and keep watching.
         Err(CliError::Clnrm(e)) => eprintln!("error: {e:?}"),
         Err(e) => eprintln!("error: {e}"),
+    }
+    references
+}
+
+/// Keeps `references` current with a round's `fresh` ones, watching directories not seen yet.
+fn note_references(
+    references: &mut Vec<(PathBuf, Vec<PathBuf>)>,
+    fresh: Vec<(PathBuf, Vec<PathBuf>)>,
+    watcher: &mut impl Watcher,
+) {
+    for (suite, dirs) in fresh {
+        for dir in &dirs {
+            if !references.iter().any(|(_, known)| known.contains(dir)) {
+                watch_tree(watcher, dir);
+            }
+        }
+        references.retain(|(s, _)| *s != suite);
+        references.push((suite, dirs));
     }
 }
 

@@ -8,6 +8,9 @@
 //!   suites of its *nearest* directory that holds a suite file, searching upwards from the
 //!   path: `db/migrations/001.sql` re-runs the suites in `db/` if there are any, else those in
 //!   the nearest ancestor with suites; it never re-runs suites in a sibling directory;
+//! - a changed path below a directory a suite references (its services' `migrations`, see
+//!   [`SuiteSpec::referenced_dirs`](super::SuiteSpec::referenced_dirs)) re-runs that suite too,
+//!   wherever the directory is;
 //! - ignored: anything below a hidden directory or `target/` (relative to that suite
 //!   directory, as discovery skips them), hidden files, and editor leftovers of a suite file
 //!   (`a.clnrm.toml~`, `a.clnrm.toml.swp`, `4913`), so saving a suite re-runs only that suite.
@@ -54,6 +57,17 @@ impl Affected {
 /// Sorts `changed` paths out against the suites discovered `before` and `now` (see the module
 /// docs for the rules). Paths are compared as given: pass them in one form (e.g. canonical).
 pub fn affected_suites(before: &[PathBuf], now: &[PathBuf], changed: &[PathBuf]) -> Affected {
+    affected_suites_referencing(before, now, changed, &[])
+}
+
+/// [`affected_suites`], where `references` also lists, per suite file, the directories it
+/// references (its `migrations`): a change below one of them re-runs that suite.
+pub fn affected_suites_referencing(
+    before: &[PathBuf],
+    now: &[PathBuf],
+    changed: &[PathBuf],
+    references: &[(PathBuf, Vec<PathBuf>)],
+) -> Affected {
     let known: BTreeSet<&Path> = before.iter().map(PathBuf::as_path).collect();
     let current: BTreeSet<&Path> = now.iter().map(PathBuf::as_path).collect();
     let changed_set: BTreeSet<&Path> = changed.iter().map(PathBuf::as_path).collect();
@@ -99,9 +113,18 @@ pub fn affected_suites(before: &[PathBuf], now: &[PathBuf], changed: &[PathBuf])
         .iter()
         .filter(|p| known.contains(p.as_path()) && !changed_set.contains(p.as_path()))
         .filter_map(|suite| {
-            let dir = suite.parent()?;
-            let (_, cause) = causes.iter().find(|(d, _)| *d == dir)?;
-            Some((suite.clone(), cause.to_path_buf()))
+            let by_dir = suite
+                .parent()
+                .and_then(|dir| causes.iter().find(|(d, _)| *d == dir))
+                .map(|(_, cause)| cause.to_path_buf());
+            let by_reference = || {
+                let (_, dirs) = references.iter().find(|(s, _)| s == suite)?;
+                changed
+                    .iter()
+                    .find(|path| !is_suite_like(path) && dirs.iter().any(|d| path.starts_with(d)))
+                    .cloned()
+            };
+            Some((suite.clone(), by_dir.or_else(by_reference)?))
         })
         .collect();
 
@@ -277,5 +300,25 @@ mod tests {
             got.touched,
             vec![("/w/db/c.clnrm.toml".into(), "/w/db/target".into())]
         );
+    }
+
+    #[test]
+    fn a_change_in_a_referenced_directory_outside_the_suite_tree_reruns_that_suite() {
+        let suites = paths(SUITES);
+        let references = vec![(
+            PathBuf::from("/w/api/a.clnrm.toml"),
+            paths(&["/shared/migrations"]),
+        )];
+        let changed = paths(&["/shared/migrations/002_add_index.sql"]);
+        let got = affected_suites_referencing(&suites, &suites, &changed, &references);
+        assert_eq!(
+            got.touched,
+            vec![(
+                PathBuf::from("/w/api/a.clnrm.toml"),
+                PathBuf::from("/shared/migrations/002_add_index.sql")
+            )]
+        );
+        // Without the reference nothing links that file to a suite.
+        assert!(affected_suites(&suites, &suites, &changed).is_empty());
     }
 }

@@ -37,6 +37,16 @@ impl SuiteSpec {
     pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.name.get_ref() == name)
     }
+
+    /// The host directories the suite reads when it runs (its services' `migrations`), resolved
+    /// against the directory of `suite_file`, in file order.
+    pub fn referenced_dirs(&self, suite_file: &std::path::Path) -> Vec<std::path::PathBuf> {
+        self.services
+            .iter()
+            .filter_map(|s| s.migrations.as_ref())
+            .map(|m| super::validate::migrations_dir(suite_file, m.get_ref()))
+            .collect()
+    }
 }
 
 /// `[services.NAME]`: a container the steps use.
