@@ -10,6 +10,7 @@
 //! - [`discover_suites`] expands files and directories into `*.clnrm.toml` files.
 //! - [`run_suites`] executes loaded suites on the engine (services, steps, expectations).
 //! - [`scaffold`] writes a starter suite (`clnrm init`).
+//! - [`select_loaded_suites`] orders and shards loaded suites by the planner (`clnrm run`).
 //! - [`affected_suites`] tells which suites a batch of changed files affects (`clnrm watch`).
 
 mod affected;
@@ -20,6 +21,7 @@ mod load;
 mod parse;
 mod run;
 mod scaffold;
+mod select;
 mod spec;
 mod validate;
 pub mod values;
@@ -32,5 +34,6 @@ pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_st
 pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};
 pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
 pub use scaffold::{STARTER_FILE, STARTER_SUITE, scaffold};
+pub use select::{select_loaded_suites, suites_changed_since_green};
 pub use spec::*;
 pub use validate::validate_suite;

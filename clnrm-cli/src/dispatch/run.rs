@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
-use clnrm::plan::{Partition, RunOrder, select_suites_changed, suite_history};
+use clnrm::plan::{Partition, RunOrder};
 use clnrm::report::{RunEvent, RunRecord};
-use clnrm::suite::{RunOptions, SuiteSpec, discover_suites, load_suite, run_suites};
+use clnrm::suite::{
+    RunOptions, SuiteSpec, discover_suites, load_suite, run_suites, select_loaded_suites,
+    suites_changed_since_green,
+};
 
 use crate::CliError;
 use crate::reporter::{ProgressMode, Reporter};
@@ -49,26 +52,15 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let records = clnrm::history::HistoryStore::open(&history_path())
         .and_then(|store| store.plan_records(SUITES_TARGET, PLAN_RUNS))
         .unwrap_or_default();
-    let names: Vec<&str> = suites
-        .iter()
-        .map(|(_, s)| s.name.get_ref().as_str())
-        .collect();
     // A suite whose file changed since its last green run (git) counts as more likely to fail.
     let changed = if args.order == RunOrder::Planned {
-        let files: Vec<(&Path, &str)> = suites
-            .iter()
-            .zip(&names)
-            .map(|((path, _), name)| (path.as_path(), *name))
-            .collect();
-        let dir = suites
-            .first()
-            .map_or(Path::new("."), |(path, _)| clnrm::vcs::dir_of(path));
-        clnrm::vcs::changed_since_green(dir, &files, &suite_history(&names, &records))
+        suites_changed_since_green(&suites, &records)
     } else {
         Vec::new()
     };
-    let selection = select_suites_changed(
-        &names,
+    let total = suites.len();
+    let (suites, selection) = select_loaded_suites(
+        suites,
         &changed,
         &records,
         args.order,
@@ -78,17 +70,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     .map_err(clnrm::Error::from)?;
     if let Some(partition) = args.partition {
         println!(
-            "shard {partition}: {} of {} suite(s)",
-            selection.run.len(),
-            suites.len()
+            "shard {partition}: {} of {total} suite(s)",
+            selection.run.len()
         );
     }
-    let mut slots: Vec<_> = suites.into_iter().map(Some).collect();
-    let suites: Vec<_> = selection
-        .run
-        .iter()
-        .filter_map(|&i| slots[i].take())
-        .collect();
     let options = RunOptions {
         jobs: args.jobs,
         fail_fast: args.fail_fast,

@@ -14,9 +14,9 @@ use crate::Result;
 use crate::ai::AiConfig;
 use crate::docker::RunConfig;
 use crate::history::HistoryStore;
-use crate::plan::{Partition, RunOrder, select_suites_changed};
+use crate::plan::{Partition, RunOrder};
 use crate::report::{RunEvent, RunRecord};
-use crate::suite::{RunOptions, SuiteSpec, run_suites};
+use crate::suite::{RunOptions, SuiteSpec, run_suites, select_loaded_suites};
 
 /// What [`orchestrate`] reports as it goes.
 #[derive(Debug)]
@@ -85,20 +85,14 @@ pub async fn orchestrate(
     on_event(&OrchestrateEvent::Planned(&plan));
 
     let names: Vec<&str> = units.suites.iter().map(String::as_str).collect();
-    let selection = select_suites_changed(
-        &names,
+    let (ordered, _) = select_loaded_suites(
+        suites,
         &units.changed_of(&names),
         &units.history,
         RunOrder::Planned,
         partition,
         options.jobs.max(1),
     )?;
-    let mut slots: Vec<Option<(PathBuf, SuiteSpec)>> = suites.into_iter().map(Some).collect();
-    let ordered: Vec<(PathBuf, SuiteSpec)> = selection
-        .run
-        .iter()
-        .filter_map(|&i| slots[i].take())
-        .collect();
     let record = run_suites(ordered, config, options, &|event| {
         on_event(&OrchestrateEvent::Run(event));
     })
