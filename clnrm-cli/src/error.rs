@@ -17,6 +17,9 @@ pub enum CliError {
     /// Tests failed; the summary was printed already.
     #[error("{0}")]
     TestsFailed(String),
+    /// Ctrl-C / SIGTERM cut the run short; what was interrupted was printed already.
+    #[error("interrupted by {0}")]
+    Interrupted(clnrm::interrupt::Signal),
 }
 
 impl CliError {
@@ -26,6 +29,8 @@ impl CliError {
             CliError::TestsFailed(_) => exit_codes::TESTS_FAILED,
             CliError::Invalid(_) => exit_codes::USAGE,
             CliError::Environment(_) => exit_codes::ENVIRONMENT,
+            CliError::Interrupted(signal) => signal.exit_code(),
+            CliError::Clnrm(clnrm::Error::Interrupted(signal)) => signal.exit_code(),
             CliError::Clnrm(e) if e.is_infrastructure() => exit_codes::ENVIRONMENT,
             CliError::Clnrm(_) => exit_codes::USAGE,
         }

@@ -8,9 +8,8 @@ pub const TESTS_FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The environment is not usable: Docker unreachable, a service that cannot start.
 pub const ENVIRONMENT: u8 = 3;
-/// `clnrm watch` stopped by Ctrl-C (128 + SIGINT), after removing the containers of a round in
-/// progress.
+/// Stopped by Ctrl-C (128 + SIGINT): `run`, `watch` and `ai-orchestrate` stop starting work,
+/// report what was cut short, record the run as interrupted and remove their containers first.
 pub const INTERRUPTED: u8 = 130;
-/// `clnrm watch` stopped by SIGTERM (128 + SIGTERM), after removing the containers of a round in
-/// progress.
+/// Stopped by SIGTERM (128 + SIGTERM), the same way as [`INTERRUPTED`].
 pub const TERMINATED: u8 = 143;

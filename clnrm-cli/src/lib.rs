@@ -86,6 +86,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit_codes::ENVIRONMENT);
         }
     };
+    // Commands that start containers stop cleanly on Ctrl-C / SIGTERM: they stop starting work,
+    // report what was cut short, record the run as interrupted, and `clnrm::interrupt::finish`
+    // removes every container and network of the process before exiting 130 / 143.
+    let starts_containers = matches!(
+        cli.command,
+        Command::Run(_) | Command::Watch(_) | Command::AiOrchestrate(_)
+    );
+    let hold = starts_containers.then(|| {
+        clnrm::interrupt::install();
+        clnrm::interrupt::hold()
+    });
     let result = runtime.block_on(async {
         match cli.command {
             Command::Services { command } => dispatch::services::run(command).await,
@@ -101,6 +112,17 @@ pub fn main() -> ExitCode {
             Command::Watch(args) => dispatch::watch::run(args).await,
         }
     });
+    drop(hold);
+    if let Some(signal) = clnrm::interrupt::signal() {
+        match &result {
+            Err(CliError::Interrupted(_) | CliError::Clnrm(clnrm::Error::Interrupted(_))) => {}
+            Err(CliError::Clnrm(inner)) => eprintln!("error: {inner:?}"),
+            Err(other) => eprintln!("error: {other}"),
+            Ok(()) => {}
+        }
+        // The runtime is not dropped: that would wait for tasks the interrupt left blocked.
+        clnrm::interrupt::finish(signal);
+    }
     match result {
         Ok(()) => ExitCode::from(exit_codes::OK),
         Err(e) => {

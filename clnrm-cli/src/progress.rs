@@ -20,6 +20,7 @@ pub(crate) fn result_line(record: &TestRecord) -> String {
         Outcome::TimedOut => "TIMEOUT",
         Outcome::InfraError => "ERROR",
         Outcome::Ignored => "SKIP",
+        Outcome::Interrupted => "INTERRUPTED",
     };
     let name = record.name.replacen("::", "/", 1);
     let secs = record.duration.as_secs_f64();
@@ -105,7 +106,7 @@ impl Progress {
                     Outcome::Passed | Outcome::Flaky => self.passed += 1,
                     Outcome::Failed | Outcome::TimedOut => self.failed += 1,
                     Outcome::InfraError => self.errors += 1,
-                    Outcome::Ignored => self.skipped += 1,
+                    Outcome::Ignored | Outcome::Interrupted => self.skipped += 1,
                 }
                 if let Some((r, _)) = self.suite_of(&record.name) {
                     r.left = r.left.saturating_sub(1);

@@ -10,14 +10,14 @@ mod container;
 mod env;
 mod images;
 mod owner;
-mod signals;
 
-pub use client::{connect, docker_endpoint};
+pub use client::{bind_address, connect, docker_endpoint};
 pub(crate) use container::start_container;
 pub use container::{
     ContainerRecipe, Endpoint, ExecOutput, Readiness, ReadyCheck, StartedContainer, exec_in,
     logs_of,
 };
+pub(crate) use env::remove_owned_blocking;
 pub use env::{GcReport, RemovedContainer, RunConfig, RunEnv, gc_dead_runs, remove_run};
 pub use images::ImageMap;
 pub use owner::Owner;

@@ -45,6 +45,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The process was interrupted (Ctrl-C, SIGTERM): nothing more is started.
+    #[error("interrupted by {0}")]
+    Interrupted(crate::interrupt::Signal),
     /// Anything else, for plugin authors and test bodies.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),

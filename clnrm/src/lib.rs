@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod harness;
 pub mod history;
+pub mod interrupt;
 mod isolation;
 pub mod plan;
 pub mod plugins;

@@ -4,6 +4,7 @@
 mod ai_cli;
 mod cleanup;
 mod harness;
+mod interrupt;
 mod partition;
 mod replay;
 mod services;

@@ -91,10 +91,13 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     verdict(&record)
 }
 
-/// The exit of a finished run: tests failed (1), services did not start (3), or success.
+/// The exit of a finished run: interrupted (130 / 143), tests failed (1), services did not start
+/// (3), or success.
 pub(crate) fn verdict(record: &RunRecord) -> Result<(), CliError> {
     let s = record.summary();
-    if s.failed + s.timed_out > 0 {
+    if let Some(signal) = clnrm::interrupt::signal() {
+        Err(CliError::Interrupted(signal))
+    } else if s.failed + s.timed_out > 0 {
         Err(CliError::TestsFailed(format!(
             "{} test(s) failed",
             s.failed + s.timed_out
@@ -212,6 +215,7 @@ pub(crate) fn summary_line(record: &RunRecord) -> String {
         (s.flaky, "flaky"),
         (s.infra_error, "infrastructure error(s)"),
         (s.ignored, "not run"),
+        (s.interrupted, "interrupted"),
     ] {
         if count > 0 {
             let _ = write!(line, ", {count} {what}");

@@ -20,12 +20,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use clnrm::suite::{RunOptions, affected_suites_referencing, discover_suites};
 use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::run::{append_history, execute, history_path, load_printing_problems, summary_line};
+use crate::CliError;
 use crate::reporter::ProgressMode;
-use crate::{CliError, exit_codes};
 
 /// A burst of events ends after this long without one.
 const QUIET: Duration = Duration::from_millis(300);
@@ -67,9 +66,6 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         .unwrap_or_default();
     let history = canonical_file(&history_path());
 
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(signals_error)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(signals_error)?;
-
     // Watch before the first round, so that edits made while it runs are seen.
     let (tx, mut rx) = unbounded_channel();
     let mut watcher = notify::recommended_watcher(forward(tx)).map_err(watch_error)?;
@@ -107,6 +103,9 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
 
     let mut announce = true;
     loop {
+        if let Some(signal) = clnrm::interrupt::signal() {
+            return Err(CliError::Interrupted(signal));
+        }
         if announce {
             eprintln!(
                 "watch: waiting for changes to {} suite(s) under {}; Ctrl-C to stop",
@@ -116,8 +115,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         }
         let mut changed = tokio::select! {
             batch = next_batch(&mut rx) => batch,
-            _ = interrupt.recv() => std::process::exit(exit_codes::INTERRUPTED.into()),
-            _ = terminate.recv() => std::process::exit(exit_codes::TERMINATED.into()),
+            signal = clnrm::interrupt::wait() => return Err(CliError::Interrupted(signal)),
         };
         // The history database (and its journal) may live under a watched directory.
         changed.retain(|p| !p.to_string_lossy().starts_with(&*history.to_string_lossy()));
@@ -306,10 +304,6 @@ fn canonical_file(path: &Path) -> PathBuf {
             .unwrap_or(path.clone()),
         _ => path,
     }
-}
-
-fn signals_error(e: std::io::Error) -> CliError {
-    CliError::Environment(format!("cannot listen for Ctrl-C / SIGTERM: {e}"))
 }
 
 fn watch_error(e: notify::Error) -> CliError {

@@ -285,7 +285,11 @@ pub(crate) async fn start_container(
     let request = build_request(env, recipe, &image).map_err(|e| start_error(e.into()))?;
 
     tracing::debug!(service = %recipe.service, image = %image, "creating container");
-    let container = match tokio::time::timeout_at(deadline.into(), request.start()).await {
+    // Nothing is created once the process was interrupted: it could outlive the final sweep.
+    let creating = crate::interrupt::creating().map_err(Error::Interrupted)?;
+    let created = tokio::time::timeout_at(deadline.into(), request.start()).await;
+    drop(creating);
+    let container = match created {
         Ok(Ok(container)) => container,
         Ok(Err(e)) => {
             let hint = if e.to_string().contains("pull") || e.to_string().contains("No such image")
@@ -447,18 +451,34 @@ fn build_request(
         request = request.with_working_dir(workdir);
     }
     let (memory, cpus) = (recipe.memory, recipe.cpus);
-    if memory.is_some() || cpus.is_some() {
-        request = request.with_host_config_modifier(move |host_config| {
-            if let Some(bytes) = memory {
-                host_config.memory = Some(bytes);
-                // No swap beyond the limit, so the limit is the limit.
-                host_config.memory_swap = Some(bytes);
-            }
-            if let Some(cpus) = cpus {
-                host_config.nano_cpus = Some((cpus * 1e9) as i64);
-            }
-        });
-    }
+    // Published on one address (loopback by default), never on every interface: a test's
+    // password-less Redis must not be reachable from other machines.
+    let bind = super::client::bind_address();
+    let bindings: testcontainers::bollard::models::PortMap = recipe
+        .ports
+        .iter()
+        .map(|port| {
+            let binding = testcontainers::bollard::models::PortBinding {
+                host_ip: Some(bind.clone()),
+                host_port: Some(String::new()),
+            };
+            (format!("{port}/tcp"), Some(vec![binding]))
+        })
+        .collect();
+    request = request.with_host_config_modifier(move |host_config| {
+        if !bindings.is_empty() {
+            host_config.publish_all_ports = Some(false);
+            host_config.port_bindings = Some(bindings.clone());
+        }
+        if let Some(bytes) = memory {
+            host_config.memory = Some(bytes);
+            // No swap beyond the limit, so the limit is the limit.
+            host_config.memory_swap = Some(bytes);
+        }
+        if let Some(cpus) = cpus {
+            host_config.nano_cpus = Some((cpus * 1e9) as i64);
+        }
+    });
     Ok(request)
 }
 

@@ -12,9 +12,10 @@ use testcontainers::bollard::query_parameters::{ListContainersOptions, ListNetwo
 
 use super::container::remove_all;
 use super::images::ImageMap;
+use super::labels;
 use super::owner::Owner;
-use super::{labels, signals};
 use crate::error::{Result, docker_request};
+use crate::interrupt;
 
 /// How a run environment is set up.
 #[derive(Debug, Clone)]
@@ -112,6 +113,8 @@ impl RunEnv {
             .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
         let owner = config.owner.clone().unwrap_or_else(Owner::current);
         let network = format!("clnrm-{id}");
+        // Nothing is created once the process was interrupted: it could outlive the final sweep.
+        let creating = interrupt::creating().map_err(crate::Error::Interrupted)?;
         let mut network_labels = HashMap::new();
         network_labels.insert(labels::MANAGED.to_owned(), "true".to_owned());
         network_labels.insert(labels::RUN.to_owned(), id.clone());
@@ -156,8 +159,9 @@ impl RunEnv {
             created_network: created_here,
         });
         if config.cleanup_on_signal && !config.persistent {
-            signals::register(&env.id, &env.network);
+            interrupt::register_run(&env.id, &env.network);
         }
+        drop(creating);
         tracing::debug!(run = %env.id, network = %env.network, "run environment started");
         Ok(env)
     }
@@ -220,7 +224,7 @@ impl RunEnv {
             return Ok(());
         }
         let result = remove_run(&self.docker, &self.id, &self.network).await;
-        signals::unregister(&self.id);
+        interrupt::unregister_run(&self.id);
         result
     }
 
@@ -239,7 +243,7 @@ impl Drop for RunEnv {
     fn drop(&mut self) {
         if !self.stopped.swap(true, Ordering::SeqCst) {
             remove_run_blocking(self.id.clone(), self.network.clone());
-            signals::unregister(&self.id);
+            interrupt::unregister_run(&self.id);
         }
     }
 }
@@ -277,6 +281,60 @@ pub(crate) fn remove_run_blocking(run: String, network: String) {
         });
     };
     let _ = std::thread::spawn(work).join();
+}
+
+/// Removes every container and network this process owns (its owner label) and those of
+/// `runs` (run id, network), on a thread of its own: what [`crate::interrupt::finish`] does before
+/// the process exits. Returns how many were removed.
+pub(crate) fn remove_owned_blocking(runs: Vec<(String, String)>) -> usize {
+    let work = move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return 0;
+        };
+        rt.block_on(async move {
+            let Ok(docker) = Docker::connect_with_defaults() else {
+                return 0;
+            };
+            let me = format!("{}={}", labels::OWNER, Owner::current());
+            let mut ids: Vec<String> = list(&docker, label_filters(&[me.clone()]))
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.0)
+                .collect();
+            for (run, _) in &runs {
+                let filters = label_filters(&[format!("{}={run}", labels::RUN)]);
+                for (id, _, _) in list(&docker, filters).await.unwrap_or_default() {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+            remove_all(&docker, &ids).await;
+            let mut networks: Vec<String> = runs.into_iter().map(|(_, n)| n).collect();
+            if let Ok(found) = docker
+                .list_networks(Some(ListNetworksOptions {
+                    filters: Some(label_filters(&[me])),
+                }))
+                .await
+            {
+                networks.extend(found.into_iter().filter_map(|n| n.name));
+            }
+            networks.sort();
+            networks.dedup();
+            let mut removed_networks = 0;
+            for name in networks {
+                if docker.remove_network(&name).await.is_ok() {
+                    removed_networks += 1;
+                }
+            }
+            ids.len() + removed_networks
+        })
+    };
+    std::thread::spawn(work).join().unwrap_or(0)
 }
 
 /// Removes the containers and networks of runs whose owner process is gone from this machine

@@ -25,6 +25,19 @@ static SHARED: OnceLock<SharedServices> = OnceLock::new();
 static GROUPS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
 static PENDING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
 static RESULTS: Mutex<Vec<TestRun>> = Mutex::new(Vec::new());
+/// Tests running now: (name, file, line, started), for the report of an interrupted run.
+static RUNNING: Mutex<Vec<(String, &'static str, u32, SystemTime)>> = Mutex::new(Vec::new());
+/// Set by whoever reports the run: the end of `run_main`, or the interrupt watcher.
+static REPORTED: Mutex<bool> = Mutex::new(false);
+
+/// Claims the one report of this run (history, JSON, JUnit); false when it was claimed.
+fn claim_report() -> bool {
+    !std::mem::replace(&mut *lock(&REPORTED), true)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
@@ -105,13 +118,13 @@ pub fn run_main() -> std::process::ExitCode {
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
     let target = super::report::target_name();
-    let history = super::report::open_history(&manifest_dir);
+    let history = Arc::new(super::report::open_history(&manifest_dir));
     // Likely failures first, then the shortest: the planner's order from this binary's history
     // (file order when there is none, or with `--order file`), and only shard K of N.
     let other_shards = super::report::select_tests(
         &mut defs,
         &manifest_dir,
-        history.as_ref(),
+        history.as_ref().as_ref(),
         &target,
         &choice,
         args.list,
@@ -185,7 +198,37 @@ pub fn run_main() -> std::process::ExitCode {
         }
     }
 
+    let test_threads = args
+        .test_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let outputs = Arc::new(outputs);
+    if !args.list {
+        // Ctrl-C / SIGTERM: no test starts, running ones are cut short (and never reported as
+        // failures), the run is reported as interrupted, the containers are removed, and the
+        // process exits 130 / 143 (`crate::interrupt`).
+        crate::interrupt::install();
+        let hold = crate::interrupt::hold();
+        let watched = InterruptedRun {
+            target: target.clone(),
+            started_at: run_started,
+            clock: run_t0,
+            test_threads,
+            history: Arc::clone(&history),
+            outputs: Arc::clone(&outputs),
+        };
+        let _ = std::thread::Builder::new()
+            .name("clnrm-interrupt".to_owned())
+            .spawn(move || {
+                let signal = crate::interrupt::wait_blocking();
+                watched.report(signal);
+                drop(hold);
+            });
+    }
+
     let conclusion = libtest_mimic::run(&args, trials);
+    // The run ended: a signal from now on only removes what is left.
+    let _reporting = crate::interrupt::hold();
+    let report_here = claim_report();
 
     let service_starts = runtime().block_on(async {
         let pending: Vec<JoinHandle<()>> =
@@ -209,19 +252,81 @@ pub fn run_main() -> std::process::ExitCode {
             run.name, run.attempts
         );
     }
-    if !args.list {
+    if !args.list && report_here {
         let run = super::report::Finished {
             target,
             started_at: run_started,
             duration: run_t0.elapsed(),
-            test_threads: args
-                .test_threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            test_threads,
             service_starts,
         };
-        super::report::finish(&run, &results, history.as_ref(), &outputs);
+        super::report::finish(&run, &results, history.as_ref().as_ref(), &outputs);
     }
     conclusion.exit_code()
+}
+
+/// What the interrupt watcher needs to report a run cut short.
+struct InterruptedRun {
+    target: String,
+    started_at: SystemTime,
+    clock: Instant,
+    test_threads: usize,
+    history: Arc<Option<crate::history::HistoryStore>>,
+    outputs: Arc<super::report::Outputs>,
+}
+
+impl InterruptedRun {
+    /// Prints what was cut short and records the run as interrupted (so the planner ignores
+    /// it): the finished tests as they ended, the running ones as [`Verdict::Interrupted`].
+    fn report(self, signal: crate::interrupt::Signal) {
+        if !claim_report() {
+            return;
+        }
+        let mut results = lock(&RESULTS).clone();
+        let now = SystemTime::now();
+        let cut: Vec<TestRun> = lock(&RUNNING)
+            .iter()
+            .filter(|(name, ..)| !results.iter().any(|r| &r.name == name))
+            .map(|(name, file, line, started_at)| TestRun {
+                name: name.clone(),
+                file,
+                line: *line,
+                verdict: Verdict::Interrupted,
+                duration: now.duration_since(*started_at).unwrap_or_default(),
+                attempts: 1,
+                message: Some(format!("interrupted by {signal}")),
+                started_at: *started_at,
+                setup_wait: Duration::ZERO,
+            })
+            .collect();
+        let names: Vec<&str> = cut.iter().map(|r| r.name.as_str()).collect();
+        eprintln!(
+            "clnrm: interrupted by {signal} after {:.1} s: {} test(s) finished, {} cut short{}; \
+             no further test starts, and the run is recorded as interrupted",
+            self.clock.elapsed().as_secs_f64(),
+            results.len(),
+            cut.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
+        );
+        results.extend(cut);
+        let run = super::report::Finished {
+            target: self.target,
+            started_at: self.started_at,
+            duration: self.clock.elapsed(),
+            test_threads: self.test_threads,
+            service_starts: Vec::new(),
+        };
+        super::report::finish(
+            &run,
+            &results,
+            self.history.as_ref().as_ref(),
+            &self.outputs,
+        );
+    }
 }
 
 fn exclusive_lock(group: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -234,9 +339,38 @@ fn exclusive_lock(group: &str) -> Arc<tokio::sync::Mutex<()>> {
     )
 }
 
-/// Runs one test with its retries on the engine; the libtest-mimic trial's body.
+/// Runs one test with its retries on the engine; the libtest-mimic trial's body. Once the
+/// process is interrupted, a test does not start, and a running one stops where it is and never
+/// returns: libtest-mimic reports no invented failure while the interrupt watcher reports the
+/// run and the process exits.
 fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
-    runtime().block_on(async move {
+    if crate::interrupt::is_interrupted() {
+        park();
+    }
+    let name = spec.name.clone();
+    lock(&RUNNING).push((name.clone(), spec.file, spec.line, SystemTime::now()));
+    let result = runtime().block_on(async move {
+        tokio::select! {
+            result = execute_test(def, spec) => result,
+            _ = crate::interrupt::wait() => std::future::pending().await,
+        }
+    });
+    lock(&RUNNING).retain(|(running, ..)| *running != name);
+    if crate::interrupt::is_interrupted() {
+        park();
+    }
+    result
+}
+
+/// Blocks this test thread until the process exits.
+fn park() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
+    {
         let lock = spec.exclusive.as_deref().map(exclusive_lock);
         let _guard = match &lock {
             Some(lock) => Some(lock.lock().await),
@@ -268,7 +402,7 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
             ))),
             (_, m) => Err(Failed::from(m.unwrap_or_default())),
         }
-    })
+    }
 }
 
 /// One attempt of a registered test: its services prepared by the engine, its body run as a

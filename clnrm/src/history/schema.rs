@@ -32,6 +32,8 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX tests_by_run ON tests (run_seq);
      CREATE INDEX tests_by_name ON tests (name, run_seq);",
+    // 2: runs cut short by Ctrl-C / SIGTERM, which the planner ignores.
+    "ALTER TABLE runs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes and understands.

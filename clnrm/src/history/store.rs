@@ -112,13 +112,14 @@ impl HistoryStore {
         retry_busy(|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
-                "INSERT INTO runs (run_id, target, started_at_ms, duration_secs)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO runs (run_id, target, started_at_ms, duration_secs, interrupted)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     run.run_id,
                     run.target,
                     unix_millis(run.started_at),
-                    run.duration.as_secs_f64()
+                    run.duration.as_secs_f64(),
+                    run.was_interrupted(),
                 ],
             )?;
             let seq = tx.last_insert_rowid();
@@ -157,7 +158,7 @@ impl HistoryStore {
                 "SELECT r.seq, r.run_id, r.target, t.name, t.outcome, t.duration_secs,
                         t.attempts, t.started_at_ms
                  FROM (SELECT seq, run_id, target FROM runs
-                       WHERE ?1 IS NULL OR target = ?1
+                       WHERE (?1 IS NULL OR target = ?1) AND interrupted = 0
                        ORDER BY seq DESC LIMIT ?2) AS r
                  JOIN tests AS t ON t.run_seq = r.seq
                  ORDER BY r.seq, t.id",
@@ -212,7 +213,7 @@ impl HistoryStore {
             let mut query = conn.prepare_cached(
                 "SELECT t.name, t.outcome, t.duration_secs
                  FROM tests AS t JOIN runs AS r ON t.run_seq = r.seq
-                 WHERE ?1 IS NULL OR r.target = ?1
+                 WHERE (?1 IS NULL OR r.target = ?1) AND r.interrupted = 0
                  ORDER BY r.seq, t.id",
             )?;
             query
@@ -295,7 +296,7 @@ impl HistoryStore {
             let mut query = conn.prepare_cached(
                 "SELECT t.name, t.message
                  FROM (SELECT seq FROM runs
-                       WHERE ?1 IS NULL OR target = ?1
+                       WHERE (?1 IS NULL OR target = ?1) AND interrupted = 0
                        ORDER BY seq DESC LIMIT ?2) AS r
                  JOIN tests AS t ON t.run_seq = r.seq
                  WHERE t.outcome IN ('failed', 'timed_out') AND t.message IS NOT NULL
@@ -362,7 +363,9 @@ impl HistoryRow {
                 Outcome::Passed => TestOutcome::Passed,
                 Outcome::Flaky => TestOutcome::Flaky,
                 Outcome::Failed | Outcome::TimedOut => TestOutcome::Failed,
-                Outcome::Ignored | Outcome::InfraError => TestOutcome::Skipped,
+                Outcome::Ignored | Outcome::InfraError | Outcome::Interrupted => {
+                    TestOutcome::Skipped
+                }
             },
             retries: self.attempts.saturating_sub(1),
         }

@@ -2,12 +2,14 @@
 //!
 //! ```json
 //! {
-//!   "version": 1,
+//!   "version": 2,
 //!   "run_id": "4f0c…",
 //!   "target": "api",
 //!   "started_at": "2024-05-01T12:00:00.250Z",
 //!   "duration_secs": 4.321,
-//!   "summary": { "passed": 1, "failed": 1, "flaky": 0, "ignored": 0, "timed_out": 0, "infra_error": 0 },
+//!   "summary": { "passed": 1, "failed": 1, "flaky": 0, "ignored": 0, "timed_out": 0, "infra_error": 0,
+//!                "interrupted": 0 },
+//!   "interrupted": false,
 //!   "tests": [
 //!     { "name": "api::users::creates_user", "outcome": "passed", "duration_secs": 0.12,
 //!       "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12 }
@@ -16,7 +18,8 @@
 //! ```
 //!
 //! `started_at` is RFC 3339 in UTC; `outcome` is one of `passed`, `failed`, `flaky`, `ignored`,
-//! `timed_out`, `infra_error`; `message`, `file` and `line` are `null` when unknown. Tests keep
+//! `timed_out`, `infra_error`, `interrupted` (version 2: cut short or never started by Ctrl-C /
+//! SIGTERM; `"interrupted": true` marks such a run); `message`, `file` and `line` are `null` when unknown. Tests keep
 //! the order of the run record.
 //!
 //! [`read_json`] / [`parse_json`] turn a document back into a [`RunRecord`] (what
@@ -35,7 +38,7 @@ use super::write::write_atomically;
 use crate::{Error, Result};
 
 /// The value of the document's `version` field.
-pub const JSON_VERSION: u32 = 1;
+pub const JSON_VERSION: u32 = 2;
 
 /// The run as the documented JSON value.
 pub fn json(run: &RunRecord) -> Value {
@@ -68,7 +71,9 @@ pub fn json(run: &RunRecord) -> Value {
             "ignored": s.ignored,
             "timed_out": s.timed_out,
             "infra_error": s.infra_error,
+            "interrupted": s.interrupted,
         },
+        "interrupted": run.was_interrupted(),
         "tests": tests,
     })
 }
@@ -133,10 +138,10 @@ fn parse(text: &str, path: &Path) -> Result<RunRecord, JsonReportError> {
     let doc = Fields { path };
     let root = doc.object(&value, "(document)")?;
     let version = doc.integer(root, "", "version")?;
-    if version != u64::from(JSON_VERSION) {
+    if version == 0 || version > u64::from(JSON_VERSION) {
         return Err(doc.wrong(
             "version",
-            &format!("{JSON_VERSION} (the version this clnrm reads)"),
+            &format!("1 to {JSON_VERSION} (the versions this clnrm reads)"),
             Fields::get(root, "version"),
         ));
     }
@@ -391,15 +396,16 @@ mod tests {
         assert_eq!(
             value,
             j!({
-                "version": 1,
+                "version": 2,
                 "run_id": "run-1",
                 "target": "api",
                 "started_at": "2024-05-01T12:00:00.250Z",
                 "duration_secs": 4.5,
                 "summary": {
                     "passed": 1, "failed": 1, "flaky": 1,
-                    "ignored": 1, "timed_out": 1, "infra_error": 1
+                    "ignored": 1, "timed_out": 1, "infra_error": 1, "interrupted": 0
                 },
+                "interrupted": false,
                 "tests": [
                     { "name": "api::users::creates_user", "outcome": "passed", "duration_secs": 0.125,
                       "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12 },
@@ -518,7 +524,7 @@ mod tests {
         document["version"] = j!(7);
         assert_eq!(
             message(&document.to_string()),
-            format!("{shown}: `version`: expected 1 (the version this clnrm reads), found 7")
+            format!("{shown}: `version`: expected 1 to 2 (the versions this clnrm reads), found 7")
         );
 
         let mut document = json(&run());

@@ -12,6 +12,7 @@
 //! | timed out | `<failure type="timeout">`, plus one `<rerunFailure>` per retry |
 //! | infra error | `<error type="infrastructure">` |
 //! | ignored | `<skipped/>` |
+//! | interrupted | `<skipped message="interrupted by SIGTERM ..."/>` |
 //! | flaky | one `<flakyFailure>` per failed attempt, and `<system-out>` saying so |
 //!
 //! A flaky test counts as passed in the `tests`/`failures` attributes, as in Surefire and nextest.
@@ -33,7 +34,7 @@ pub fn junit_xml(run: &RunRecord) -> String {
         summary.total(),
         summary.failed + summary.timed_out,
         summary.infra_error,
-        summary.ignored,
+        summary.ignored + summary.interrupted,
         seconds(run.duration),
         rfc3339_utc(run.started_at),
     );
@@ -97,6 +98,11 @@ fn testcase(xml: &mut String, target: &str, test: &TestRecord) {
             xml.push_str(">\n");
             let summary = message.unwrap_or("infrastructure error");
             element(xml, "error", "infrastructure", summary, message);
+        }
+        Outcome::Interrupted => {
+            xml.push_str(">\n");
+            let reason = message.unwrap_or("interrupted");
+            let _ = writeln!(xml, "            <skipped message=\"{}\"/>", attr(reason));
         }
         Outcome::Ignored => {
             xml.push_str(">\n");

@@ -18,17 +18,21 @@ pub enum Outcome {
     TimedOut,
     /// Could not run because its infrastructure failed (a service did not start).
     InfraError,
+    /// Cut short, or never started, because the run was interrupted (Ctrl-C, SIGTERM): says
+    /// nothing about the test, and the planner ignores interrupted runs.
+    Interrupted,
 }
 
 impl Outcome {
     /// Every outcome, in declaration order.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Passed,
         Outcome::Failed,
         Outcome::Flaky,
         Outcome::Ignored,
         Outcome::TimedOut,
         Outcome::InfraError,
+        Outcome::Interrupted,
     ];
 
     /// The stable snake_case name used in JSON and in the history store (`"timed_out"`).
@@ -40,6 +44,7 @@ impl Outcome {
             Outcome::Ignored => "ignored",
             Outcome::TimedOut => "timed_out",
             Outcome::InfraError => "infra_error",
+            Outcome::Interrupted => "interrupted",
         }
     }
 
@@ -53,10 +58,14 @@ impl Outcome {
         matches!(self, Outcome::Failed | Outcome::TimedOut)
     }
 
-    /// Did the test run to a verdict? False for [`Outcome::Ignored`] and
-    /// [`Outcome::InfraError`], whose durations say nothing about the test.
+    /// Did the test run to a verdict? False for [`Outcome::Ignored`],
+    /// [`Outcome::InfraError`] and [`Outcome::Interrupted`], whose durations say nothing about
+    /// the test.
     pub fn was_executed(self) -> bool {
-        !matches!(self, Outcome::Ignored | Outcome::InfraError)
+        !matches!(
+            self,
+            Outcome::Ignored | Outcome::InfraError | Outcome::Interrupted
+        )
     }
 }
 
@@ -126,9 +135,15 @@ impl RunRecord {
                 Outcome::Ignored => &mut summary.ignored,
                 Outcome::TimedOut => &mut summary.timed_out,
                 Outcome::InfraError => &mut summary.infra_error,
+                Outcome::Interrupted => &mut summary.interrupted,
             } += 1;
         }
         summary
+    }
+
+    /// Was the run interrupted (a test of it cut short or never started by a signal)?
+    pub fn was_interrupted(&self) -> bool {
+        self.tests.iter().any(|t| t.outcome == Outcome::Interrupted)
     }
 }
 
@@ -147,12 +162,20 @@ pub struct Summary {
     pub timed_out: usize,
     /// [`Outcome::InfraError`].
     pub infra_error: usize,
+    /// [`Outcome::Interrupted`].
+    pub interrupted: usize,
 }
 
 impl Summary {
     /// All tests counted.
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.flaky + self.ignored + self.timed_out + self.infra_error
+        self.passed
+            + self.failed
+            + self.flaky
+            + self.ignored
+            + self.timed_out
+            + self.infra_error
+            + self.interrupted
     }
 }
 

@@ -75,6 +75,10 @@ pub async fn run_suites(
             let config = config.clone();
             let failed = &failed;
             async move {
+                if let Some(signal) = crate::interrupt::signal() {
+                    let records = interrupted(&path, &spec, 0, false, signal);
+                    return Ok(report_all(records, on_event));
+                }
                 if options.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
                     let records = skipped(&path, &spec, "not run: an earlier suite failed");
                     return Ok(report_all(records, on_event));
@@ -113,6 +117,27 @@ pub async fn run_suites(
 
 fn record_name(spec: &SuiteSpec, scenario: &ScenarioSpec) -> String {
     format!("{}::{}", spec.name.get_ref(), scenario.name.get_ref())
+}
+
+/// The scenarios of `spec` from the `finished`-th on, cut short (the first, when `running`) or
+/// never started because the run was interrupted.
+fn interrupted(
+    path: &std::path::Path,
+    spec: &SuiteSpec,
+    finished: usize,
+    running: bool,
+    signal: crate::interrupt::Signal,
+) -> Vec<TestRecord> {
+    let mut records: Vec<TestRecord> = skipped(path, spec, "").into_iter().skip(finished).collect();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.outcome = Outcome::Interrupted;
+        r.message = Some(if i == 0 && running {
+            format!("interrupted by {signal}")
+        } else {
+            format!("not started: interrupted by {signal}")
+        });
+    }
+    records
 }
 
 fn skipped(path: &std::path::Path, spec: &SuiteSpec, why: &str) -> Vec<TestRecord> {
@@ -195,26 +220,42 @@ async fn run_suite(
         }
         Some(services)
     };
-    let services = match spec.timeout.as_ref().map(|t| *t.get_ref()) {
-        None => work.await,
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(services) => services,
-            Err(_) => {
-                // The services' handles were dropped with `work`; `env.stop` removes them.
-                let mut records = lock(&done);
-                let finished = records.len();
-                for mut r in skipped(path, spec, "").into_iter().skip(finished) {
-                    r.outcome = Outcome::TimedOut;
-                    r.message = Some(format!(
-                        "suite timeout of {:.1} s ran out",
-                        limit.as_secs_f64()
-                    ));
-                    on_event(&RunEvent::ScenarioFinished(&r));
-                    records.push(r);
-                }
-                None
+    let limit = spec.timeout.as_ref().map(|t| *t.get_ref());
+    let limited = async {
+        match limit {
+            None => Ok(work.await),
+            Some(limit) => tokio::time::timeout(limit, work).await.map_err(|_| limit),
+        }
+    };
+    // Ctrl-C / SIGTERM: what runs is cut short and reported as interrupted, never as failed.
+    let finished = tokio::select! {
+        finished = limited => finished,
+        signal = crate::interrupt::wait() => {
+            let mut records = lock(&done);
+            for r in interrupted(path, spec, records.len(), true, signal) {
+                on_event(&RunEvent::ScenarioFinished(&r));
+                records.push(r);
             }
-        },
+            Ok(None)
+        }
+    };
+    let services = match finished {
+        Ok(services) => services,
+        Err(limit) => {
+            // The services' handles were dropped with `work`; `env.stop` removes them.
+            let mut records = lock(&done);
+            let finished = records.len();
+            for mut r in skipped(path, spec, "").into_iter().skip(finished) {
+                r.outcome = Outcome::TimedOut;
+                r.message = Some(format!(
+                    "suite timeout of {:.1} s ran out",
+                    limit.as_secs_f64()
+                ));
+                on_event(&RunEvent::ScenarioFinished(&r));
+                records.push(r);
+            }
+            None
+        }
     };
     let records = std::mem::take(&mut *lock(&done));
     pool.settle().await;

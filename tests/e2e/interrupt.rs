@@ -1,0 +1,251 @@
+//! Ctrl-C and SIGTERM at random points of `clnrm run` and of a harness binary: each interrupted
+//! process exits 130 / 143, leaves no container or network of its own behind, reports what it
+//! cut short as interrupted (never as a failure), and records the run as interrupted, which the
+//! planner's reads leave out.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use clnrm::docker::{Owner, labels};
+use clnrm::history::HistoryStore;
+
+use crate::support::{Spawned, containers_owned_by, scratch};
+
+const CLNRM: &str = env!("CARGO_BIN_EXE_clnrm-under-test");
+const FIXTURE: &str = env!("CARGO_BIN_EXE_interrupt-fixture");
+
+/// Networks clnrm labelled as owned by process `pid`.
+async fn networks_owned_by(pid: u32) -> Vec<String> {
+    use clnrm::docker::bollard::query_parameters::ListNetworksOptions;
+    let docker = clnrm::docker::connect().await.expect("docker reachable");
+    let filters = HashMap::from([("label".to_owned(), vec![labels::MANAGED.to_owned()])]);
+    docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .expect("list networks")
+        .into_iter()
+        .filter(|n| {
+            n.labels
+                .as_ref()
+                .and_then(|l| l.get(labels::OWNER))
+                .and_then(|o| Owner::parse(o))
+                .is_some_and(|o| o.pid == pid)
+        })
+        .filter_map(|n| n.name)
+        .collect()
+}
+
+/// `n` delays between `lo` and `hi`, different on every run (printed with the results).
+fn random_delays(n: usize, lo: Duration, hi: Duration) -> Vec<Duration> {
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64)
+        | 1;
+    (0..n)
+        .map(|_| {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let span = (hi - lo).as_millis() as u64;
+            lo + Duration::from_millis(state % span.max(1))
+        })
+        .collect()
+}
+
+/// One interruption: what was sent when, and what it left.
+#[derive(Debug)]
+struct Round {
+    signal: &'static str,
+    after: Duration,
+    /// From the signal to the exit.
+    took: Duration,
+    exit: Option<i32>,
+    containers: usize,
+    networks: usize,
+}
+
+impl Round {
+    fn expected_exit(&self) -> i32 {
+        if self.signal == "TERM" { 143 } else { 130 }
+    }
+}
+
+/// Five SIGTERMs and five SIGINTs, alternating, each `delays[i]` after the start of `start()`.
+async fn soak(
+    what: &str,
+    delays: &[Duration],
+    start: impl Fn(usize) -> Spawned,
+    check: impl Fn(usize, &Round, &str),
+) -> Vec<Round> {
+    let mut rounds = Vec::new();
+    for (i, after) in delays.iter().enumerate() {
+        let signal = if i % 2 == 0 { "TERM" } else { "INT" };
+        let mut child = start(i);
+        let pid = child.id();
+        std::thread::sleep(*after);
+        child.signal(signal);
+        let t0 = Instant::now();
+        let exit = child.wait_exit(Duration::from_secs(60));
+        let round = Round {
+            signal,
+            after: *after,
+            took: t0.elapsed(),
+            exit,
+            containers: containers_owned_by(pid).await.len(),
+            networks: networks_owned_by(pid).await.len(),
+        };
+        eprintln!(
+            "{what}: SIG{} after {:.2} s: exit {:?} {:.2} s later, {} container(s) and {} \
+             network(s) left",
+            round.signal,
+            round.after.as_secs_f64(),
+            round.exit,
+            round.took.as_secs_f64(),
+            round.containers,
+            round.networks
+        );
+        check(i, &round, &child.transcript());
+        rounds.push(round);
+    }
+    for round in &rounds {
+        assert_eq!(
+            (round.exit, round.containers, round.networks),
+            (Some(round.expected_exit()), 0, 0),
+            "{what}: every interruption exits 128 + signal and leaves nothing: {rounds:#?}"
+        );
+    }
+    rounds
+}
+
+/// What an interrupted run must never print: failures it made up.
+fn assert_no_invented_failures(transcript: &str) {
+    for invented in [
+        "FAIL ",
+        "FAILED",
+        "ERROR ",
+        "409",
+        "not ready after",
+        "is not running",
+        "panicked",
+    ] {
+        assert!(
+            !transcript.contains(invented),
+            "an interrupted run reported {invented:?}:\n{transcript}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clnrm_run_interrupted_at_random_points_removes_everything_and_exits_130_or_143() {
+    let dir = scratch("interrupt", "run");
+    let suites = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/suites");
+    let history = dir.join("history.db");
+    let delays = random_delays(10, Duration::from_millis(300), Duration::from_millis(4500));
+    soak(
+        "clnrm run",
+        &delays,
+        |i| {
+            let json = dir.join(format!("results-{i}.json"));
+            Spawned::start(
+                CLNRM,
+                &[
+                    "run",
+                    suites,
+                    "--jobs",
+                    "2",
+                    "--json",
+                    json.to_str().unwrap(),
+                ],
+                &[("CLNRM_HISTORY", history.to_str().unwrap())],
+            )
+        },
+        |i, round, transcript| {
+            assert_no_invented_failures(transcript);
+            assert!(
+                transcript.contains(&format!("interrupted by SIG{}", round.signal)),
+                "says what it interrupted:\n{transcript}"
+            );
+            let json: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("results-{i}.json")))
+                    .expect("the JSON report of an interrupted run is written"),
+            )
+            .expect("valid JSON");
+            assert_eq!(json["interrupted"], true, "{json:#}");
+            assert!(json["summary"]["interrupted"].as_u64().unwrap() > 0);
+            assert_eq!(json["summary"]["failed"], 0, "{json:#}");
+            assert_eq!(json["summary"]["infra_error"], 0, "{json:#}");
+        },
+    )
+    .await;
+    // A second Ctrl-C forces: the removal still happens, then the exit.
+    let mut child = Spawned::start(
+        CLNRM,
+        &["run", suites, "--jobs", "2"],
+        &[("CLNRM_HISTORY", history.to_str().unwrap())],
+    );
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(2500));
+    child.signal("INT");
+    std::thread::sleep(Duration::from_millis(50));
+    child.signal("INT");
+    let exit = child.wait_exit(Duration::from_secs(60));
+    let left = (
+        containers_owned_by(pid).await.len(),
+        networks_owned_by(pid).await.len(),
+    );
+    eprintln!("clnrm run: SIGINT twice: exit {exit:?}, left {left:?}");
+    assert_eq!((exit, left), (Some(130), (0, 0)), "{}", child.transcript());
+
+    let store = HistoryStore::open(&history).expect("history opens");
+    assert!(
+        store.last_run_seq().unwrap().unwrap_or(0) >= 10,
+        "every interrupted run is recorded"
+    );
+    assert!(
+        store.records(None, 100).unwrap().is_empty(),
+        "the planner's reads leave interrupted runs out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_harness_binary_interrupted_at_random_points_removes_everything_and_exits_130_or_143() {
+    let dir = scratch("interrupt", "harness");
+    let history = dir.join("history.db");
+    let delays = random_delays(10, Duration::from_millis(300), Duration::from_millis(4000));
+    soak(
+        "harness",
+        &delays,
+        |i| {
+            let json = dir.join(format!("results-{i}.json"));
+            Spawned::start(
+                FIXTURE,
+                &["--test-threads", "2"],
+                &[
+                    ("CLNRM_HISTORY", history.to_str().unwrap()),
+                    ("CLNRM_JSON", json.to_str().unwrap()),
+                ],
+            )
+        },
+        |i, round, transcript| {
+            assert_no_invented_failures(transcript);
+            assert!(
+                transcript.contains(&format!("interrupted by SIG{}", round.signal)),
+                "says what it interrupted:\n{transcript}"
+            );
+            let json: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("results-{i}.json")))
+                    .expect("the JSON report of an interrupted run is written"),
+            )
+            .expect("valid JSON");
+            assert_eq!(json["interrupted"], true, "{json:#}");
+            assert_eq!(json["summary"]["failed"], 0, "{json:#}");
+        },
+    )
+    .await;
+    let store = HistoryStore::open(&history).expect("history opens");
+    assert!(store.last_run_seq().unwrap().unwrap_or(0) >= 10);
+    assert!(store.records(None, 100).unwrap().is_empty());
+}
