@@ -326,3 +326,49 @@ async fn the_docker_engine_answers_the_api_version_bollard_speaks() {
         .await;
     assert!(listed.is_ok(), "{listed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_ports_are_published_on_loopback_only() {
+    let env = run_env().await;
+    let specs = [
+        ServiceSpec::new("db", "postgres"),
+        ServiceSpec::new("cache", "redis"),
+    ];
+    let services = Registry::builtin().start_all(&env, &specs).await.unwrap();
+    for name in ["db", "cache"] {
+        let id = services.get(name).unwrap().container_id().to_owned();
+        let inspect = env
+            .docker()
+            .inspect_container(&id, None)
+            .await
+            .expect("inspect");
+        let host_config = inspect.host_config.expect("host config");
+        assert_eq!(host_config.publish_all_ports, Some(false), "{name}");
+        let bindings = host_config.port_bindings.expect("port bindings");
+        assert!(!bindings.is_empty(), "{name} publishes its port");
+        for (port, binding) in &bindings {
+            for b in binding.iter().flatten() {
+                assert_eq!(
+                    b.host_ip.as_deref(),
+                    Some("127.0.0.1"),
+                    "{name} {port} is bound to {b:?}, reachable from other machines"
+                );
+            }
+        }
+        // What the engine really bound, not only what was asked.
+        let ports = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .expect("published ports");
+        for b in ports.values().flatten().flatten() {
+            assert_eq!(b.host_ip.as_deref(), Some("127.0.0.1"), "{name}: {ports:?}");
+        }
+    }
+    // And the services are still usable through the loopback address.
+    let cache = redis::Client::open(services.get("cache").unwrap().url().unwrap()).unwrap();
+    let mut conn = cache.get_multiplexed_async_connection().await.unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+    assert_eq!(pong, "PONG");
+    services.stop_all().await.unwrap();
+    env.stop().await.unwrap();
+}
