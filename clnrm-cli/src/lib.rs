@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(clnrm::secrets::MaskingWriter)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

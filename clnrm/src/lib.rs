@@ -20,6 +20,7 @@ mod isolation;
 pub mod plan;
 pub mod plugins;
 pub mod report;
+pub mod secrets;
 pub mod service;
 pub mod suite;
 pub mod vcs;

@@ -7,6 +7,7 @@ mod harness;
 mod interrupt;
 mod partition;
 mod replay;
+mod secrets;
 mod services;
 mod suite_cli;
 mod suite_run;

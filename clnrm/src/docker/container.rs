@@ -282,6 +282,7 @@ pub(crate) async fn start_container(
             source,
         })
     };
+    crate::secrets::register_env(recipe.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let request = build_request(env, recipe, &image).map_err(|e| start_error(e.into()))?;
 
     tracing::debug!(service = %recipe.service, image = %image, "creating container");
@@ -640,6 +641,7 @@ pub async fn exec_in(
     env: &[(String, String)],
     workdir: Option<&str>,
 ) -> Result<ExecOutput> {
+    crate::secrets::register_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let fail = |e: &dyn std::error::Error| {
         Error::Service(ServiceError::Exec {
             service: id.chars().take(12).collect(),

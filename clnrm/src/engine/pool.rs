@@ -396,12 +396,14 @@ impl SharedRecord {
                 ports: self.ports,
             },
             self.url,
-            self.credentials
-                .map(|(user, password, database)| crate::service::Credentials {
+            self.credentials.map(|(user, password, database)| {
+                crate::secrets::register(&password);
+                crate::service::Credentials {
                     user,
                     password,
                     database,
-                }),
+                }
+            }),
             docker,
         )
     }

@@ -108,7 +108,7 @@ pub fn run_main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(crate::secrets::MaskingWriter)
         .try_init();
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
@@ -380,7 +380,9 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
             retries: spec.retries,
             timeout: spec.timeout,
         };
-        let run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
+        let mut run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
+        // The message, its log tails and diagnostics may carry passwords and tokens.
+        run.message = crate::secrets::mask_option(run.message);
         RESULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -28,6 +28,7 @@ impl Credentials {
             .take(24)
             .map(char::from)
             .collect();
+        crate::secrets::register(&password);
         Credentials {
             user: user.to_owned(),
             password,
