@@ -28,7 +28,7 @@ pub mod values;
 
 pub use affected::{Affected, affected_suites, affected_suites_referencing};
 pub use diagnostic::{Diagnostic, Severity, SuiteSource};
-pub use discover::{SUITE_EXTENSION, discover_suites};
+pub use discover::{Discovery, SUITE_EXTENSION, discover, discover_suites};
 pub use error::SuiteError;
 pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_str};
 pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};

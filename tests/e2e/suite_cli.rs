@@ -192,3 +192,29 @@ fn init_writes_a_suite_that_validates_and_runs_and_never_overwrites_without_forc
     assert_eq!(std::fs::read_to_string(&suite).unwrap(), written);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[test]
+fn validate_and_list_finish_on_a_link_loop_and_a_fifo_and_count_each_suite_once() {
+    use crate::support::{ScratchDir, Spawned};
+    let dir = ScratchDir::new("discovery-loop");
+    let suite = std::fs::read_to_string(examples().join("legacy.clnrm.toml")).expect("example");
+    dir.write("sub/ok.clnrm.toml", &suite);
+    std::os::unix::fs::symlink("..", dir.0.join("sub/up")).expect("symlink");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.0.join("blocked.clnrm.toml"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for command in ["validate", "list"] {
+        let mut child = Spawned::start(CLNRM, &[command, dir.arg()], &[]);
+        // Before the fix, this walked the loop forever (or blocked on the FIFO).
+        let code = child.wait_exit(std::time::Duration::from_secs(20));
+        let said = child.transcript();
+        assert_eq!(code, Some(0), "{command}:\n{said}");
+        assert!(said.contains("not a regular file"), "{command}:\n{said}");
+        assert!(said.contains("searched already"), "{command}:\n{said}");
+        if command == "validate" {
+            assert!(said.contains("1 suite(s) checked"), "the suite once:\n{said}");
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::suite::{Action, Command, HttpSpec, ServiceSpec, StepSpec, Target, discover_suites};
+use clnrm::suite::{Action, Command, HttpSpec, ServiceSpec, StepSpec, Target};
 
 use crate::CliError;
 
@@ -23,7 +23,7 @@ pub(crate) fn run(args: ListArgs) -> Result<(), CliError> {
     } else {
         args.paths
     };
-    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
+    let files = super::run::discover_printing_warnings(&paths)?;
     let registry = clnrm::Registry::builtin();
     let known = registry.names();
     let (mut failed, mut scenarios) = (0, 0);

@@ -8,7 +8,7 @@ use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
 use clnrm::plan::{Partition, RunOrder};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{
-    RunOptions, SuiteSpec, discover_suites, load_suite, run_suites, select_loaded_suites,
+    RunOptions, SuiteSpec, load_suite, run_suites, select_loaded_suites,
     suites_changed_since_green,
 };
 
@@ -120,7 +120,7 @@ pub(crate) fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, C
     } else {
         paths.to_vec()
     };
-    let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
+    let files = discover_printing_warnings(&paths)?;
     if files.is_empty() {
         return Err(CliError::Invalid(format!(
             "no `*{}` suite under {}",
@@ -145,6 +145,15 @@ pub(crate) fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, C
         )));
     }
     Ok(suites)
+}
+
+/// The suite files under `paths`, printing what discovery passed over (FIFOs, link loops).
+pub(crate) fn discover_printing_warnings(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let found = clnrm::suite::discover(paths).map_err(clnrm::Error::from)?;
+    for warning in &found.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(found.files)
 }
 
 /// Loads one suite file, printing its warnings, or its diagnostics when it has errors (`None`).

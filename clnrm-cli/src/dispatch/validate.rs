@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::suite::{Severity, SuiteSource, check_suite, discover_suites};
+use clnrm::suite::{Severity, SuiteSource, check_suite};
 
 use crate::CliError;
 
@@ -17,7 +17,7 @@ pub(crate) struct ValidateArgs {
 /// Prints every diagnostic of every suite as `file:line:col: severity: message`; fails (exit 2)
 /// when any is an error. Warnings do not fail.
 pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
-    let files = discover_suites(&args.paths).map_err(clnrm::Error::from)?;
+    let files = super::run::discover_printing_warnings(&args.paths)?;
     if files.is_empty() {
         return Err(CliError::Invalid(format!(
             "no `*{}` suite under {}",
