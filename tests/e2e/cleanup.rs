@@ -163,3 +163,82 @@ fn image_substitution_from_the_environment_is_honoured() {
     );
     assert_eq!(fields(&stdout)["image"], "clnrm-local/toolbox:bookworm");
 }
+
+/// `docker` with `args`; its stdout, trimmed. Panics with its stderr when it fails.
+fn docker_cli(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clnrm_in_a_container_sharing_the_machine_id_is_never_reaped_from_the_host() {
+    // A clnrm process (the e2e child) in a container of its own: its own PID namespace, but the
+    // machine id and the Docker engine of this host, as in many CI setups.
+    let name = format!("clnrm-e2e-pidns-{}", std::process::id());
+    let socket = "/var/run/docker.sock";
+    let outer = docker_cli(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        &format!("{socket}:{socket}"),
+        "-v",
+        "/etc/machine-id:/etc/machine-id:ro",
+        "-v",
+        &format!("{CHILD}:/usr/local/bin/clnrm-child:ro"),
+        "clnrm-local/toolbox:bookworm",
+        "/usr/local/bin/clnrm-child",
+        "hang",
+        "clnrm-local/toolbox:bookworm",
+    ]);
+    let remove_outer = || {
+        let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let line = loop {
+        let logs = docker_cli(&["logs", &outer]);
+        if let Some(line) = logs.lines().find(|l| l.starts_with("run=")) {
+            break line.to_owned();
+        }
+        if std::time::Instant::now() > deadline {
+            remove_outer();
+            panic!("the containerised clnrm never started its run: {logs}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let run = fields(&line)["run"].clone();
+    assert_eq!(containers_with_label(labels::RUN, &run).await.len(), 1);
+
+    // The host's clnrm: a new run reaps dead runs, and `services gc` does the same on demand.
+    let env = run_env().await;
+    env.stop().await.unwrap();
+    let gc = run_bin(CLNRM, &["services", "gc"], &[]);
+    let alive = containers_with_label(labels::RUN, &run).await.len();
+    let said = String::from_utf8_lossy(&gc.stdout).into_owned();
+
+    // Now the containerised clnrm dies as with SIGKILL (its whole container goes): the host,
+    // which sees every PID namespace, reaps what it left.
+    remove_outer();
+    let gc_after = run_bin(CLNRM, &["services", "gc"], &[]);
+    let left_after_death = containers_with_label(labels::RUN, &run).await.len();
+    assert_eq!(
+        alive, 1,
+        "the host reaped a live run of a clnrm in another PID namespace: {said}"
+    );
+    assert!(!said.contains(&run), "{said}");
+    assert_eq!(
+        left_after_death,
+        0,
+        "the dead containerised owner's run is reaped: {}",
+        String::from_utf8_lossy(&gc_after.stdout)
+    );
+}
