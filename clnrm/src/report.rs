@@ -14,6 +14,7 @@ mod event;
 mod json;
 mod junit;
 mod record;
+mod terminal;
 #[cfg(test)]
 pub(crate) mod scratch;
 mod time;
@@ -23,5 +24,6 @@ pub use event::RunEvent;
 pub use json::{JSON_VERSION, JsonReportError, json, parse_json, read_json, write_json};
 pub use junit::{junit_xml, write_junit};
 pub use record::{Outcome, RunRecord, Summary, TestRecord};
+pub use terminal::{clean_message, printable};
 pub(crate) use time::unix_millis;
 pub(crate) use write::write_atomically;

@@ -98,11 +98,6 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// [`mask`] on an optional message.
-pub fn mask_option(text: Option<String>) -> Option<String> {
-    text.map(|t| mask(&t).into_owned())
-}
-
 /// A `tracing_subscriber` writer for stderr that masks secrets in every line written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MaskingWriter;

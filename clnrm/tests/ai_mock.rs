@@ -617,3 +617,37 @@ async fn an_empty_plan_asks_nothing() {
     let outcome = advise(&config(&url), &AdvisorInput::default()).await;
     assert_eq!(outcome, Default::default());
 }
+
+#[tokio::test]
+async fn escape_sequences_in_an_answer_never_reach_the_terminal() {
+    // Retitle the terminal, clear the screen, ring the bell, move the cursor, hide text.
+    let hostile = "\x1b]0;owned\x07\x1b[2J\x1b[Hfine\x07\x08 \x1b[8mhidden\x1b[0m\r";
+    let server = ollama(move |_| {
+        Reply::Json(
+            200,
+            ollama_chat(&json!({"order": ["db::c", "api::a", "api::b"],
+                "risks": [{"test": "db::c", "risk": 0.9, "rationale": hostile}]})),
+        )
+    })
+    .await;
+    let outcome = advise(&config(&server.url), &input(&["api::a", "api::b", "db::c"])).await;
+    let rationale = &outcome.risks["db::c"].rationale;
+    assert_eq!(rationale, "fine hidden");
+    assert!(!rationale.chars().any(char::is_control), "{rationale:?}");
+
+    let server = ollama(move |_| {
+        Reply::Json(
+            200,
+            ollama_chat(&json!({"groups": [{"cause": "db\x1b[2J down",
+                "tests": ["db::insert", "db::select"],
+                "insight": "\x1b]0;x\x07pool exhausted", "recommendation": "raise\x07 the limit"}]})),
+        )
+    })
+    .await;
+    let outcome = explain_failures(&config(&server.url), &failures()).await;
+    let group = &outcome.groups[0];
+    assert_eq!(
+        (group.cause.as_str(), group.insight.as_str(), group.recommendation.as_str()),
+        ("db down", "pool exhausted", "raise the limit")
+    );
+}

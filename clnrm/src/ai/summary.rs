@@ -163,6 +163,8 @@ pub(crate) fn compact_failures(failures: &[FailureReport]) -> Vec<CompactFailure
 
 /// Folds newlines to ` | ` and cuts to `max` characters (with a trailing `…`).
 pub(crate) fn one_line(text: &str, max: usize) -> String {
+    // An LLM's text reaches a terminal: no escape sequences, no control characters.
+    let text = crate::report::printable(text);
     let folded = text
         .lines()
         .map(str::trim)

@@ -365,7 +365,7 @@ pub(crate) async fn start_container(
             image: image_for_report,
             timeout: recipe.startup_timeout,
             last_check,
-            logs: indent(&logs),
+            logs: indent(&crate::report::clean_message(Some(logs)).unwrap_or_default()),
         })
     };
     match prepared.await {

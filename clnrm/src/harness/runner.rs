@@ -381,8 +381,9 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
             timeout: spec.timeout,
         };
         let mut run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
-        // The message, its log tails and diagnostics may carry passwords and tokens.
-        run.message = crate::secrets::mask_option(run.message);
+        // The message, its log tails and diagnostics may carry passwords, tokens and terminal
+        // escapes.
+        run.message = crate::report::clean_message(run.message);
         RESULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())

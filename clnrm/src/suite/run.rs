@@ -443,8 +443,8 @@ async fn run_scenario(
         outcome,
         duration: clock.elapsed(),
         attempts: attempts.max(1),
-        // Step output and diagnostics may carry passwords and tokens: never in clear.
-        message: crate::secrets::mask_option(message),
+        // Step output and diagnostics may carry passwords, tokens and terminal escapes.
+        message: crate::report::clean_message(message),
         started_at,
         file: Some(path.display().to_string()),
         line: None,
