@@ -14,9 +14,9 @@ mod event;
 mod json;
 mod junit;
 mod record;
-mod terminal;
 #[cfg(test)]
 pub(crate) mod scratch;
+mod terminal;
 mod time;
 mod write;
 

@@ -647,7 +647,11 @@ async fn escape_sequences_in_an_answer_never_reach_the_terminal() {
     let outcome = explain_failures(&config(&server.url), &failures()).await;
     let group = &outcome.groups[0];
     assert_eq!(
-        (group.cause.as_str(), group.insight.as_str(), group.recommendation.as_str()),
+        (
+            group.cause.as_str(),
+            group.insight.as_str(),
+            group.recommendation.as_str()
+        ),
         ("db down", "pool exhausted", "raise the limit")
     );
 }

@@ -214,7 +214,10 @@ fn validate_and_list_finish_on_a_link_loop_and_a_fifo_and_count_each_suite_once(
         assert!(said.contains("not a regular file"), "{command}:\n{said}");
         assert!(said.contains("searched already"), "{command}:\n{said}");
         if command == "validate" {
-            assert!(said.contains("1 suite(s) checked"), "the suite once:\n{said}");
+            assert!(
+                said.contains("1 suite(s) checked"),
+                "the suite once:\n{said}"
+            );
         }
     }
 }

@@ -350,3 +350,85 @@ fn watch_reruns_a_suite_when_its_migrations_change_outside_the_watched_directory
         watch.transcript()
     );
 }
+
+/// How many rounds `watch` finished, by their summary lines (`N passed, M failed (…)`).
+fn rounds_in(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(" passed, ") && l.contains(" failed"))
+        .count()
+}
+
+fn wait_for_rounds(log: &std::path::Path, n: usize) {
+    let deadline = std::time::Instant::now() + ROUND;
+    while rounds_in(log) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no round {n} within {ROUND:?}:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn watch_writing_its_output_and_history_into_the_watched_directory_runs_one_round_per_user_change()
+{
+    let dir = ScratchDir::new("watch-own-writes");
+    dir.write("a.clnrm.toml", &suite("a", "hello"));
+    dir.write(".gitignore", "ignored/\n*.log.old\n");
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&dir.0)
+        .status()
+        .expect("git runs");
+    assert!(git.success());
+    // Output into the watched directory, history in its default place (./target/clnrm).
+    let log = dir.0.join("watch.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../clnrm.toml");
+    let mut child = std::process::Command::new(CLNRM)
+        .args(["watch", "."])
+        .current_dir(&dir.0)
+        .env("CLNRM_CONFIG", config)
+        .env_remove("CLNRM_HISTORY")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out)
+        .spawn()
+        .expect("clnrm watch starts");
+    let result = std::panic::catch_unwind(|| {
+        wait_for_rounds(&log, 1);
+        assert!(
+            dir.0.join("target/clnrm/history.db").exists(),
+            "the history went under the watched directory"
+        );
+        // Its own output and history, written all the time, start nothing.
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(rounds_in(&log), 1, "rounds without a change");
+        // Nor do ignored paths and target/.
+        dir.write("ignored/notes.txt", "x");
+        dir.write("target/debug/out.txt", "x");
+        dir.write("x.log.old", "x");
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(rounds_in(&log), 1, "rounds after ignored changes");
+        // One change by the user: exactly one more round.
+        dir.write(
+            "a.clnrm.toml",
+            &format!("# edited\n{}", suite("a", "hello")),
+        );
+        wait_for_rounds(&log, 2);
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(rounds_in(&log), 2, "rounds after one change");
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    if let Err(panic) = result {
+        eprintln!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(status.code(), Some(143));
+}

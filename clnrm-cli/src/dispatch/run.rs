@@ -8,8 +8,7 @@ use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
 use clnrm::plan::{Partition, RunOrder};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{
-    RunOptions, SuiteSpec, load_suite, run_suites, select_loaded_suites,
-    suites_changed_since_green,
+    RunOptions, SuiteSpec, load_suite, run_suites, select_loaded_suites, suites_changed_since_green,
 };
 
 use crate::CliError;

@@ -65,6 +65,9 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         .and_then(std::fs::canonicalize)
         .unwrap_or_default();
     let history = canonical_file(&history_path());
+    // What clnrm itself writes must never start a round: the history (and its journal), and
+    // this process's own output when it is redirected into a watched directory.
+    let own_writes: Vec<PathBuf> = std::iter::once(history).chain(own_output_files()).collect();
 
     // Watch before the first round, so that edits made while it runs are seen.
     let (tx, mut rx) = unbounded_channel();
@@ -117,8 +120,17 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
             batch = next_batch(&mut rx) => batch,
             signal = clnrm::interrupt::wait() => return Err(CliError::Interrupted(signal)),
         };
-        // The history database (and its journal) may live under a watched directory.
-        changed.retain(|p| !p.to_string_lossy().starts_with(&*history.to_string_lossy()));
+        changed.retain(|p| {
+            !own_writes
+                .iter()
+                .any(|own| p.to_string_lossy().starts_with(&*own.to_string_lossy()))
+        });
+        // Nor a `target/` directory appearing (where the history goes by default; what is
+        // below it is ignored already), nor what the repository's `.gitignore` ignores (build
+        // output, logs, caches).
+        changed.retain(|p| !(p.ends_with("target") && p.is_dir()));
+        let ignored = git_ignored(&roots, &changed);
+        changed.retain(|p| !ignored.contains(p));
         // New directories: watch them too.
         for dir in changed.iter().filter(|p| p.is_dir()) {
             if roots.iter().any(|r| dir.starts_with(r)) {
@@ -203,6 +215,68 @@ async fn run_round(
         Err(e) => eprintln!("error: {e}"),
     }
     references
+}
+
+/// The regular files this process's stdout and stderr are redirected to, if any.
+fn own_output_files() -> Vec<PathBuf> {
+    [1, 2]
+        .iter()
+        .filter_map(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).ok())
+        .filter(|target| target.is_file())
+        .filter_map(|target| std::fs::canonicalize(target).ok())
+        .collect()
+}
+
+/// Those of `changed` that git ignores in the repository of the watched roots (`git
+/// check-ignore`, which reads every `.gitignore`, `.git/info/exclude` and the global excludes);
+/// none without git or outside a repository. A root that is itself ignored keeps what is
+/// below it: the user asked to watch it.
+fn git_ignored(roots: &[PathBuf], changed: &[PathBuf]) -> Vec<PathBuf> {
+    use std::io::Write as _;
+    let Some(root) = roots.first() else {
+        return Vec::new();
+    };
+    let dir = if root.is_dir() {
+        root.as_path()
+    } else {
+        root.parent().unwrap_or(root)
+    };
+    let ask = |paths: &[&PathBuf]| -> Vec<PathBuf> {
+        let child = std::process::Command::new("git")
+            .args(["check-ignore", "--no-index", "-z", "--stdin"])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else {
+            return Vec::new();
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            for p in paths {
+                let _ = stdin.write_all(p.as_os_str().as_encoded_bytes());
+                let _ = stdin.write_all(b"\0");
+            }
+        }
+        // Exit 1: none is ignored; 128: not a repository. Either way the output says it all.
+        let Ok(out) = child.wait_with_output() else {
+            return Vec::new();
+        };
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect()
+    };
+    let ignored_roots = ask(&roots.iter().collect::<Vec<_>>());
+    let candidates: Vec<&PathBuf> = changed
+        .iter()
+        .filter(|p| !ignored_roots.iter().any(|r| p.starts_with(r)))
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    ask(&candidates)
 }
 
 /// Keeps `references` current with a round's `fresh` ones, watching directories not seen yet.

@@ -26,12 +26,17 @@ fn escape_sequence() -> &'static Regex {
 /// `text` without terminal escape sequences and control characters (C0 but newline and tab, DEL,
 /// C1). Borrowed when there is nothing to remove.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    let is_control = |c: char| (c.is_control() && c != '\n' && c != '\t');
+    let is_control = |c: char| c.is_control() && c != '\n' && c != '\t';
     if !text.chars().any(is_control) {
         return Cow::Borrowed(text);
     }
     let without_sequences = escape_sequence().replace_all(text, "");
-    Cow::Owned(without_sequences.chars().filter(|c| !is_control(*c)).collect())
+    Cow::Owned(
+        without_sequences
+            .chars()
+            .filter(|c| !is_control(*c))
+            .collect(),
+    )
 }
 
 /// A message on its way to a report or a terminal: known secrets masked
@@ -49,6 +54,9 @@ mod tests {
         let hostile = "ok\x1b]0;pwned title\x07 \x1b[2J\x1b[1;1Hcleared\x07\x08 \u{9b}31mred\r\nnext\tcol\x7f";
         assert_eq!(printable(hostile), "ok cleared red\nnext\tcol");
         assert!(matches!(printable("plain\ntext"), Cow::Borrowed(_)));
-        assert_eq!(printable("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"), "link");
+        assert_eq!(
+            printable("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"),
+            "link"
+        );
     }
 }

@@ -193,13 +193,18 @@ mod tests {
             "each suite once, the FIFO left out"
         );
         assert!(
-            found.warnings.iter().any(|w| w.contains("pipe.clnrm.toml")
-                && w.contains("not a regular file")),
+            found
+                .warnings
+                .iter()
+                .any(|w| w.contains("pipe.clnrm.toml") && w.contains("not a regular file")),
             "{:?}",
             found.warnings
         );
         assert!(
-            found.warnings.iter().any(|w| w.contains("searched already")),
+            found
+                .warnings
+                .iter()
+                .any(|w| w.contains("searched already")),
             "{:?}",
             found.warnings
         );
