@@ -8,7 +8,7 @@ use quote::quote;
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let main = quote! {
         fn main() -> ::std::process::ExitCode {
-            ::clnrm::__macro_support::run_main()
+            ::clnrm::__macro_support::run_main_in(::core::env!("CARGO_MANIFEST_DIR"))
         }
     };
     if input.is_empty() {
@@ -28,13 +28,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn main_without_arguments_calls_run_main() {
+    fn main_without_arguments_calls_run_main_with_the_crate_directory() {
         let expanded = expand(TokenStream::new()).to_string();
         assert_eq!(
             expanded,
             quote! {
                 fn main() -> ::std::process::ExitCode {
-                    ::clnrm::__macro_support::run_main()
+                    ::clnrm::__macro_support::run_main_in(::core::env!("CARGO_MANIFEST_DIR"))
                 }
             }
             .to_string()

@@ -9,5 +9,5 @@ mod shared;
 mod spec;
 
 pub use context::TestContext;
-pub use runner::run_main;
+pub use runner::{run_main, run_main_in};
 pub use spec::{Isolation, Scope, TestService, TestSpec};

@@ -10,7 +10,7 @@ pub use inventory;
 use crate::harness::TestContext;
 
 /// The `main` of a `harness = false` test target; what `clnrm::main!()` expands into.
-pub use crate::harness::run_main;
+pub use crate::harness::{run_main, run_main_in};
 
 /// A boxed future of a test body.
 pub type BoxTestFuture = Pin<Box<dyn Future<Output = TestResult> + Send + 'static>>;

@@ -627,3 +627,25 @@ fn scope_test_gives_every_test_a_fresh_container() {
     );
     assert!(containers_created_by(&run) >= 2);
 }
+
+#[test]
+fn a_harness_binary_run_directly_from_elsewhere_finds_its_migrations() {
+    const MIGRATIONS_FIXTURE: &str = env!("CARGO_BIN_EXE_migrations-fixture");
+    let elsewhere = std::env::temp_dir();
+    let history = crate::support::scratch("harness", "direct").join("history.db");
+    let out = std::process::Command::new(MIGRATIONS_FIXTURE)
+        .current_dir(&elsewhere)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env("CLNRM_HISTORY", &history)
+        // The images of this repository's clnrm.toml (found from the current directory up).
+        .env("CLNRM_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../clnrm.toml"))
+        .output()
+        .expect("the fixture runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("test migrated ... ok"), "{said}");
+}

@@ -49,12 +49,24 @@ fn runtime() -> &'static Runtime {
     })
 }
 
+/// The directory of the crate whose tests run: as `clnrm::main!()` compiled it in, so that
+/// `migrations` and the history resolve the same when the binary is run directly (not by cargo,
+/// from another directory); else `CARGO_MANIFEST_DIR` when cargo runs it; else the current
+/// directory.
+fn manifest_dir() -> PathBuf {
+    MANIFEST_DIR
+        .get()
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default()
+}
+
+static MANIFEST_DIR: OnceLock<&'static str> = OnceLock::new();
+
 fn shared() -> &'static SharedServices {
     SHARED.get_or_init(|| {
-        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .or_else(|| std::env::current_dir().ok())
-            .unwrap_or_default();
+        let manifest_dir = manifest_dir();
         let clnrm_dir =
             crate::history::default_history_path(&manifest_dir, |k| std::env::var(k).ok())
                 .parent()
@@ -79,7 +91,15 @@ pub(crate) struct TestRun {
     pub(crate) setup_wait: Duration,
 }
 
-/// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into.
+/// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into, with the
+/// crate's directory (`env!("CARGO_MANIFEST_DIR")`), against which `migrations` resolve.
+pub fn run_main_in(manifest_dir: &'static str) -> std::process::ExitCode {
+    let _ = MANIFEST_DIR.set(manifest_dir);
+    run_main()
+}
+
+/// [`run_main_in`] without a compiled-in crate directory: `CARGO_MANIFEST_DIR` when cargo runs
+/// the binary, else the current directory.
 pub fn run_main() -> std::process::ExitCode {
     if let Ok(spec) = std::env::var(REAPER_ENV) {
         return reap_when_owner_ends(&spec);
@@ -110,10 +130,7 @@ pub fn run_main() -> std::process::ExitCode {
         )
         .with_writer(crate::secrets::MaskingWriter)
         .try_init();
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_default();
+    let manifest_dir = manifest_dir();
 
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
