@@ -41,6 +41,7 @@ fn base_recipe(
     recipe.memory = spec.memory;
     recipe.cpus = spec.cpus;
     recipe.mounts = spec.mounts.clone();
+    recipe.user = spec.user.clone();
     recipe.startup_timeout = spec.startup_timeout.unwrap_or(default_timeout);
     Ok(recipe)
 }

@@ -372,3 +372,29 @@ async fn service_ports_are_published_on_loopback_only() {
     services.stop_all().await.unwrap();
     env.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_runs_as_the_user_asked_for_and_as_the_images_user_otherwise() {
+    let env = run_env().await;
+    let specs = [
+        ServiceSpec::new("plain", "generic")
+            .image(TOOLBOX)
+            .cmd(["sleep", "infinity"]),
+        ServiceSpec::new("unprivileged", "generic")
+            .image(TOOLBOX)
+            .cmd(["sleep", "infinity"])
+            .user("1000:1000"),
+    ];
+    let services = Registry::builtin().start_all(&env, &specs).await.unwrap();
+    let id = |name: &str| {
+        let handle = services.get(name).unwrap().clone();
+        async move {
+            let out = handle.exec(&["id", "-u"]).await.unwrap();
+            out.stdout.trim().to_owned()
+        }
+    };
+    assert_eq!(id("plain").await, "0", "the image says nothing: root");
+    assert_eq!(id("unprivileged").await, "1000");
+    services.stop_all().await.unwrap();
+    env.stop().await.unwrap();
+}

@@ -102,6 +102,8 @@ pub struct ContainerRecipe {
     pub cpus: Option<f64>,
     /// Bind mounts: (host path, container path, read only).
     pub mounts: Vec<(String, String, bool)>,
+    /// The user to run as; the image's when `None`.
+    pub user: Option<String>,
     /// Working directory.
     pub workdir: Option<String>,
     /// How long creation plus readiness may take.
@@ -122,6 +124,7 @@ impl ContainerRecipe {
             memory: None,
             cpus: None,
             mounts: Vec::new(),
+            user: None,
             workdir: None,
             startup_timeout: Duration::from_secs(60),
         }
@@ -450,6 +453,9 @@ fn build_request(
     }
     if let Some(workdir) = &recipe.workdir {
         request = request.with_working_dir(workdir);
+    }
+    if let Some(user) = &recipe.user {
+        request = request.with_user(user);
     }
     let (memory, cpus) = (recipe.memory, recipe.cpus);
     // Published on one address (loopback by default), never on every interface: a test's

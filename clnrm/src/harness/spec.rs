@@ -46,6 +46,7 @@ const OPTIONS: &[&str] = &[
     "entrypoint",
     "memory",
     "cpus",
+    "user",
     "startup_timeout",
     "isolation",
     "migrations",
@@ -198,6 +199,7 @@ fn service(
                 spec.cpus = Some(cpus);
             }
             "startup_timeout" => spec.startup_timeout = Some(parse_duration(&text(value)?)?),
+            "user" => spec.user = Some(text(value)?),
             "isolation" => {
                 isolation = match (decl.plugin, text(value)?.as_str()) {
                     ("postgres", "database") => Isolation::Database,

@@ -31,6 +31,9 @@ pub struct ServiceSpec {
     pub cpus: Option<f64>,
     /// Bind mounts: (host path, container path, read only).
     pub mounts: Vec<(String, String, bool)>,
+    /// The user the container runs as (`"1000"`, `"1000:1000"`, `"postgres"`); the image's
+    /// (often root) when `None`.
+    pub user: Option<String>,
     /// Services that must be ready before this one starts.
     pub depends_on: Vec<String>,
     /// Start-up timeout; the plugin's default when `None`.
@@ -52,6 +55,7 @@ impl ServiceSpec {
             memory: None,
             cpus: None,
             mounts: Vec::new(),
+            user: None,
             depends_on: Vec::new(),
             startup_timeout: None,
         }
@@ -90,6 +94,12 @@ impl ServiceSpec {
     /// Adds a readiness condition.
     pub fn wait_for(mut self, readiness: Readiness) -> Self {
         self.readiness.push(readiness);
+        self
+    }
+
+    /// Runs the container as `user` (`"1000:1000"`) instead of the image's user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
         self
     }
 
