@@ -638,7 +638,10 @@ fn a_harness_binary_run_directly_from_elsewhere_finds_its_migrations() {
         .env_remove("CARGO_MANIFEST_DIR")
         .env("CLNRM_HISTORY", &history)
         // The images of this repository's clnrm.toml (found from the current directory up).
-        .env("CLNRM_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../clnrm.toml"))
+        .env(
+            "CLNRM_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../clnrm.toml"),
+        )
         .output()
         .expect("the fixture runs");
     let said = format!(

@@ -299,7 +299,7 @@ pub(crate) fn remove_owned_blocking(runs: Vec<(String, String)>) -> usize {
                 return 0;
             };
             let me = format!("{}={}", labels::OWNER, Owner::current());
-            let mut ids: Vec<String> = list(&docker, label_filters(&[me.clone()]))
+            let mut ids: Vec<String> = list(&docker, label_filters(std::slice::from_ref(&me)))
                 .await
                 .unwrap_or_default()
                 .into_iter()
