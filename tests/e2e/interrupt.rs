@@ -249,3 +249,52 @@ async fn a_harness_binary_interrupted_at_random_points_removes_everything_and_ex
     assert!(store.last_run_seq().unwrap().unwrap_or(0) >= 10);
     assert!(store.records(None, 100).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nextest_process_interrupted_exits_143_and_its_run_ends_with_nextest() {
+    // A stand-in for the nextest process: a shell that starts one test process of a run (as
+    // nextest does, with NEXTEST_RUN_ID) and waits for it.
+    let dir = scratch("interrupt", "nextest");
+    let run_id = format!("{:012x}", std::process::id() as u64 * 7919 + 17);
+    let script = format!("'{FIXTURE}' --exact a & echo $!; wait $!; echo status=$?");
+    let mut nextest = Spawned::start(
+        "sh",
+        &["-c", &script],
+        &[
+            ("NEXTEST_RUN_ID", run_id.as_str()),
+            ("NEXTEST", "1"),
+            ("CLNRM_HISTORY", dir.join("history.db").to_str().unwrap()),
+        ],
+    );
+    let first = nextest.wait_for(0, "", Duration::from_secs(10));
+    let child: u32 = nextest.since(first)[0]
+        .trim()
+        .parse()
+        .expect("the test process's pid");
+    std::thread::sleep(Duration::from_millis(3500));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    nextest.wait_for(first, "status=143", Duration::from_secs(30));
+    let run = format!("nx-{run_id}");
+    let said = nextest.transcript();
+    assert!(said.contains("interrupted by SIGTERM"), "{said}");
+    assert_no_invented_failures(&said);
+    // The run belongs to nextest: once it ends, the run's reaper removes everything.
+    assert_eq!(nextest.wait_exit(Duration::from_secs(10)), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = crate::support::containers_with_label(labels::RUN, &run).await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} container(s) of {run} left after the nextest process ended",
+            left.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
