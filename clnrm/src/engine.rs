@@ -9,5 +9,5 @@ mod prepare;
 
 pub use attempt::{Attempt, Execution, Failure, Policy, execute, failure_message};
 pub(crate) use pool::{REAPER_ENV, Share, SharedServices};
-pub use prepare::{Isolation, Namespace, Scope, ServiceNeed};
+pub use prepare::{Isolation, Namespace, Scope, ServiceNeed, ServiceWait};
 pub(crate) use prepare::{Prepared, PreparedService, prepare};

@@ -652,3 +652,35 @@ fn a_harness_binary_run_directly_from_elsewhere_finds_its_migrations() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("test migrated ... ok"), "{said}");
 }
+
+#[test]
+fn the_json_report_gives_each_tests_wait_per_service() {
+    let run = fixture(
+        "waits",
+        &json_args(&["isolation::pg::", "--test-threads", "2"]),
+    );
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir.join("report.json")).expect("the JSON report"),
+    )
+    .expect("JSON");
+    let tests = report["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 2, "{report:#}");
+    for test in tests {
+        let waits = test["service_waits"].as_array().expect("service_waits");
+        assert_eq!(waits.len(), 1, "one service, db: {test:#}");
+        let wait = &waits[0];
+        assert_eq!(wait["service"], "db", "{test:#}");
+        let start = wait["start_secs"].as_f64().expect("start_secs");
+        let isolation = wait["isolation_secs"].as_f64().expect("isolation_secs");
+        let total = test["setup_wait_secs"].as_f64().expect("setup_wait_secs");
+        assert!(
+            start >= 0.0 && isolation > 0.0,
+            "a clone is never free: {test:#}"
+        );
+        assert!(
+            start + isolation <= total + 1e-3,
+            "the parts of the wait fit in it: {test:#}"
+        );
+    }
+}

@@ -69,6 +69,19 @@ pub(crate) struct PreparedService {
     pub(crate) url: Option<String>,
     /// What it got inside the service, when isolated.
     pub(crate) namespace: Option<Namespace>,
+    /// How long the attempt waited for it.
+    pub(crate) waited: ServiceWait,
+}
+
+/// How long an attempt waited for one service: for the container to be ready (started fresh,
+/// or the shared one still starting), then for its namespace inside (a database clone, a schema,
+/// a logical database).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServiceWait {
+    /// Waiting for the container.
+    pub start: std::time::Duration,
+    /// Waiting for the attempt's own namespace in it.
+    pub isolation: std::time::Duration,
 }
 
 enum Lease {
@@ -114,6 +127,7 @@ pub(crate) async fn prepare(
         leases: Vec::new(),
         own: None,
     };
+    let clock = std::time::Instant::now();
     let fresh: Vec<&ServiceNeed> = needs.iter().filter(|n| n.scope == Scope::Test).collect();
     if !fresh.is_empty() {
         let names: HashSet<&str> = fresh.iter().map(|n| n.local.as_str()).collect();
@@ -143,21 +157,33 @@ pub(crate) async fn prepare(
                     handle: handle.clone(),
                     url: handle.url().map(str::to_owned),
                     namespace: None,
+                    waited: ServiceWait {
+                        start: clock.elapsed(),
+                        isolation: std::time::Duration::ZERO,
+                    },
                 },
             );
         }
         prepared.own = Some(services);
     }
-    for need in needs.iter().filter(|n| n.scope == Scope::Shared) {
-        match borrow(pool, need, &mut prepared.leases).await {
-            Ok(service) => {
+    // Shared services at once: a test needing Postgres and Redis waits for the slower, not both.
+    let shared: Vec<&ServiceNeed> = needs.iter().filter(|n| n.scope == Scope::Shared).collect();
+    let borrowed = futures::future::join_all(shared.iter().map(|need| borrow(pool, need))).await;
+    let mut failure = None;
+    for (need, result) in shared.iter().zip(borrowed) {
+        match result {
+            Ok((service, lease)) => {
                 prepared.services.insert(need.local.clone(), service);
+                prepared.leases.extend(lease);
             }
             Err(e) => {
-                prepared.finish(pool).await;
-                return Err(format!("service `{}`: {e}", need.local));
+                failure.get_or_insert(format!("service `{}`: {e}", need.local));
             }
         }
+    }
+    if let Some(failure) = failure {
+        prepared.finish(pool).await;
+        return Err(failure);
     }
     Ok(prepared)
 }
@@ -166,9 +192,11 @@ pub(crate) async fn prepare(
 async fn borrow(
     pool: &SharedServices,
     need: &ServiceNeed,
-    leases: &mut Vec<Lease>,
-) -> Result<PreparedService, String> {
+) -> Result<(PreparedService, Option<Lease>), String> {
+    let clock = std::time::Instant::now();
     let instance = pool.service(need).await?;
+    let started = clock.elapsed();
+    let mut leases = Vec::new();
     let (url, namespace) = match need.isolation {
         Isolation::Database | Isolation::Schema => {
             let template = instance.template(need, pool.ahead).await?;
@@ -194,9 +222,14 @@ async fn borrow(
         }
         Isolation::None => (instance.handle.url().map(str::to_owned), None),
     };
-    Ok(PreparedService {
+    let service = PreparedService {
         handle: instance.handle.clone(),
         url,
         namespace,
-    })
+        waited: ServiceWait {
+            start: started,
+            isolation: clock.elapsed() - started,
+        },
+    };
+    Ok((service, leases.pop()))
 }

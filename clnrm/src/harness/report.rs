@@ -236,11 +236,24 @@ pub(crate) fn finish(
             .collect();
         if let Some(tests) = json["tests"].as_array_mut() {
             for test in tests {
-                let wait = results
-                    .iter()
-                    .find(|r| test["name"] == r.name.as_str())
-                    .map(|r| r.setup_wait.as_secs_f64());
-                test["setup_wait_secs"] = wait.into();
+                let run = results.iter().find(|r| test["name"] == r.name.as_str());
+                test["setup_wait_secs"] = run.map(|r| r.setup_wait.as_secs_f64()).into();
+                // The wait per service (its container, then the test's namespace in it).
+                test["service_waits"] = run
+                    .map(|r| {
+                        r.service_waits
+                            .iter()
+                            .map(|(service, wait)| {
+                                serde_json::json!({
+                                    "service": service,
+                                    "start_secs": wait.start.as_secs_f64(),
+                                    "isolation_secs": wait.isolation.as_secs_f64(),
+                                })
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into();
             }
         }
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();

@@ -89,6 +89,8 @@ pub(crate) struct TestRun {
     pub(crate) started_at: SystemTime,
     /// How long the test waited for its services and isolation, over all attempts.
     pub(crate) setup_wait: Duration,
+    /// Of that, per service, in its last attempt: the container, then the isolation inside.
+    pub(crate) service_waits: Vec<(String, engine::ServiceWait)>,
 }
 
 /// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into, with the
@@ -314,6 +316,7 @@ impl InterruptedRun {
                 message: Some(format!("interrupted by {signal}")),
                 started_at: *started_at,
                 setup_wait: Duration::ZERO,
+                service_waits: Vec::new(),
             })
             .collect();
         let names: Vec<&str> = cut.iter().map(|r| r.name.as_str()).collect();
@@ -397,7 +400,12 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
             retries: spec.retries,
             timeout: spec.timeout,
         };
-        let mut run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
+        let mut attempt = TestAttempt {
+            def,
+            spec: &spec,
+            waits: Vec::new(),
+        };
+        let mut run = engine::execute(policy, &mut attempt).await;
         // The message, its log tails and diagnostics may carry passwords, tokens and terminal
         // escapes.
         run.message = crate::report::clean_message(run.message);
@@ -414,6 +422,7 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
                 message: run.message.clone(),
                 started_at: run.started_at,
                 setup_wait: run.setup_wait,
+                service_waits: attempt.waits,
             });
         match (run.verdict, run.message) {
             (Verdict::Passed | Verdict::Flaky, _) => Ok(()),
@@ -430,6 +439,8 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
 struct TestAttempt<'a> {
     def: &'static TestDef,
     spec: &'a TestSpec,
+    /// What the last attempt waited for, per service.
+    waits: Vec<(String, engine::ServiceWait)>,
 }
 
 /// Aborts the test's task when the engine drops the attempt (its timeout ran out).
@@ -449,6 +460,11 @@ impl Attempt for TestAttempt<'_> {
     }
 
     async fn run(&mut self, prepared: &Prepared) -> Result<(), String> {
+        self.waits = prepared
+            .services
+            .iter()
+            .map(|(name, service)| (name.clone(), service.waited))
+            .collect();
         let views = prepared
             .services
             .iter()

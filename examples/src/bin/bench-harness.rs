@@ -8,12 +8,15 @@
 //! directly, alternating which goes first, so compilation and cargo's own start-up are not
 //! timed. The clnrm run gets `CLNRM_JSON=<file>`; when the harness writes per-test durations
 //! there, the bench prints the lower bound a perfect scheduler could reach:
-//! slowest service start + (sum of test durations / test threads). The file is read as
+//! slowest service start + (sum of test *bodies* / test threads), a body being a test's duration
+//! less the time it waited for its services and isolation (`setup_wait_secs`): waiting is what a
+//! better harness removes, so it is not part of the bound. The file is read as
 //!
 //! ```json
 //! { "test_threads": 2,
 //!   "services": [ { "name": "db", "start_ms": 2300.0 } ],
-//!   "tests": [ { "name": "shorten_then_resolve_round_trips", "duration_ms": 95.0 } ] }
+//!   "tests": [ { "name": "shorten_then_resolve_round_trips", "duration_ms": 95.0,
+//!                "setup_wait_secs": 0.4 } ] }
 //! ```
 //!
 //! (`*_secs` fields are accepted too). Without that file the lower bound is reported as
@@ -143,7 +146,7 @@ fn main() -> Result<(), BoxError> {
         .min_by(|a, b| a.total.total_cmp(&b.total))
     {
         println!(
-            "lower bound for shortener: slowest service start {:.2} s + test time {:.2} s / {} threads = {:.2} s",
+            "lower bound for shortener: slowest service start {:.2} s + test bodies {:.2} s / {} threads = {:.2} s",
             bound.slowest_start, bound.test_sum, bound.threads, bound.total
         );
         if let Some(clnrm) = median_of("shortener") {
@@ -278,8 +281,14 @@ fn lower_bound(path: &Path) -> Result<LowerBound, String> {
         .ok_or("the JSON results list no `tests`")?;
     let test_sum = tests
         .iter()
-        .map(|t| seconds(t, "duration").ok_or("a test has no `duration_ms`/`duration_secs`"))
-        .sum::<Result<f64, _>>()?;
+        .map(|t| {
+            let duration =
+                seconds(t, "duration").ok_or("a test has no `duration_ms`/`duration_secs`")?;
+            let wait = seconds(t, "setup_wait")
+                .ok_or("a test has no `setup_wait_secs`: its body cannot be told from its wait")?;
+            Ok((duration - wait).max(0.0))
+        })
+        .sum::<Result<f64, &str>>()?;
     let services = results["services"]
         .as_array()
         .filter(|s| !s.is_empty())
@@ -318,13 +327,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lower_bound_is_slowest_start_plus_test_time_per_thread() {
+    fn lower_bound_is_slowest_start_plus_test_bodies_per_thread() {
         let path = std::env::temp_dir().join(format!("bench-harness-{}.json", std::process::id()));
         std::fs::write(
             &path,
             r#"{ "test_threads": 2,
                  "services": [ { "name": "db", "start_ms": 2000 }, { "name": "cache", "start_secs": 0.5 } ],
-                 "tests": [ { "name": "a", "duration_ms": 300 }, { "name": "b", "duration_secs": 0.1 } ] }"#,
+                 "tests": [ { "name": "a", "duration_ms": 500, "setup_wait_secs": 0.2 },
+                            { "name": "b", "duration_secs": 0.1, "setup_wait_ms": 0 } ] }"#,
         )
         .unwrap();
         let bound = lower_bound(&path).unwrap();
