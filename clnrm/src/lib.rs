@@ -21,6 +21,7 @@ pub mod plugins;
 pub mod report;
 pub mod service;
 pub mod suite;
+pub mod values;
 pub mod vcs;
 
 #[doc(hidden)]

@@ -14,6 +14,7 @@
 //! - [`affected_suites`] tells which suites a batch of changed files affects (`clnrm watch`).
 
 mod affected;
+mod compat;
 mod diagnostic;
 mod discover;
 mod error;
@@ -24,14 +25,18 @@ mod scaffold;
 mod select;
 mod spec;
 mod validate;
-pub mod values;
+
+/// The value parsers moved to [`crate::values`]; this path keeps older imports working.
+#[doc(hidden)]
+pub use crate::values;
 
 pub use affected::{Affected, affected_suites, affected_suites_referencing};
-pub use diagnostic::{Diagnostic, Severity, SuiteSource};
+pub use compat::old_keys_markdown;
+pub use diagnostic::{Diagnostic, DiagnosticKind, Severity, SuiteSource};
 pub use discover::{SUITE_EXTENSION, discover_suites};
 pub use error::SuiteError;
 pub use load::{CheckedSuite, LoadedSuite, check_suite, load_suite, load_suite_str};
-pub use parse::{ParsedSuite, SuiteFormat, UPSTREAM_ONLY_TOP_LEVEL, parse_suite};
+pub use parse::{ParsedSuite, SuiteFormat, parse_suite};
 pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
 pub use scaffold::{STARTER_FILE, STARTER_SUITE, scaffold};
 pub use select::{select_loaded_suites, suites_changed_since_green};

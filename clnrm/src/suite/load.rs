@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::diagnostic::{self, Diagnostic, Severity, SuiteSource};
+use super::diagnostic::{self, Diagnostic, DiagnosticKind, Severity, SuiteSource};
 use super::error::SuiteError;
 use super::parse::{SuiteFormat, parse_suite};
 use super::spec::SuiteSpec;
@@ -46,8 +46,15 @@ pub fn check_suite(source: &SuiteSource, known_plugins: &[&str]) -> CheckedSuite
             format: None,
             diagnostics: e.diagnostics().to_vec(),
         },
-        Ok(parsed) => {
-            let mut diagnostics = parsed.diagnostics;
+        Ok(mut parsed) => {
+            let mut diagnostics = std::mem::take(&mut parsed.diagnostics);
+            if parsed.format == SuiteFormat::Legacy {
+                diagnostics.extend(map_image_named_plugins(
+                    &mut parsed.spec,
+                    source,
+                    known_plugins,
+                ));
+            }
             diagnostics.extend(validate_suite(&parsed.spec, source, known_plugins));
             diagnostic::sort(&mut diagnostics);
             diagnostics.dedup();
@@ -60,6 +67,39 @@ pub fn check_suite(source: &SuiteSource, known_plugins: &[&str]) -> CheckedSuite
     }
 }
 
+/// The older clnrm named some plugins after their image (`plugin = "alpine"` with
+/// `image = "alpine:latest"`): an old-format service whose plugin clnrm does not know but which
+/// names an image runs as `generic` with that image, with a warning naming the mapping.
+fn map_image_named_plugins(
+    spec: &mut SuiteSpec,
+    source: &SuiteSource,
+    known_plugins: &[&str],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for service in &mut spec.services {
+        let plugin = service.plugin.get_ref().clone();
+        if known_plugins.contains(&plugin.as_str()) {
+            continue;
+        }
+        let Some(image) = &service.image else {
+            continue;
+        };
+        let mut d = source.diagnostic(
+            Severity::Warning,
+            service.plugin.span(),
+            format!(
+                "service \"{}\": the older plugin \"{plugin}\" names an image; runs as \"generic\" with image \"{}\"",
+                service.name.get_ref(),
+                image.get_ref()
+            ),
+        );
+        d.kind = DiagnosticKind::Mapped;
+        out.push(d);
+        service.plugin = crate::suite::Spanned::new(service.plugin.span(), "generic".to_owned());
+    }
+    out
+}
+
 /// Reads the suite at `path`, parses and validates it.
 ///
 /// Errors: [`SuiteError::Io`], [`SuiteError::Parse`] (not TOML), [`SuiteError::Invalid`]
@@ -69,7 +109,8 @@ pub fn load_suite(path: &Path, known_plugins: &[&str]) -> Result<LoadedSuite, Su
         path: path.to_path_buf(),
         source,
     })?;
-    load_suite_str(path, &text, known_plugins)
+    let source = SuiteSource::for_file(path, text);
+    load_source(source, known_plugins)
 }
 
 /// [`load_suite`] for text already in memory; `path` is used in messages only.
@@ -78,9 +119,20 @@ pub fn load_suite_str(
     text: &str,
     known_plugins: &[&str],
 ) -> Result<LoadedSuite, SuiteError> {
-    let source = SuiteSource::new(path, text);
-    let parsed = parse_suite(&source)?;
-    let mut diagnostics = parsed.diagnostics;
+    load_source(SuiteSource::new(path, text), known_plugins)
+}
+
+fn load_source(source: SuiteSource, known_plugins: &[&str]) -> Result<LoadedSuite, SuiteError> {
+    let path = source.path();
+    let mut parsed = parse_suite(&source)?;
+    let mut diagnostics = std::mem::take(&mut parsed.diagnostics);
+    if parsed.format == SuiteFormat::Legacy {
+        diagnostics.extend(map_image_named_plugins(
+            &mut parsed.spec,
+            &source,
+            known_plugins,
+        ));
+    }
     diagnostics.extend(validate_suite(&parsed.spec, &source, known_plugins));
     diagnostic::sort(&mut diagnostics);
     diagnostics.dedup();

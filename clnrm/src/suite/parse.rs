@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
+use super::compat::{self, Place, Treatment};
+use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
 use super::error::SuiteError;
 use super::spec::{
     Action, CURRENT_VERSION, Command, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation,
     JsonExpect, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned, StepSpec, SuiteSpec,
-    Target, WaitFor,
+    Target, VolumeSpec, WaitFor,
 };
-use super::values;
+use crate::values;
 
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
@@ -48,36 +49,6 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Names of the upstream clnrm keys this format does not implement: accepted in old-format
-/// files with a warning each, so nothing is dropped silently.
-pub const UPSTREAM_ONLY_TOP_LEVEL: &[&str] = &[
-    "assertions",
-    "otel_validation",
-    "otel",
-    "vars",
-    "matrix",
-    "expect",
-    "report",
-    "determinism",
-    "limits",
-    "otel_headers",
-    "otel_propagators",
-    "weaver",
-    "performance",
-    "chaos",
-];
-const UPSTREAM_ONLY_SERVICE: &[&str] = &[
-    "volumes",
-    "health_check",
-    "username",
-    "password",
-    "strict",
-    "wait_for_span",
-    "wait_for_span_timeout_secs",
-];
-const UPSTREAM_ONLY_SCENARIO: &[&str] = &["concurrent", "timeout_ms", "policy", "artifacts"];
-const UPSTREAM_ONLY_META: &[&str] = &["version"];
-
 const CURRENT_TOP: &[&str] = &["version", "suite", "services", "steps", "scenarios"];
 const LEGACY_TOP: &[&str] = &["test", "meta", "services", "service", "steps", "scenario"];
 const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
@@ -97,7 +68,9 @@ const SERVICE_KEYS: &[&str] = &[
     "isolation",
     "migrations",
 ];
-const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "type", "image", "env", "ports", "args"];
+/// Besides these, old-format tables take the keys [`compat::OLD_KEYS`] maps.
+const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "image", "env", "ports"];
+const VOLUME_KEYS: &[&str] = &["host_path", "container_path", "read_only"];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
     "name",
@@ -113,16 +86,7 @@ const STEP_KEYS: &[&str] = &[
     "continue_on_failure",
     "retries",
 ];
-const LEGACY_STEP_KEYS: &[&str] = &[
-    "name",
-    "command",
-    "expected_output_regex",
-    "expected_exit_code",
-    "service",
-    "workdir",
-    "env",
-    "continue_on_failure",
-];
+const LEGACY_STEP_KEYS: &[&str] = &["name", "service", "workdir", "env", "continue_on_failure"];
 const HTTP_KEYS: &[&str] = &[
     "service", "port", "method", "path", "headers", "body", "json",
 ];
@@ -149,7 +113,7 @@ const LEGACY_SCENARIO_KEYS: &[&str] = &["name", "steps", "service", "run"];
 pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
     let (root, errors) = DeTable::parse_recoverable(source.text());
     if let Some(first) = errors.first() {
-        let diagnostics = errors
+        let mut diagnostics: Vec<Diagnostic> = errors
             .iter()
             .map(|e| {
                 let span = e.span().unwrap_or(0..0);
@@ -160,6 +124,14 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
                 )
             })
             .collect();
+        if let Some(at) = template_syntax(source.text()) {
+            diagnostics.push(source.diagnostic(
+                diagnostic::Severity::Error,
+                at..at + 2,
+                "this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; clnrm does not render templates, so render it first (or write plain TOML)",
+            ));
+            diagnostic::sort(&mut diagnostics);
+        }
         return Err(SuiteError::Parse {
             path: source.path().to_path_buf(),
             diagnostics,
@@ -171,6 +143,7 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
     let mut walker = Walker {
         sink: Sink::new(source),
         legacy: format == SuiteFormat::Legacy,
+        default_image_noted: false,
     };
     let spec = walker.suite(&root, source);
     let mut diagnostics = walker.sink.out;
@@ -180,6 +153,14 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
         format,
         diagnostics,
     })
+}
+
+/// The offset of the first `{%` or `{{` of a file that is not valid TOML: template syntax.
+fn template_syntax(text: &str) -> Option<usize> {
+    [text.find("{%"), text.find("{{")]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
@@ -247,34 +228,83 @@ fn integer(value: &DeValue<'_>) -> Option<Option<i64>> {
 struct Walker<'s> {
     sink: Sink<'s>,
     legacy: bool,
+    /// Whether the default container of service-less old-format steps was reported already.
+    default_image_noted: bool,
 }
+
+/// Where old-format steps that name no service run when the suite declares none and no
+/// `cleanroom.toml` says otherwise (as in the older clnrm).
+pub(super) const OLDER_DEFAULT_IMAGE: &str = "alpine:latest";
 
 impl Walker<'_> {
     // ---- generic helpers -------------------------------------------------------------
 
     /// Reports every key of `table` that is not in `known` (the `deny_unknown_fields` check).
-    fn check_keys(&mut self, table: &DeTable<'_>, what: &str, known: &[&str], upstream: &[&str]) {
+    /// Older-format keys of `place` are treated as [`compat::OLD_KEYS`] says: descriptive ones
+    /// are warnings in old-format files, unevaluated checks and unsupported behaviour errors.
+    fn check_keys(
+        &mut self,
+        table: &DeTable<'_>,
+        what: &str,
+        known: &[&str],
+        place: Option<Place>,
+    ) {
         for (key, _) in entries(table) {
             let name = key.get_ref().as_ref();
             if known.contains(&name) {
                 continue;
             }
-            if self.legacy && upstream.contains(&name) {
-                self.sink.warning(
-                    key.span(),
-                    format!(
-                        "`{name}` in {what} is an upstream clnrm key that clnrm does not implement; it is ignored"
-                    ),
-                );
-                continue;
+            let old = place.and_then(|p| compat::lookup(p, name));
+            match old.map(|k| k.treatment) {
+                Some(Treatment::Describes) if self.legacy => {
+                    self.sink.note(
+                        DiagnosticKind::Descriptive,
+                        key.span(),
+                        format!("`{name}` in {what} only describes the suite; ignored"),
+                    );
+                    continue;
+                }
+                Some(Treatment::Ignored(why)) if self.legacy => {
+                    self.sink.note(
+                        DiagnosticKind::Descriptive,
+                        key.span(),
+                        format!("`{name}` in {what} is ignored: {why}"),
+                    );
+                    continue;
+                }
+                // Read by the code of its table (which warns, naming the mapping).
+                Some(Treatment::Mapped(_)) if self.legacy => continue,
+                Some(Treatment::Check(why)) => {
+                    self.sink.error(
+                        key.span(),
+                        format!(
+                            "`{name}` in {what} asks for a check clnrm does not evaluate: {why}"
+                        ),
+                    );
+                    continue;
+                }
+                Some(Treatment::Unsupported(why)) => {
+                    self.sink.error(
+                        key.span(),
+                        format!("`{name}` in {what} is not supported: {why}"),
+                    );
+                    continue;
+                }
+                _ => {}
             }
-            let message = match values::closest(name, known) {
+            let mut candidates: Vec<&str> = known.to_vec();
+            if self.legacy
+                && let Some(place) = place
+            {
+                candidates.extend(compat::mapped_keys(place).map(|k| -> &str { k }));
+            }
+            let message = match values::closest(name, &candidates) {
                 Some(suggestion) => {
                     format!("unknown key `{name}` in {what}, did you mean `{suggestion}`?")
                 }
                 None => format!(
                     "unknown key `{name}` in {what}; expected one of: {}",
-                    known.join(", ")
+                    candidates.join(", ")
                 ),
             };
             self.sink.error(key.span(), message);
@@ -576,13 +606,13 @@ impl Walker<'_> {
             scenarios: Vec::new(),
         };
         if self.legacy {
-            self.check_keys(root, "the top level", LEGACY_TOP, UPSTREAM_ONLY_TOP_LEVEL);
+            self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
             self.legacy_metadata(root, &mut spec);
         } else {
-            self.check_keys(root, "the top level", CURRENT_TOP, &[]);
+            self.check_keys(root, "the top level", CURRENT_TOP, Some(Place::Top));
             self.version(root);
             if let Some((table, _)) = self.table(root, "suite", "the top level") {
-                self.check_keys(table, "[suite]", SUITE_KEYS, &[]);
+                self.check_keys(table, "[suite]", SUITE_KEYS, None);
                 self.metadata(table, "[suite]", &mut spec);
                 if let Some(tags) = table.get("tags") {
                     spec.tags = self
@@ -681,13 +711,13 @@ impl Walker<'_> {
 
     fn legacy_metadata(&mut self, root: &DeTable<'_>, spec: &mut SuiteSpec) {
         if let Some((test, _)) = self.table(root, "test", "the top level") {
-            self.check_keys(test, "[test]", &["metadata"], &[]);
+            self.check_keys(test, "[test]", &["metadata"], None);
             if let Some((meta, _)) = self.table(test, "metadata", "[test]") {
                 self.check_keys(
                     meta,
                     "[test.metadata]",
                     &["name", "description", "timeout"],
-                    &[],
+                    Some(Place::Meta),
                 );
                 self.metadata(meta, "[test.metadata]", spec);
             }
@@ -699,7 +729,7 @@ impl Walker<'_> {
                     "both [meta] and [test.metadata] are given; keep one",
                 );
             }
-            self.check_keys(meta, "[meta]", &["name", "description"], UPSTREAM_ONLY_META);
+            self.check_keys(meta, "[meta]", &["name", "description"], Some(Place::Meta));
             self.metadata(meta, "[meta]", spec);
         }
     }
@@ -762,30 +792,13 @@ impl Walker<'_> {
             scope: Scope::Shared,
             isolation: None,
             migrations: None,
+            volumes: Vec::new(),
         };
         if self.legacy {
-            self.check_keys(table, what, LEGACY_SERVICE_KEYS, UPSTREAM_ONLY_SERVICE);
-            let plugin = self.string(table, "plugin", what);
-            let kind = self.string(table, "type", what);
-            if let (Some(_), Some(kind)) = (&plugin, &kind) {
-                self.sink.error(
-                    kind.span(),
-                    format!("{what} gives both `plugin` and `type`; keep one"),
-                );
-            }
-            if let Some(plugin) = plugin.or(kind) {
-                let span = plugin.span();
-                let normalised = match plugin.get_ref().as_str() {
-                    "generic_container" => "generic".to_owned(),
-                    other => other.to_owned(),
-                };
-                service.plugin = Spanned::new(span, normalised);
-            }
-            if let Some(args) = self.argv(table, "args", what) {
-                service.cmd = Some(args.into_inner());
-            }
+            self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
+            self.legacy_service(table, what, &mut service);
         } else {
-            self.check_keys(table, what, SERVICE_KEYS, &[]);
+            self.check_keys(table, what, SERVICE_KEYS, None);
             if let Some(plugin) = self.string(table, "plugin", what) {
                 service.plugin = plugin;
             }
@@ -828,8 +841,12 @@ impl Walker<'_> {
             }
             service.migrations = self.string(table, "migrations", what);
         }
-        service.image = self.string(table, "image", what);
-        service.env = self.string_map(table, "env", what);
+        if let Some(image) = self.string(table, "image", what) {
+            service.image = Some(image);
+        }
+        if !self.legacy || !table.contains_key("environment") {
+            service.env = self.string_map(table, "env", what);
+        }
         if let Some(ports) = table.get("ports") {
             if let Some(array) = ports.get_ref().as_array() {
                 for port in array.iter() {
@@ -842,6 +859,154 @@ impl Walker<'_> {
             }
         }
         service
+    }
+
+    /// The older format's service keys: `plugin`/`type` (and the older plugin names), `args`,
+    /// `environment`, `volumes`, `health_check`, SurrealDB's `username`/`password`.
+    fn legacy_service(&mut self, table: &DeTable<'_>, what: &str, service: &mut ServiceSpec) {
+        let plugin = self.string(table, "plugin", what);
+        let kind = self.string(table, "type", what);
+        if let (Some(p), Some(k)) = (&plugin, &kind)
+            && p.get_ref() != k.get_ref()
+        {
+            self.sink.note(
+                DiagnosticKind::Mapped,
+                k.span(),
+                format!(
+                    "{what}: `type = \"{}\"` is ignored, as the older clnrm ignored it; `plugin = \"{}\"` decides",
+                    k.get_ref(),
+                    p.get_ref()
+                ),
+            );
+        }
+        let args = self.argv(table, "args", what).map(Spanned::into_inner);
+        let credentials = [
+            self.string(table, "username", what),
+            self.string(table, "password", what),
+        ];
+        if let Some(plugin) = plugin.or(kind) {
+            let span = plugin.span();
+            let old = plugin.get_ref().as_str();
+            if old == "generic_container" {
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    span.clone(),
+                    format!("{what}: the older plugin \"generic_container\" runs as \"generic\""),
+                );
+                service.plugin = Spanned::new(span, "generic".to_owned());
+            } else if let Some((_, image, cmd, ports)) =
+                compat::OLD_PLUGINS.iter().find(|(name, ..)| *name == old)
+            {
+                let image = self
+                    .string(table, "image", what)
+                    .map_or_else(|| (*image).to_owned(), Spanned::into_inner);
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    span.clone(),
+                    format!(
+                        "{what}: the older plugin \"{old}\" runs as \"generic\" with image \"{image}\"{}",
+                        if ports.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and port {}", ports[0])
+                        }
+                    ),
+                );
+                service.plugin = Spanned::new(span.clone(), "generic".to_owned());
+                service.image = Some(Spanned::new(span.clone(), image));
+                service.ports = ports
+                    .iter()
+                    .map(|p| Spanned::new(span.clone(), *p))
+                    .collect();
+                if old == "surrealdb" && args.is_none() {
+                    let mut argv: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+                    for (flag, value) in ["--user", "--pass"].iter().zip(&credentials) {
+                        if let (Some(i), Some(v)) = (argv.iter().position(|a| a == flag), value) {
+                            argv[i + 1] = v.get_ref().clone();
+                        }
+                    }
+                    service.cmd = Some(argv);
+                } else if !cmd.is_empty() && args.is_none() {
+                    service.cmd = Some(cmd.iter().map(|s| (*s).to_owned()).collect());
+                }
+            } else {
+                service.plugin = plugin;
+            }
+        }
+        let surreal = matches!(
+            table.get("plugin").or_else(|| table.get("type")).map(|v| v.get_ref()),
+            Some(DeValue::String(p)) if p.as_ref() == "surrealdb"
+        );
+        for credential in credentials.into_iter().flatten().filter(|_| !surreal) {
+            self.sink.error(
+                credential.span(),
+                format!("{what}: `username` / `password` are only for the older \"surrealdb\" plugin; pass credentials with `env`"),
+            );
+        }
+        if let Some(args) = args {
+            service.cmd = Some(args);
+        }
+        if table.contains_key("environment") {
+            if let Some((k, _)) = table.get_key_value("env") {
+                self.sink.error(
+                    k.span(),
+                    format!("{what} gives both `env` and `environment`; keep one"),
+                );
+            }
+            if let Some((k, _)) = table.get_key_value("environment") {
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    k.span(),
+                    format!("{what}: `environment` is read as `env`"),
+                );
+            }
+            service.env = self.string_map(table, "environment", what);
+        }
+        if let Some((check, span)) = self.table(table, "health_check", what) {
+            let inner = format!("health_check of {what}");
+            self.check_keys(
+                check,
+                &inner,
+                &["cmd", "interval", "timeout", "retries"],
+                None,
+            );
+            if let Some(cmd) = self.argv(check, "cmd", &inner) {
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    span.clone(),
+                    format!("{what}: `health_check` is read as `wait_for = {{ command = [...] }}`, polled until the start-up timeout"),
+                );
+                service.wait_for = Some(Spanned::new(span, WaitFor::Command(cmd.into_inner())));
+            } else if !check.contains_key("cmd") {
+                self.sink.error(
+                    span,
+                    format!("{inner} has no `cmd`; expected cmd = [\"program\", \"arg\", ...]"),
+                );
+            }
+        }
+        for (volume, header) in self.tables(table, "volumes", what) {
+            let inner = format!("a volume of {what}");
+            self.check_keys(volume, &inner, VOLUME_KEYS, None);
+            let host = self.string(volume, "host_path", &inner);
+            let container = self.string(volume, "container_path", &inner);
+            for (key, found) in [
+                ("host_path", host.is_some()),
+                ("container_path", container.is_some()),
+            ] {
+                if !found && !volume.contains_key(key) {
+                    self.sink
+                        .error(header.clone(), format!("{inner} has no `{key}`"));
+                }
+            }
+            let read_only = self.bool(volume, "read_only", &inner).unwrap_or(false);
+            if let (Some(host_path), Some(container_path)) = (host, container) {
+                service.volumes.push(VolumeSpec {
+                    host_path,
+                    container_path,
+                    read_only,
+                });
+            }
+        }
     }
 
     fn wait_for(&mut self, table: &DeTable<'_>, what: &str) -> Option<Spanned<WaitFor>> {
@@ -857,7 +1022,7 @@ impl Walker<'_> {
         };
         let inner = format!("wait_for of {what}");
         let inner = inner.as_str();
-        self.check_keys(wait, inner, WAIT_FOR_KEYS, &[]);
+        self.check_keys(wait, inner, WAIT_FOR_KEYS, None);
         let kinds: Vec<&str> = ["log", "tcp", "http", "command"]
             .into_iter()
             .filter(|k| wait.contains_key(*k))
@@ -964,8 +1129,10 @@ impl Walker<'_> {
         let cpus = match value.get_ref() {
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
             DeValue::Integer(_) => integer(value.get_ref()).flatten().map(|n| n as f64),
+            // `cpus = "0.5"`, as `docker run --cpus` and the macro's `cpus = "0.5"` write it.
+            DeValue::String(s) => s.trim().parse::<f64>().ok(),
             _ => {
-                self.expected(value, "cpus", what, "a number of CPUs like 1.5");
+                self.expected(value, "cpus", what, "a number of CPUs like 1.5 or \"0.5\"");
                 return None;
             }
         };
@@ -1013,9 +1180,9 @@ impl Walker<'_> {
         let what = format!("scenario \"{}\"", name.get_ref());
         let what = what.as_str();
         if self.legacy {
-            self.check_keys(table, what, LEGACY_SCENARIO_KEYS, UPSTREAM_ONLY_SCENARIO);
+            self.check_keys(table, what, LEGACY_SCENARIO_KEYS, Some(Place::Scenario));
         } else {
-            self.check_keys(table, what, SCENARIO_KEYS, &[]);
+            self.check_keys(table, what, SCENARIO_KEYS, None);
         }
         let scenario_service = if self.legacy {
             self.string(table, "service", what)
@@ -1176,12 +1343,12 @@ impl Walker<'_> {
             .bool(table, "continue_on_failure", what)
             .unwrap_or(false);
         let (action, expect, timeout, retries) = if self.legacy {
-            self.check_keys(table, what, LEGACY_STEP_KEYS, &[]);
+            self.check_keys(table, what, LEGACY_STEP_KEYS, Some(Place::Step));
             let (action, expect) =
                 self.legacy_step_body(table, &header, what, default_service, services);
             (action, expect, None, 0)
         } else {
-            self.check_keys(table, what, STEP_KEYS, &[]);
+            self.check_keys(table, what, STEP_KEYS, None);
             let action = self.action(table, &header, what);
             let expect = match self.table(table, "expect", what) {
                 Some((expect, _)) => self.expectations(expect, what),
@@ -1317,7 +1484,7 @@ impl Walker<'_> {
         };
         let inner = format!("http of {what}");
         let inner = inner.as_str();
-        self.check_keys(http, inner, HTTP_KEYS, &[]);
+        self.check_keys(http, inner, HTTP_KEYS, None);
         let service = self.string(http, "service", inner);
         if service.is_none() && !http.contains_key("service") {
             self.sink.error(
@@ -1389,7 +1556,7 @@ impl Walker<'_> {
     fn expectations(&mut self, table: &DeTable<'_>, what: &str) -> Expectations {
         let inner = format!("expect of {what}");
         let inner = inner.as_str();
-        self.check_keys(table, inner, EXPECT_KEYS, &[]);
+        self.check_keys(table, inner, EXPECT_KEYS, None);
         let mut expect = Expectations::default();
         if let Some(code) = table.get("exit_code") {
             expect.exit_code = self
@@ -1448,7 +1615,7 @@ impl Walker<'_> {
         let Some((checks, _)) = self.table(table, key, &format!("expect of {what}")) else {
             return out;
         };
-        self.check_keys(checks, inner, OUTPUT_KEYS, &[]);
+        self.check_keys(checks, inner, OUTPUT_KEYS, None);
         let plain = |s: Vec<Spanned<String>>| s.into_iter().map(Spanned::into_inner).collect();
         if let Some(v) = checks.get("contains") {
             out.contains = plain(self.one_or_many(v, "contains", inner));
@@ -1475,6 +1642,18 @@ impl Walker<'_> {
         let mut expect = Expectations::default();
         if let Some(regex) = self.string(table, "expected_output_regex", what) {
             expect.stdout.regex.push(regex);
+        }
+        if let Some(regex) = self.string(table, "expected_output_regex_not", what) {
+            expect.stdout.not_regex.push(regex);
+        }
+        if let Some(fails) = self.bool(table, "should_fail", what) {
+            expect.fails = fails;
+            if fails && let Some((k, _)) = table.get_key_value("expected_exit_code") {
+                self.sink.error(
+                    k.span(),
+                    format!("{what} gives both `should_fail` and `expected_exit_code`; keep one"),
+                );
+            }
         }
         if let Some(code) = table.get("expected_exit_code") {
             expect.exit_code = self
@@ -1526,11 +1705,33 @@ impl Walker<'_> {
                 only.name.get_ref().clone(),
             ))),
             [] => {
-                self.sink.error(
-                    span,
-                    format!("{what} has a command but the suite declares no service to run it in; add [services.NAME] with an `image`"),
-                );
-                None
+                let (image, origin) = match self.sink.source.default_image() {
+                    Some(Ok((image, config))) => (
+                        image.to_owned(),
+                        format!("`[containers] default_image` of {}", config.display()),
+                    ),
+                    Some(Err(e)) => {
+                        let e = e.to_owned();
+                        self.sink.error(
+                            span,
+                            format!("{what} names no service and the project config cannot be read for its default image: {e}"),
+                        );
+                        return None;
+                    }
+                    None => (
+                        OLDER_DEFAULT_IMAGE.to_owned(),
+                        "the older clnrm's default image; set `[containers] default_image` in cleanroom.toml to change it".to_owned(),
+                    ),
+                };
+                if !self.default_image_noted {
+                    self.default_image_noted = true;
+                    self.sink.note(
+                        DiagnosticKind::Mapped,
+                        span.clone(),
+                        format!("steps that name no service run in a container of \"{image}\" ({origin})"),
+                    );
+                }
+                Some(Target::Image(Spanned::new(span, image)))
             }
             many => {
                 let known: Vec<&str> = many.iter().map(|s| s.name.get_ref().as_str()).collect();
