@@ -536,3 +536,90 @@ fn an_invalid_suite_is_bad_input_not_an_infrastructure_error() {
         "{err}"
     );
 }
+
+#[test]
+fn migrations_outside_the_repository_are_reported_with_the_resolved_path() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/m.clnrm.toml");
+    let text = |migrations: &str| {
+        format!(
+            "version = 1\n[services.db]\nplugin = \"postgres\"\nisolation = \"database\"\nmigrations = \"{migrations}\"\n[[steps]]\nname = \"a\"\nrun = [\"true\"]\nservice = \"db\"\n"
+        )
+    };
+    let outside = std::env::temp_dir();
+    for migrations in [
+        outside.display().to_string(),
+        "../../../../../../../../tmp".to_owned(),
+    ] {
+        let checked = check_suite(&SuiteSource::new(&suite, text(&migrations)), PLUGINS);
+        let warning = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("outside the repository"))
+            .unwrap_or_else(|| panic!("no warning for {migrations}: {:?}", checked.diagnostics));
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!((warning.line, warning.column), (5, 14));
+        assert!(warning.message.contains("`/tmp"), "{warning}");
+    }
+    // Inside the repository (a sibling directory of the suite's): nothing to say.
+    let inside = check_suite(&SuiteSource::new(&suite, text("ui")), PLUGINS);
+    assert!(
+        !inside
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("outside")),
+        "{:?}",
+        inside.diagnostics
+    );
+}
+
+#[test]
+fn problems_of_a_rendered_template_point_at_the_template_line() {
+    let text = r#"[vars]
+limit = "soon"
+
+[test.metadata]
+name = "t"
+timeout = "{{ limit }}"
+
+[services.c]
+image = "debian:bookworm"
+{% for n in [1, 2] %}
+[[steps]]
+name = "s{{ n }}"
+command = ["true"]
+{% endfor %}
+[[steps]]
+name = "x"
+comand = ["true"]
+"#;
+    let path = Path::new("/nonexistent/t.clnrm.toml.tera");
+    let checked = clnrm::suite::check_suite_file(path, text, PLUGINS);
+    let shown: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // A line the template has verbatim keeps its column.
+    assert!(
+        shown.contains(
+            &"/nonexistent/t.clnrm.toml.tera:17:1: error: unknown key `comand` in step \"x\", did you mean `command`?"
+                .to_owned()
+        ),
+        "{shown:#?}"
+    );
+    // A line an expression produced points at the template line that holds it.
+    let timeout = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("`timeout`"))
+        .unwrap_or_else(|| panic!("{shown:#?}"));
+    assert_eq!((timeout.line, timeout.column), (6, 1), "{timeout}");
+    assert!(
+        timeout.message.ends_with("(in the rendered template)"),
+        "{timeout}"
+    );
+    // The loop rendered two steps; `[vars]` of a template are not reported as ignored.
+    assert!(!shown.iter().any(|d| d.contains("`vars`")), "{shown:#?}");
+    let spec = checked.spec.expect("spec");
+    assert_eq!(spec.scenarios[0].steps.len(), 2, "{shown:#?}");
+}

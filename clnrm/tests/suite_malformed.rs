@@ -830,7 +830,7 @@ name = "t"
 timeout = "10s"
 {% endif %}
 "#,
-            "3:1: error: this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; clnrm does not render templates, so render it first (or write plain TOML)",
+            "3:1: error: this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; name it `*.clnrm.toml.tera` to have it rendered before parsing",
         ),
         bare(
             "legacy_typo_suggests_command",

@@ -34,8 +34,14 @@ fn suites(dir: &Path) -> Vec<PathBuf> {
 fn verdict(path: &Path) -> (String, String) {
     let text = std::fs::read_to_string(path).expect("read suite");
     let first = text.lines().next().unwrap_or_default();
+    // Templates say it in a Tera comment: their imports must come before any text.
     let rest = first
         .strip_prefix("# verdict: ")
+        .or_else(|| {
+            first
+                .strip_prefix("{# verdict: ")
+                .and_then(|r| r.strip_suffix(" #}"))
+        })
         .unwrap_or_else(|| panic!("{}: first line is not `# verdict: ...`", path.display()));
     match rest.split_once(": ") {
         Some((kind, what)) => (kind.to_owned(), what.to_owned()),

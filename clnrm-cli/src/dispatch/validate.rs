@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::suite::{DiagnosticKind, Severity, SuiteSource, check_suite, discover_suites};
+use clnrm::suite::{DiagnosticKind, Severity, check_suite_file, discover_suites};
 
 use crate::CliError;
 
@@ -39,7 +39,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        let checked = check_suite(&SuiteSource::for_file(file, text), &known);
+        let checked = check_suite_file(file, &text, &known);
         for d in &checked.diagnostics {
             println!("{d}");
             match d.severity {

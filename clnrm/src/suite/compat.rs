@@ -141,7 +141,9 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Top,
         "vars",
-        Ignored("template variables; clnrm does not render templates, so nothing reads them"),
+        Ignored(
+            "template variables, read when a `*.clnrm.toml.tera` template is rendered; nothing else reads them",
+        ),
     ),
     key(Meta, "version", Describes),
     key(Meta, "hermetic", Describes),

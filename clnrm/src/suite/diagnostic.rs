@@ -13,6 +13,8 @@ pub struct SuiteSource {
     /// The older project config's `[containers] default_image` and the file that says it, or
     /// why that file could not be read.
     default_image: Option<Result<(String, PathBuf), String>>,
+    /// The text is a rendered `*.clnrm.toml.tera` template (whose `[vars]` were used).
+    rendered: bool,
 }
 
 impl SuiteSource {
@@ -26,7 +28,19 @@ impl SuiteSource {
             text,
             line_starts,
             default_image: None,
+            rendered: false,
         }
+    }
+
+    /// Marks the text as a rendered template.
+    pub(crate) fn rendered_template(mut self) -> Self {
+        self.rendered = true;
+        self
+    }
+
+    /// Whether the text is a rendered template.
+    pub(crate) fn is_rendered_template(&self) -> bool {
+        self.rendered
     }
 
     /// [`SuiteSource::new`] for a file on disk: also reads the older clnrm's project config

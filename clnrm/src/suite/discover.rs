@@ -48,7 +48,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
             if !name.starts_with('.') && name != "target" {
                 walk(&path, out)?;
             }
-        } else if name.ends_with(SUITE_EXTENSION) && name.len() > SUITE_EXTENSION.len() {
+        } else if (name.ends_with(SUITE_EXTENSION) && name.len() > SUITE_EXTENSION.len())
+            || name.ends_with(super::template::TEMPLATE_EXTENSION)
+        {
             out.push(path);
         }
     }

@@ -7,6 +7,7 @@ use super::diagnostic::{self, Diagnostic, DiagnosticKind, Severity, SuiteSource}
 use super::error::SuiteError;
 use super::parse::{SuiteFormat, parse_suite};
 use super::spec::SuiteSpec;
+use super::template::{self, TemplateVars};
 use super::validate::validate_suite;
 
 /// Everything [`check_suite`] found.
@@ -100,7 +101,38 @@ fn map_image_named_plugins(
     out
 }
 
+/// [`check_suite`] for the `text` of the file at `path`: a `*.clnrm.toml.tera` template is
+/// rendered first (its problems, and those of the rendered TOML, point into the template), and
+/// the older clnrm's project config (`cleanroom.toml`) is read for old-format defaults.
+pub fn check_suite_file(path: &Path, text: &str, known_plugins: &[&str]) -> CheckedSuite {
+    let source = SuiteSource::for_file(path, text);
+    if !template::is_template(path) {
+        return check_suite(&source, known_plugins);
+    }
+    match template::render(&source, &TemplateVars::new()) {
+        Err(diagnostics) => CheckedSuite {
+            spec: None,
+            format: None,
+            diagnostics,
+        },
+        Ok(rendered) => {
+            let rendered_source =
+                SuiteSource::for_file(path, rendered.text.clone()).rendered_template();
+            let mut checked = check_suite(&rendered_source, known_plugins);
+            checked.diagnostics = checked
+                .diagnostics
+                .into_iter()
+                .map(|d| rendered.map_back(d, &source))
+                .collect();
+            diagnostic::sort(&mut checked.diagnostics);
+            checked
+        }
+    }
+}
+
 /// Reads the suite at `path`, parses and validates it.
+///
+/// A `*.clnrm.toml.tera` template is rendered first ([`check_suite_file`]).
 ///
 /// Errors: [`SuiteError::Io`], [`SuiteError::Parse`] (not TOML), [`SuiteError::Invalid`]
 /// (carrying every diagnostic, warnings included).
@@ -109,6 +141,22 @@ pub fn load_suite(path: &Path, known_plugins: &[&str]) -> Result<LoadedSuite, Su
         path: path.to_path_buf(),
         source,
     })?;
+    if template::is_template(path) {
+        let checked = check_suite_file(path, &text, known_plugins);
+        return match (checked.spec, checked.format) {
+            (Some(spec), Some(format)) if !checked.diagnostics.iter().any(Diagnostic::is_error) => {
+                Ok(LoadedSuite {
+                    spec,
+                    format,
+                    warnings: checked.diagnostics,
+                })
+            }
+            _ => Err(SuiteError::Invalid {
+                path: path.to_path_buf(),
+                diagnostics: checked.diagnostics,
+            }),
+        };
+    }
     let source = SuiteSource::for_file(path, text);
     load_source(source, known_plugins)
 }

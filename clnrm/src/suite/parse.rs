@@ -128,7 +128,7 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
             diagnostics.push(source.diagnostic(
                 diagnostic::Severity::Error,
                 at..at + 2,
-                "this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; clnrm does not render templates, so render it first (or write plain TOML)",
+                "this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; name it `*.clnrm.toml.tera` to have it rendered before parsing",
             ));
             diagnostic::sort(&mut diagnostics);
         }
@@ -252,6 +252,13 @@ impl Walker<'_> {
         for (key, _) in entries(table) {
             let name = key.get_ref().as_ref();
             if known.contains(&name) {
+                continue;
+            }
+            if place == Some(Place::Top)
+                && name == "vars"
+                && self.sink.source.is_rendered_template()
+            {
+                // The renderer read them.
                 continue;
             }
             let old = place.and_then(|p| compat::lookup(p, name));
@@ -1755,7 +1762,8 @@ fn default_suite_name(source: &SuiteSource) -> String {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = file
-        .strip_suffix(".clnrm.toml")
+        .strip_suffix(".clnrm.toml.tera")
+        .or_else(|| file.strip_suffix(".clnrm.toml"))
         .or_else(|| file.strip_suffix(".toml"))
         .unwrap_or(&file);
     if stem.is_empty() {

@@ -47,11 +47,14 @@ pub(crate) fn migrations_dir(suite_file: &std::path::Path, migrations: &str) -> 
         .join(migrations)
 }
 
-/// `Some(description of the root)` when `dir` is outside the root of `suite_file`: the git
+/// `Some((description of the root, resolved dir))` when `dir` is outside the root of `suite_file`: the git
 /// repository holding it, or its own directory when it is in none. Compared lexically after
 /// resolving `.` and `..` (and symlinks, when both exist), so `../../etc` and absolute paths
 /// elsewhere are caught.
-pub(crate) fn outside_root(suite_file: &std::path::Path, dir: &std::path::Path) -> Option<String> {
+pub(crate) fn outside_root(
+    suite_file: &std::path::Path,
+    dir: &std::path::Path,
+) -> Option<(String, std::path::PathBuf)> {
     let suite_dir = suite_file.parent().unwrap_or(std::path::Path::new(""));
     let absolute = |p: &std::path::Path| {
         let p = if p.is_absolute() {
@@ -72,7 +75,8 @@ pub(crate) fn outside_root(suite_file: &std::path::Path, dir: &std::path::Path) 
             format!("the suite's directory `{}`", suite_dir.display()),
         ),
     };
-    (!absolute(dir).starts_with(&root)).then_some(shown)
+    let resolved = absolute(dir);
+    (!resolved.starts_with(&root)).then_some((shown, resolved))
 }
 
 /// `a/b/../c/./d` -> `a/c/d`, without touching the file system.
@@ -338,12 +342,12 @@ impl Validator<'_> {
             );
         } else {
             let dir = migrations_dir(self.sink.source.path(), migrations.get_ref());
-            if let Some(root) = outside_root(self.sink.source.path(), &dir) {
+            if let Some((root, resolved)) = outside_root(self.sink.source.path(), &dir) {
                 self.sink.warning(
                     migrations.span(),
                     format!(
                         "`migrations` of {what} resolve to `{}`, outside {root}; the suite reads files it does not own",
-                        dir.display()
+                        resolved.display()
                     ),
                 );
             }
