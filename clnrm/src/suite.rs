@@ -47,5 +47,5 @@ pub use run::{DEFAULT_STEP_TIMEOUT, RunOptions, run_suites};
 pub use scaffold::{STARTER_FILE, STARTER_SUITE, scaffold};
 pub use select::{select_loaded_suites, suites_changed_since_green};
 pub use spec::*;
-pub use template::{TEMPLATE_EXTENSION, is_template};
+pub use template::{TEMPLATE_EXTENSION, TemplateVars, is_template, set_template_vars};
 pub use validate::validate_suite;

@@ -986,6 +986,30 @@ command = ["echo"]
             "4:10: warning: service \"db\": the older plugin \"surrealdb\" runs as \"generic\" with image \"surrealdb/surrealdb:latest\" and port 8000",
         ),
         bare(
+            "legacy_ollama_plugin_is_mapped_to_generic",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "ollama"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as \"generic\" with image \"ollama/ollama:latest\" and port 11434",
+        ),
+        bare(
+            "legacy_unknown_plugin_without_image_stays_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.x]
+plugin = "nosuchplugin"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: error: service \"x\" uses unknown plugin \"nosuchplugin\"; known: generic, postgres, redis",
+        ),
+        bare(
             "legacy_credentials_outside_surrealdb_are_reported",
             r#"[test.metadata]
 name = "t"

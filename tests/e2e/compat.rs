@@ -208,3 +208,58 @@ fn a_service_that_exits_after_start_is_an_infrastructure_error_with_its_log_tail
     assert!(message.contains("quitting now"), "{message}");
     assert!(!message.contains("409"), "{message}");
 }
+
+#[test]
+fn template_variables_come_from_vars_then_the_environment_then_the_command_line() {
+    let dir = scratch("vars");
+    let file = dir.join("greets.clnrm.toml.tera");
+    std::fs::write(
+        &file,
+        r#"[vars]
+greeting = "from-vars"
+
+[test.metadata]
+name = "greets"
+
+[services.app]
+type = "generic_container"
+image = "debian:bookworm"
+
+[[steps]]
+name = "says"
+command = ["echo", "{{ greeting }}"]
+"#,
+    )
+    .expect("write template");
+    let path = file.to_str().expect("utf-8");
+    let list = |args: &[&str], env: &[(&str, &str)]| {
+        let output = run_bin(CLNRM, args, env);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        stdout
+    };
+    let said = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains("step says"))
+            .unwrap_or_else(|| panic!("no step in\n{stdout}"))
+            .to_owned()
+    };
+    let from_vars = list(&["list", path], &[]);
+    assert!(said(&from_vars).contains("\"from-vars\""), "{from_vars}");
+    let from_env = list(&["list", path], &[("CLNRM_VAR_GREETING", "from-env")]);
+    assert!(said(&from_env).contains("\"from-env\""), "{from_env}");
+    let from_cli = list(
+        &["list", "--var", "greeting=from-cli", path],
+        &[("CLNRM_VAR_GREETING", "from-env")],
+    );
+    assert!(said(&from_cli).contains("\"from-cli\""), "{from_cli}");
+    let bad = run_bin(CLNRM, &["list", "--var", "novalue", path], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("expected NAME=VALUE"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -372,6 +372,12 @@ impl Walker<'_> {
         }
     }
 
+    fn exit_code(&mut self, value: &Value<'_>, key: &str, what: &str) -> Option<Spanned<i32>> {
+        let range = i64::from(i32::MIN)..i64::from(i32::MAX) + 1;
+        self.int_in(value, key, what, range, "an exit code (integer)")
+            .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)))
+    }
+
     fn port(&mut self, value: &Value<'_>, key: &str, what: &str) -> Option<Spanned<u16>> {
         let n = self.int_in(value, key, what, 1..65536, "a port number from 1 to 65535")?;
         let span = n.span();
@@ -1358,15 +1364,7 @@ impl Walker<'_> {
         self.check_keys(table, inner, EXPECT_KEYS, None);
         let mut expect = Expectations::default();
         if let Some(code) = table.get("exit_code") {
-            expect.exit_code = self
-                .int_in(
-                    code,
-                    "exit_code",
-                    inner,
-                    -2_147_483_648..2_147_483_648,
-                    "an exit code (integer)",
-                )
-                .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)));
+            expect.exit_code = self.exit_code(code, "exit_code", inner);
         }
         if let Some(status) = table.get("status") {
             expect.status = self

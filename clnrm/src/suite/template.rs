@@ -4,7 +4,8 @@
 //!
 //! 1. `[vars]` of the template itself (`key = value` lines of that table, read before rendering),
 //! 2. the environment: `CLNRM_VAR_<NAME>` sets variable `name` (lower-cased),
-//! 3. the caller's variables ([`TemplateVars`]; the CLI passes none yet).
+//! 3. the command line: `clnrm --var name=value` ([`set_template_vars`], once per process),
+//! 4. the caller's own ([`TemplateVars`] passed to the renderer).
 //!
 //! Each variable is both `{{ name }}` and `{{ vars.name }}`. `env(name="HOME")` reads any
 //! environment variable; `env(name="X", default="y")` falls back to `y`, and without a default
@@ -25,7 +26,16 @@ use super::diagnostic::{Diagnostic, Severity, SuiteSource};
 pub const TEMPLATE_EXTENSION: &str = ".clnrm.toml.tera";
 
 /// Variables given by the caller; they win over `[vars]` and `CLNRM_VAR_*`.
-pub(crate) type TemplateVars = BTreeMap<String, String>;
+pub type TemplateVars = BTreeMap<String, String>;
+
+static PROCESS_VARS: std::sync::OnceLock<TemplateVars> = std::sync::OnceLock::new();
+
+/// Sets the variables every template of this process sees over `[vars]` and `CLNRM_VAR_*`
+/// (the `clnrm` binary's `--var NAME=VALUE`). Only the first call counts: it returns whether
+/// this one did.
+pub fn set_template_vars(vars: TemplateVars) -> bool {
+    PROCESS_VARS.set(vars).is_ok()
+}
 
 /// Whether `path` names a suite template (`*.clnrm.toml.tera`).
 pub fn is_template(path: &Path) -> bool {
@@ -122,7 +132,7 @@ pub(crate) fn render(
             all.insert(name.to_ascii_lowercase(), serde_json::Value::String(value));
         }
     }
-    for (key, value) in vars {
+    for (key, value) in PROCESS_VARS.get().into_iter().flatten().chain(vars) {
         all.insert(key.clone(), serde_json::Value::String(value.clone()));
     }
     for (key, value) in &all {

@@ -233,15 +233,7 @@ impl Walker<'_> {
             }
         }
         if let Some(code) = table.get("expected_exit_code") {
-            expect.exit_code = self
-                .int_in(
-                    code,
-                    "expected_exit_code",
-                    what,
-                    -2_147_483_648..2_147_483_648,
-                    "an exit code (integer)",
-                )
-                .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)));
+            expect.exit_code = self.exit_code(code, "expected_exit_code", what);
         }
         let command = self.argv(table, "command", what);
         if command.is_none() && !table.contains_key("command") {
