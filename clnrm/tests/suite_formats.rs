@@ -244,7 +244,7 @@ enabled = true
     for key in [
         "otel",
         "wait_for_span",
-        "concurrent",
+        "concurrent = true",
         "timeout_ms",
         "expect",
         "determinism",

@@ -986,6 +986,20 @@ command = ["echo"]
             "4:10: warning: service \"db\": the older plugin \"surrealdb\" runs as \"generic\" with image \"surrealdb/surrealdb:latest\" and port 8000",
         ),
         bare(
+            "legacy_strict_outside_surrealdb_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+strict = false
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: error: service \"c\": `strict` is only for the older \"surrealdb\" plugin",
+        ),
+        bare(
             "legacy_ollama_plugin_is_mapped_to_generic",
             r#"[test.metadata]
 name = "t"
@@ -1197,7 +1211,7 @@ name = "s"
 run = "echo hi"
 concurrent = true
 "#,
-            "8:1: error: `concurrent` in scenario \"s\" is not supported: steps of a scenario run in order; concurrent steps are not supported",
+            "8:14: error: `concurrent = true` in scenario \"s\" is not supported: steps of a scenario run in order",
         ),
         bare(
             "legacy_steps_without_any_service_run_in_the_default_image",

@@ -197,15 +197,13 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Service,
         "strict",
-        Unsupported(
-            "SurrealDB strict mode is not supported; pass the server's arguments with `args`",
-        ),
+        Mapped("the `--strict` flag of the `surrealdb` server (an error on other plugins)"),
     ),
     key(Scenario, "description", Describes),
     key(
         Scenario,
         "concurrent",
-        Unsupported("steps of a scenario run in order; concurrent steps are not supported"),
+        Mapped("steps in order: `concurrent = false` is what clnrm does, `true` is an error"),
     ),
     key(
         Scenario,

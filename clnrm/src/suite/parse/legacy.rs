@@ -65,6 +65,7 @@ impl Walker<'_> {
     ) {
         let plugin = self.string(table, "plugin", what);
         let kind = self.string(table, "type", what);
+        let strict = self.bool(table, "strict", what);
         if let (Some(p), Some(k)) = (&plugin, &kind)
             && p.get_ref() != k.get_ref()
         {
@@ -119,6 +120,9 @@ impl Walker<'_> {
                     .collect();
                 if old == "surrealdb" && args.is_none() {
                     let mut argv: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+                    if strict == Some(true) {
+                        argv.insert(argv.len() - 1, "--strict".to_owned());
+                    }
                     for (flag, value) in ["--user", "--pass"].iter().zip(&credentials) {
                         if let (Some(i), Some(v)) = (argv.iter().position(|a| a == flag), value) {
                             argv[i + 1] = v.get_ref().clone();
@@ -136,6 +140,19 @@ impl Walker<'_> {
             table.get("plugin").or_else(|| table.get("type")).map(|v| v.get_ref()),
             Some(DeValue::String(p)) if p.as_ref() == "surrealdb"
         );
+        if let Some((k, _)) = table.get_key_value("strict") {
+            if !surreal {
+                self.sink.error(
+                    k.span(),
+                    format!("{what}: `strict` is only for the older \"surrealdb\" plugin"),
+                );
+            } else if strict == Some(true) && table.contains_key("args") {
+                self.sink.error(
+                    k.span(),
+                    format!("{what}: `strict = true` has no effect when `args` replace the server's command; put `--strict` in `args`"),
+                );
+            }
+        }
         for credential in credentials.into_iter().flatten().filter(|_| !surreal) {
             self.sink.error(
                 credential.span(),
@@ -326,6 +343,14 @@ impl Walker<'_> {
         services: &[ServiceSpec],
         steps: &mut Vec<StepSpec>,
     ) {
+        if let Some(value) = table.get("concurrent")
+            && self.bool(table, "concurrent", what) == Some(true)
+        {
+            self.sink.error(
+                value.span(),
+                format!("`concurrent = true` in {what} is not supported: steps of a scenario run in order"),
+            );
+        }
         let Some(run) = table.get("run") else {
             return;
         };
