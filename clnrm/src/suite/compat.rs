@@ -251,7 +251,8 @@ pub(crate) fn mapped_keys(place: Place) -> impl Iterator<Item = &'static str> {
         .map(|k| k.name)
 }
 
-/// The README's reference of older-format keys, rendered from [`OLD_KEYS`].
+/// The README's reference of older-format keys (a Markdown table), rendered from the one
+/// table of them the parser reads.
 pub fn old_keys_markdown() -> String {
     let mut out = String::from("| where | key | clnrm |\n|---|---|---|\n");
     for k in OLD_KEYS {
