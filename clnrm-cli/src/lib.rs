@@ -19,6 +19,19 @@ pub use error::CliError;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Set a variable of `*.clnrm.toml.tera` templates (over their `[vars]` and
+    /// `CLNRM_VAR_<NAME>`); repeatable.
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected NAME=VALUE, found `{text}`")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +99,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit_codes::ENVIRONMENT);
         }
     };
+    clnrm::suite::set_template_vars(cli.vars.into_iter().collect());
     // Commands that start containers stop cleanly on Ctrl-C / SIGTERM: they stop starting work,
     // report what was cut short, record the run as interrupted, and `clnrm::interrupt::finish`
     // removes every container and network of the process before exiting 130 / 143.

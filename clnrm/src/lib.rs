@@ -23,6 +23,7 @@ pub mod report;
 pub mod secrets;
 pub mod service;
 pub mod suite;
+pub mod values;
 pub mod vcs;
 
 #[doc(hidden)]

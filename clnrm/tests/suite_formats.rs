@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use clnrm::suite::{
-    Action, Command, HttpBody, Isolation, Scope, Severity, SuiteError, SuiteFormat, SuiteSource,
-    Target, WaitFor, check_suite, load_suite, load_suite_str, parse_suite,
+    Action, Command, DiagnosticKind, HttpBody, Isolation, Scope, Severity, SuiteError, SuiteFormat,
+    SuiteSource, Target, WaitFor, check_suite, load_suite, load_suite_str, parse_suite,
 };
 
 const PLUGINS: &[&str] = &["generic", "postgres", "redis"];
@@ -131,7 +131,15 @@ fn both_formats_parse_into_the_same_spec() {
     assert_eq!(legacy.format, SuiteFormat::Legacy);
     assert_eq!(current.format, SuiteFormat::Current);
     assert_eq!(legacy.spec, current.spec);
-    assert!(legacy.warnings.is_empty(), "{:?}", legacy.warnings);
+    // Only the mapping of the older plugin name is noted.
+    assert!(
+        legacy
+            .warnings
+            .iter()
+            .all(|w| w.kind == DiagnosticKind::Mapped && w.message.contains("generic_container")),
+        "{:?}",
+        legacy.warnings
+    );
     // The spec is what both say, not an empty shell that happens to compare equal.
     let spec = &current.spec;
     assert_eq!(spec.name.get_ref(), "basic");
@@ -176,7 +184,7 @@ run = "sh -lc 'echo \"hi there\"'"
 }
 
 #[test]
-fn old_format_unimplemented_keys_are_warnings_naming_each_key() {
+fn old_format_keys_are_warnings_when_they_describe_and_errors_when_they_check() {
     let text = r#"[meta]
 name = "otel"
 version = "0.6.0"
@@ -190,8 +198,7 @@ exporter = "stdout"
 [services.app]
 type = "generic_container"
 image = "debian:bookworm"
-health_check = { cmd = ["true"], interval = 1 }
-volumes = [{ host_path = "/tmp", container_path = "/data" }]
+description = "the app"
 wait_for_span = "ready"
 
 [[scenario]]
@@ -216,16 +223,28 @@ memory_mb = 512
 [otel_validation]
 enabled = true
 "#;
-    let loaded = load(text);
-    let warned: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    let checked = check_suite(&SuiteSource::new("t.clnrm.toml", text), PLUGINS);
+    let shown: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let find = |key: &str| {
+        checked
+            .diagnostics
+            .iter()
+            .find(|d| d.message.starts_with(&format!("`{key}`")))
+            .unwrap_or_else(|| panic!("nothing about `{key}`:\n{}", shown.join("\n")))
+    };
+    for key in ["version", "vars", "description"] {
+        let d = find(key);
+        assert_eq!(d.severity, Severity::Warning, "{d}");
+        assert_eq!(d.kind, DiagnosticKind::Descriptive, "{d}");
+    }
     for key in [
-        "version",
-        "vars",
         "otel",
-        "health_check",
-        "volumes",
         "wait_for_span",
-        "concurrent",
+        "concurrent = true",
         "timeout_ms",
         "expect",
         "determinism",
@@ -233,25 +252,18 @@ enabled = true
         "limits",
         "otel_validation",
     ] {
-        assert!(
-            warned.iter().any(|w| w.contains(&format!("`{key}`"))),
-            "no warning for `{key}`:\n{}",
-            warned.join("\n")
-        );
+        assert_eq!(find(key).severity, Severity::Error, "{}", find(key));
     }
+    // Each points at the key itself, and says why.
+    let det = find("determinism");
+    assert_eq!((det.line, det.column), (27, 2));
     assert!(
-        loaded
-            .warnings
-            .iter()
-            .all(|w| w.severity == Severity::Warning)
+        find("expect")
+            .message
+            .contains("span expectations are not supported yet"),
+        "{}",
+        find("expect")
     );
-    // Each warning points at the key itself.
-    let det = loaded
-        .warnings
-        .iter()
-        .find(|w| w.message.contains("`determinism`"))
-        .unwrap();
-    assert_eq!((det.line, det.column), (28, 2));
 }
 
 #[test]
@@ -264,7 +276,7 @@ fn new_format_rejects_upstream_only_keys_as_unknown() {
     assert!(checked.has_errors());
     assert_eq!(
         checked.diagnostics[0].to_string(),
-        "n.clnrm.toml:2:2: error: unknown key `determinism` in the top level; expected one of: version, suite, services, steps, scenarios"
+        "n.clnrm.toml:2:2: error: `determinism` in the top level is not supported: seeded ordering and frozen clocks are not supported"
     );
 }
 
@@ -400,7 +412,11 @@ fn example_suites_load_without_errors_or_warnings() {
         count += 1;
         match load_suite(&path, PLUGINS) {
             Ok(loaded) => assert!(
-                loaded.warnings.is_empty(),
+                // Older plugin names in the old-format examples are mapped with a note.
+                loaded
+                    .warnings
+                    .iter()
+                    .all(|w| w.kind == DiagnosticKind::Mapped),
                 "{}: {:?}",
                 path.display(),
                 loaded.warnings
@@ -519,4 +535,91 @@ fn an_invalid_suite_is_bad_input_not_an_infrastructure_error() {
         err.to_string().starts_with("invalid suite x.clnrm.toml"),
         "{err}"
     );
+}
+
+#[test]
+fn migrations_outside_the_repository_are_reported_with_the_resolved_path() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/m.clnrm.toml");
+    let text = |migrations: &str| {
+        format!(
+            "version = 1\n[services.db]\nplugin = \"postgres\"\nisolation = \"database\"\nmigrations = \"{migrations}\"\n[[steps]]\nname = \"a\"\nrun = [\"true\"]\nservice = \"db\"\n"
+        )
+    };
+    let outside = std::env::temp_dir();
+    for migrations in [
+        outside.display().to_string(),
+        "../../../../../../../../tmp".to_owned(),
+    ] {
+        let checked = check_suite(&SuiteSource::new(&suite, text(&migrations)), PLUGINS);
+        let warning = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("outside the repository"))
+            .unwrap_or_else(|| panic!("no warning for {migrations}: {:?}", checked.diagnostics));
+        assert_eq!(warning.severity, Severity::Warning);
+        assert_eq!((warning.line, warning.column), (5, 14));
+        assert!(warning.message.contains("`/tmp"), "{warning}");
+    }
+    // Inside the repository (a sibling directory of the suite's): nothing to say.
+    let inside = check_suite(&SuiteSource::new(&suite, text("ui")), PLUGINS);
+    assert!(
+        !inside
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("outside")),
+        "{:?}",
+        inside.diagnostics
+    );
+}
+
+#[test]
+fn problems_of_a_rendered_template_point_at_the_template_line() {
+    let text = r#"[vars]
+limit = "soon"
+
+[test.metadata]
+name = "t"
+timeout = "{{ limit }}"
+
+[services.c]
+image = "debian:bookworm"
+{% for n in [1, 2] %}
+[[steps]]
+name = "s{{ n }}"
+command = ["true"]
+{% endfor %}
+[[steps]]
+name = "x"
+comand = ["true"]
+"#;
+    let path = Path::new("/nonexistent/t.clnrm.toml.tera");
+    let checked = clnrm::suite::check_suite_file(path, text, PLUGINS);
+    let shown: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // A line the template has verbatim keeps its column.
+    assert!(
+        shown.contains(
+            &"/nonexistent/t.clnrm.toml.tera:17:1: error: unknown key `comand` in step \"x\", did you mean `command`?"
+                .to_owned()
+        ),
+        "{shown:#?}"
+    );
+    // A line an expression produced points at the template line that holds it.
+    let timeout = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("`timeout`"))
+        .unwrap_or_else(|| panic!("{shown:#?}"));
+    assert_eq!((timeout.line, timeout.column), (6, 1), "{timeout}");
+    assert!(
+        timeout.message.ends_with("(in the rendered template)"),
+        "{timeout}"
+    );
+    // The loop rendered two steps; `[vars]` of a template are not reported as ignored.
+    assert!(!shown.iter().any(|d| d.contains("`vars`")), "{shown:#?}");
+    let spec = checked.spec.expect("spec");
+    assert_eq!(spec.scenarios[0].steps.len(), 2, "{shown:#?}");
 }

@@ -810,6 +810,28 @@ steps = []
 "#,
             "2:9: error: `steps` is empty; expected at least one [[steps]]",
         ),
+        base(
+            "cpus_string_that_is_not_a_number_is_reported",
+            r#"[services.x]
+image = "debian:bookworm"
+cpus = "half"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "x"
+"#,
+            "13:8: error: `cpus` in service \"x\": expected a positive number of CPUs like 0.5 or 2",
+        ),
+        bare(
+            "plain_toml_with_template_syntax_says_it_looks_like_a_template",
+            r#"[test.metadata]
+name = "t"
+{% if fast %}
+timeout = "10s"
+{% endif %}
+"#,
+            "3:1: error: this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; name it `*.clnrm.toml.tera` to have it rendered before parsing",
+        ),
         bare(
             "legacy_typo_suggests_command",
             r#"[test.metadata]
@@ -838,10 +860,26 @@ command = ["echo"]
             "9:11: error: step \"x\" does not say which service runs its command; expected `service = \"NAME\"`, known: a, b",
         ),
         bare(
-            "legacy_upstream_table_is_a_warning",
+            "legacy_span_expectation_is_an_error_never_a_warning",
             r#"[test.metadata]
 name = "t"
 [services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[[expect.span]]
+name = "x"
+"#,
+            "9:3: error: `expect` in the top level asks for a check clnrm does not evaluate: span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm",
+        ),
+        bare(
+            "legacy_otel_validation_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
 image = "alpine:3"
 [[steps]]
 name = "a"
@@ -849,10 +887,25 @@ command = ["echo"]
 [otel_validation]
 enabled = true
 "#,
-            "8:2: warning: `otel_validation` in the top level is an upstream clnrm key that clnrm does not implement; it is ignored",
+            "9:2: error: `otel_validation` in the top level asks for a check clnrm does not evaluate: span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm",
         ),
         bare(
-            "legacy_health_check_is_a_warning",
+            "legacy_assertions_are_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+execution_should_be_hermetic = true
+"#,
+            "9:2: error: `assertions` in the top level asks for a check clnrm does not evaluate: `[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+        ),
+        bare(
+            "legacy_health_check_is_read_as_wait_for_command",
             r#"[test.metadata]
 name = "t"
 [services.c]
@@ -863,7 +916,312 @@ health_check = { cmd = ["true"] }
 name = "a"
 command = ["echo"]
 "#,
-            "6:1: warning: `health_check` in service \"c\" is an upstream clnrm key that clnrm does not implement; it is ignored",
+            "6:16: warning: service \"c\": `health_check` is read as `wait_for = { command = [...] }`, polled until the start-up timeout",
+        ),
+        bare(
+            "legacy_health_check_without_cmd_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+health_check = { interval = 1 }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:16: error: health_check of service \"c\" has no `cmd`; expected cmd = [\"program\", \"arg\", ...]",
+        ),
+        bare(
+            "legacy_wait_for_span_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+wait_for_span = "ready"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: error: `wait_for_span` in service \"c\" asks for a check clnrm does not evaluate: waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)",
+        ),
+        bare(
+            "legacy_generic_container_is_mapped_with_a_note",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:8: warning: service \"c\": the older plugin \"generic_container\" runs as \"generic\"",
+        ),
+        bare(
+            "legacy_type_differing_from_plugin_is_ignored_with_a_note",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+plugin = "generic"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:8: warning: service \"c\": `type = \"generic_container\"` is ignored, as the older clnrm ignored it; `plugin = \"generic\"` decides",
+        ),
+        bare(
+            "legacy_surrealdb_plugin_is_mapped_to_generic",
+            r#"[test.metadata]
+name = "t"
+[services.db]
+plugin = "surrealdb"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: warning: service \"db\": the older plugin \"surrealdb\" runs as \"generic\" with image \"surrealdb/surrealdb:latest\" and port 8000",
+        ),
+        bare(
+            "legacy_strict_outside_surrealdb_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+strict = false
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: error: service \"c\": `strict` is only for the older \"surrealdb\" plugin",
+        ),
+        bare(
+            "legacy_ollama_plugin_is_mapped_to_generic",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "ollama"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as \"generic\" with image \"ollama/ollama:latest\" and port 11434",
+        ),
+        bare(
+            "legacy_unknown_plugin_without_image_stays_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.x]
+plugin = "nosuchplugin"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: error: service \"x\" uses unknown plugin \"nosuchplugin\"; known: generic, postgres, redis",
+        ),
+        bare(
+            "legacy_credentials_outside_surrealdb_are_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+username = "root"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:12: error: service \"c\": `username` / `password` are only for the older \"surrealdb\" plugin; pass credentials with `env`",
+        ),
+        bare(
+            "legacy_environment_is_read_as_env",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+environment = { A = "1" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: warning: service \"c\": `environment` is read as `env`",
+        ),
+        bare(
+            "legacy_env_and_environment_together_are_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+environment = { A = "1" }
+env = { B = "2" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "7:1: error: service \"c\" gives both `env` and `environment`; keep one",
+        ),
+        bare(
+            "legacy_volume_without_container_path_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[services.c.volumes]]
+host_path = "/tmp"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "6:1: error: a volume of service \"c\" has no `container_path`",
+        ),
+        bare(
+            "legacy_volume_relative_container_path_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[services.c.volumes]]
+host_path = "/tmp"
+container_path = "data"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "8:18: error: volume of service \"c\": `container_path` must be absolute, like \"/data\"; found \"data\"",
+        ),
+        bare(
+            "legacy_volume_missing_host_path_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[services.c.volumes]]
+host_path = "/nonexistent/clnrm-compat"
+container_path = "/data"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "7:13: error: volume of service \"c\": host path `/nonexistent/clnrm-compat` does not exist (relative paths are relative to the suite file)",
+        ),
+        bare(
+            "legacy_volume_read_only_must_be_a_boolean",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[services.c.volumes]]
+host_path = "/tmp"
+container_path = "/data"
+read_only = "yes"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "9:13: error: `read_only` in a volume of service \"c\": expected true or false, found a string",
+        ),
+        bare(
+            "legacy_regex_not_is_checked_to_compile",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+expected_output_regex_not = "(a"
+"#,
+            "9:29: error: invalid regex in expect.stdout of step \"a\": unclosed group",
+        ),
+        bare(
+            "legacy_should_fail_with_an_exit_code_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+should_fail = true
+expected_exit_code = 2
+"#,
+            "10:1: error: step \"a\" gives both `should_fail` and `expected_exit_code`; keep one",
+        ),
+        bare(
+            "legacy_step_description_is_a_descriptive_warning",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+description = "says hi"
+"#,
+            "9:1: warning: `description` in step \"a\" only describes the suite; ignored",
+        ),
+        bare(
+            "legacy_metadata_hermetic_is_a_descriptive_warning",
+            r#"[test.metadata]
+name = "t"
+hermetic = true
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "3:1: warning: `hermetic` in [test.metadata] only describes the suite; ignored",
+        ),
+        bare(
+            "legacy_scenario_artifacts_are_an_error",
+            r#"[meta]
+name = "t"
+[service.c]
+image = "alpine:3"
+[[scenario]]
+name = "s"
+run = "echo hi"
+artifacts = { collect = ["spans:default"] }
+"#,
+            "8:1: error: `artifacts` in scenario \"s\" asks for a check clnrm does not evaluate: artifact collection (spans, logs, files) is not supported yet",
+        ),
+        bare(
+            "legacy_concurrent_scenario_is_an_error",
+            r#"[meta]
+name = "t"
+[service.c]
+image = "alpine:3"
+[[scenario]]
+name = "s"
+run = "echo hi"
+concurrent = true
+"#,
+            "8:14: error: `concurrent = true` in scenario \"s\" is not supported: steps of a scenario run in order",
+        ),
+        bare(
+            "legacy_steps_without_any_service_run_in_the_default_image",
+            r#"[test.metadata]
+name = "t"
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "5:11: warning: steps that name no service run in a container of \"alpine:latest\" (the older clnrm\'s default image; set `[containers] default_image` in cleanroom.toml to change it)",
         ),
         bare(
             "legacy_scenario_run_with_unbalanced_quote_is_reported",

@@ -3,6 +3,7 @@
 
 mod ai_cli;
 mod cleanup;
+mod compat;
 mod harness;
 mod interrupt;
 mod partition;

@@ -232,7 +232,7 @@ async fn a_service_whose_container_exits_fails_fast_with_its_logs() {
 async fn memory_and_cpu_limits_are_visible_in_docker_inspect() {
     let env = run_env().await;
     let spec = ServiceSpec::new("limited", "redis")
-        .memory(clnrm::suite::values::parse_memory("64m").unwrap() as i64)
+        .memory(clnrm::values::parse_memory("64m").unwrap() as i64)
         .cpus(0.5);
     let services = Registry::builtin().start_all(&env, &[spec]).await.unwrap();
     let id = services.get("limited").unwrap().container_id().to_owned();

@@ -103,7 +103,7 @@ pub(crate) fn verdict(record: &RunRecord) -> Result<(), CliError> {
         )))
     } else if s.infra_error > 0 {
         Err(CliError::Environment(format!(
-            "{} test(s) could not run: their services did not start",
+            "{} test(s) could not run: their services did not start or stopped running",
             s.infra_error
         )))
     } else {

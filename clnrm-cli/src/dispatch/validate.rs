@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clnrm::suite::{Severity, SuiteSource, check_suite};
+use clnrm::suite::{DiagnosticKind, Severity, check_suite_file};
 
 use crate::CliError;
 
@@ -28,6 +28,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
     let registry = clnrm::Registry::builtin();
     let known = registry.names();
     let (mut errors, mut warnings, mut bad_files) = (0, 0, 0);
+    let mut kinds: std::collections::BTreeMap<DiagnosticKind, usize> = Default::default();
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
@@ -38,12 +39,15 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        let checked = check_suite(&SuiteSource::new(file, text), &known);
+        let checked = check_suite_file(file, &text, &known);
         for d in &checked.diagnostics {
             println!("{d}");
             match d.severity {
                 Severity::Error => errors += 1,
-                Severity::Warning => warnings += 1,
+                Severity::Warning => {
+                    warnings += 1;
+                    *kinds.entry(d.kind).or_default() += 1;
+                }
             }
         }
         bad_files += usize::from(checked.has_errors());
@@ -53,6 +57,13 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
         files.len(),
         files.len() - bad_files
     );
+    if !kinds.is_empty() {
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.label()))
+            .collect();
+        println!("warnings by kind: {}", parts.join(", "));
+    }
     if errors > 0 {
         Err(CliError::Invalid(format!(
             "{bad_files} of {} suite(s) have errors",

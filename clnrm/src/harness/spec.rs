@@ -7,7 +7,7 @@ use crate::__macro_support::{OptValue, TestDef};
 use crate::docker::Readiness;
 use crate::service::ServiceSpec;
 // The same parsers as the TOML suites, so both front doors accept and refuse the same text.
-use crate::suite::values::{parse_duration, parse_memory};
+use crate::values::{parse_duration, parse_memory};
 
 /// The engine's service kinds: what the macro declares is what a suite declares.
 pub use crate::engine::{Isolation, Scope, ServiceNeed as TestService};

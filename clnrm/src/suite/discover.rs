@@ -135,9 +135,10 @@ impl Walk {
     }
 }
 
-/// Is `name` the file name of a suite (`*.clnrm.toml`)?
+/// Is `name` the file name of a suite (`*.clnrm.toml`, or a `*.clnrm.toml.tera` template)?
 fn is_suite_name(name: &str) -> bool {
-    name.ends_with(SUITE_EXTENSION) && name.len() > SUITE_EXTENSION.len()
+    (name.ends_with(SUITE_EXTENSION) && name.len() > SUITE_EXTENSION.len())
+        || name.ends_with(super::template::TEMPLATE_EXTENSION)
 }
 
 #[cfg(test)]

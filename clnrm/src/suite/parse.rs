@@ -1,4 +1,5 @@
-//! `parse_suite`: TOML text -> [`SuiteSpec`], for both the current and the old upstream format.
+//! `parse_suite`: TOML text -> [`SuiteSpec`], for both the current and the old upstream format
+//! (the old format's own tables are read in `parse/legacy.rs`).
 //!
 //! Why a walker over `toml::de::DeTable` instead of `#[derive(Deserialize)]` with
 //! `deny_unknown_fields`: serde stops at the first unknown key, and a suite must report every
@@ -14,14 +15,19 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
+use super::compat::{self, Place, Treatment};
+use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
 use super::error::SuiteError;
 use super::spec::{
     Action, CURRENT_VERSION, Command, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation,
     JsonExpect, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned, StepSpec, SuiteSpec,
     Target, WaitFor,
 };
-use super::values;
+use crate::values;
+
+mod legacy;
+
+use legacy::{LEGACY_SCENARIO_KEYS, LEGACY_SERVICE_KEYS, LEGACY_STEP_KEYS};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
@@ -48,36 +54,6 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Names of the upstream clnrm keys this format does not implement: accepted in old-format
-/// files with a warning each, so nothing is dropped silently.
-pub const UPSTREAM_ONLY_TOP_LEVEL: &[&str] = &[
-    "assertions",
-    "otel_validation",
-    "otel",
-    "vars",
-    "matrix",
-    "expect",
-    "report",
-    "determinism",
-    "limits",
-    "otel_headers",
-    "otel_propagators",
-    "weaver",
-    "performance",
-    "chaos",
-];
-const UPSTREAM_ONLY_SERVICE: &[&str] = &[
-    "volumes",
-    "health_check",
-    "username",
-    "password",
-    "strict",
-    "wait_for_span",
-    "wait_for_span_timeout_secs",
-];
-const UPSTREAM_ONLY_SCENARIO: &[&str] = &["concurrent", "timeout_ms", "policy", "artifacts"];
-const UPSTREAM_ONLY_META: &[&str] = &["version"];
-
 const CURRENT_TOP: &[&str] = &["version", "suite", "services", "steps", "scenarios"];
 const LEGACY_TOP: &[&str] = &["test", "meta", "services", "service", "steps", "scenario"];
 const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
@@ -97,7 +73,6 @@ const SERVICE_KEYS: &[&str] = &[
     "isolation",
     "migrations",
 ];
-const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "type", "image", "env", "ports", "args"];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
     "name",
@@ -113,16 +88,6 @@ const STEP_KEYS: &[&str] = &[
     "continue_on_failure",
     "retries",
 ];
-const LEGACY_STEP_KEYS: &[&str] = &[
-    "name",
-    "command",
-    "expected_output_regex",
-    "expected_exit_code",
-    "service",
-    "workdir",
-    "env",
-    "continue_on_failure",
-];
 const HTTP_KEYS: &[&str] = &[
     "service", "port", "method", "path", "headers", "body", "json",
 ];
@@ -137,7 +102,6 @@ const EXPECT_KEYS: &[&str] = &[
 ];
 const OUTPUT_KEYS: &[&str] = &["contains", "not_contains", "regex"];
 const SCENARIO_KEYS: &[&str] = &["name", "steps"];
-const LEGACY_SCENARIO_KEYS: &[&str] = &["name", "steps", "service", "run"];
 
 /// Parses a suite file (either format) into a [`SuiteSpec`].
 ///
@@ -149,7 +113,7 @@ const LEGACY_SCENARIO_KEYS: &[&str] = &["name", "steps", "service", "run"];
 pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
     let (root, errors) = DeTable::parse_recoverable(source.text());
     if let Some(first) = errors.first() {
-        let diagnostics = errors
+        let mut diagnostics: Vec<Diagnostic> = errors
             .iter()
             .map(|e| {
                 let span = e.span().unwrap_or(0..0);
@@ -160,6 +124,14 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
                 )
             })
             .collect();
+        if let Some(at) = template_syntax(source.text()) {
+            diagnostics.push(source.diagnostic(
+                diagnostic::Severity::Error,
+                at..at + 2,
+                "this file looks like a Tera template (`{{ }}` / `{% %}`) of the older clnrm; name it `*.clnrm.toml.tera` to have it rendered before parsing",
+            ));
+            diagnostic::sort(&mut diagnostics);
+        }
         return Err(SuiteError::Parse {
             path: source.path().to_path_buf(),
             diagnostics,
@@ -171,6 +143,7 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
     let mut walker = Walker {
         sink: Sink::new(source),
         legacy: format == SuiteFormat::Legacy,
+        default_image_noted: false,
     };
     let spec = walker.suite(&root, source);
     let mut diagnostics = walker.sink.out;
@@ -180,6 +153,14 @@ pub fn parse_suite(source: &SuiteSource) -> Result<ParsedSuite, SuiteError> {
         format,
         diagnostics,
     })
+}
+
+/// The offset of the first `{%` or `{{` of a file that is not valid TOML: template syntax.
+fn template_syntax(text: &str) -> Option<usize> {
+    [text.find("{%"), text.find("{{")]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
@@ -247,34 +228,86 @@ fn integer(value: &DeValue<'_>) -> Option<Option<i64>> {
 struct Walker<'s> {
     sink: Sink<'s>,
     legacy: bool,
+    /// Whether the default container of service-less old-format steps was reported already.
+    default_image_noted: bool,
 }
 
 impl Walker<'_> {
     // ---- generic helpers -------------------------------------------------------------
 
     /// Reports every key of `table` that is not in `known` (the `deny_unknown_fields` check).
-    fn check_keys(&mut self, table: &DeTable<'_>, what: &str, known: &[&str], upstream: &[&str]) {
+    /// Older-format keys of `place` are treated as [`compat::OLD_KEYS`] says: descriptive ones
+    /// are warnings in old-format files, unevaluated checks and unsupported behaviour errors.
+    fn check_keys(
+        &mut self,
+        table: &DeTable<'_>,
+        what: &str,
+        known: &[&str],
+        place: Option<Place>,
+    ) {
         for (key, _) in entries(table) {
             let name = key.get_ref().as_ref();
             if known.contains(&name) {
                 continue;
             }
-            if self.legacy && upstream.contains(&name) {
-                self.sink.warning(
-                    key.span(),
-                    format!(
-                        "`{name}` in {what} is an upstream clnrm key that clnrm does not implement; it is ignored"
-                    ),
-                );
+            if place == Some(Place::Top)
+                && name == "vars"
+                && self.sink.source.is_rendered_template()
+            {
+                // The renderer read them.
                 continue;
             }
-            let message = match values::closest(name, known) {
+            let old = place.and_then(|p| compat::lookup(p, name));
+            match old.map(|k| k.treatment) {
+                Some(Treatment::Describes) if self.legacy => {
+                    self.sink.note(
+                        DiagnosticKind::Descriptive,
+                        key.span(),
+                        format!("`{name}` in {what} only describes the suite; ignored"),
+                    );
+                    continue;
+                }
+                Some(Treatment::Ignored(why)) if self.legacy => {
+                    self.sink.note(
+                        DiagnosticKind::Descriptive,
+                        key.span(),
+                        format!("`{name}` in {what} is ignored: {why}"),
+                    );
+                    continue;
+                }
+                // Read by the code of its table (which warns, naming the mapping).
+                Some(Treatment::Mapped(_)) if self.legacy => continue,
+                Some(Treatment::Check(why)) => {
+                    self.sink.error(
+                        key.span(),
+                        format!(
+                            "`{name}` in {what} asks for a check clnrm does not evaluate: {why}"
+                        ),
+                    );
+                    continue;
+                }
+                Some(Treatment::Unsupported(why)) => {
+                    self.sink.error(
+                        key.span(),
+                        format!("`{name}` in {what} is not supported: {why}"),
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+            let mut candidates: Vec<&str> = known.to_vec();
+            if self.legacy
+                && let Some(place) = place
+            {
+                candidates.extend(compat::mapped_keys(place).map(|k| -> &str { k }));
+            }
+            let message = match values::closest(name, &candidates) {
                 Some(suggestion) => {
                     format!("unknown key `{name}` in {what}, did you mean `{suggestion}`?")
                 }
                 None => format!(
                     "unknown key `{name}` in {what}; expected one of: {}",
-                    known.join(", ")
+                    candidates.join(", ")
                 ),
             };
             self.sink.error(key.span(), message);
@@ -337,6 +370,12 @@ impl Walker<'_> {
                 None
             }
         }
+    }
+
+    fn exit_code(&mut self, value: &Value<'_>, key: &str, what: &str) -> Option<Spanned<i32>> {
+        let range = i64::from(i32::MIN)..i64::from(i32::MAX) + 1;
+        self.int_in(value, key, what, range, "an exit code (integer)")
+            .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)))
     }
 
     fn port(&mut self, value: &Value<'_>, key: &str, what: &str) -> Option<Spanned<u16>> {
@@ -576,13 +615,13 @@ impl Walker<'_> {
             scenarios: Vec::new(),
         };
         if self.legacy {
-            self.check_keys(root, "the top level", LEGACY_TOP, UPSTREAM_ONLY_TOP_LEVEL);
+            self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
             self.legacy_metadata(root, &mut spec);
         } else {
-            self.check_keys(root, "the top level", CURRENT_TOP, &[]);
+            self.check_keys(root, "the top level", CURRENT_TOP, Some(Place::Top));
             self.version(root);
             if let Some((table, _)) = self.table(root, "suite", "the top level") {
-                self.check_keys(table, "[suite]", SUITE_KEYS, &[]);
+                self.check_keys(table, "[suite]", SUITE_KEYS, None);
                 self.metadata(table, "[suite]", &mut spec);
                 if let Some(tags) = table.get("tags") {
                     spec.tags = self
@@ -679,31 +718,6 @@ impl Walker<'_> {
         spec.timeout = self.duration(table, "timeout", what);
     }
 
-    fn legacy_metadata(&mut self, root: &DeTable<'_>, spec: &mut SuiteSpec) {
-        if let Some((test, _)) = self.table(root, "test", "the top level") {
-            self.check_keys(test, "[test]", &["metadata"], &[]);
-            if let Some((meta, _)) = self.table(test, "metadata", "[test]") {
-                self.check_keys(
-                    meta,
-                    "[test.metadata]",
-                    &["name", "description", "timeout"],
-                    &[],
-                );
-                self.metadata(meta, "[test.metadata]", spec);
-            }
-        }
-        if let Some((meta, span)) = self.table(root, "meta", "the top level") {
-            if root.contains_key("test") {
-                self.sink.error(
-                    span.clone(),
-                    "both [meta] and [test.metadata] are given; keep one",
-                );
-            }
-            self.check_keys(meta, "[meta]", &["name", "description"], UPSTREAM_ONLY_META);
-            self.metadata(meta, "[meta]", spec);
-        }
-    }
-
     // ---- services ----------------------------------------------------------------------
 
     fn services(&mut self, root: &DeTable<'_>, key: &str, out: &mut Vec<ServiceSpec>) {
@@ -762,30 +776,13 @@ impl Walker<'_> {
             scope: Scope::Shared,
             isolation: None,
             migrations: None,
+            volumes: Vec::new(),
         };
         if self.legacy {
-            self.check_keys(table, what, LEGACY_SERVICE_KEYS, UPSTREAM_ONLY_SERVICE);
-            let plugin = self.string(table, "plugin", what);
-            let kind = self.string(table, "type", what);
-            if let (Some(_), Some(kind)) = (&plugin, &kind) {
-                self.sink.error(
-                    kind.span(),
-                    format!("{what} gives both `plugin` and `type`; keep one"),
-                );
-            }
-            if let Some(plugin) = plugin.or(kind) {
-                let span = plugin.span();
-                let normalised = match plugin.get_ref().as_str() {
-                    "generic_container" => "generic".to_owned(),
-                    other => other.to_owned(),
-                };
-                service.plugin = Spanned::new(span, normalised);
-            }
-            if let Some(args) = self.argv(table, "args", what) {
-                service.cmd = Some(args.into_inner());
-            }
+            self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
+            self.legacy_service(table, what, &mut service);
         } else {
-            self.check_keys(table, what, SERVICE_KEYS, &[]);
+            self.check_keys(table, what, SERVICE_KEYS, None);
             if let Some(plugin) = self.string(table, "plugin", what) {
                 service.plugin = plugin;
             }
@@ -828,8 +825,12 @@ impl Walker<'_> {
             }
             service.migrations = self.string(table, "migrations", what);
         }
-        service.image = self.string(table, "image", what);
-        service.env = self.string_map(table, "env", what);
+        if let Some(image) = self.string(table, "image", what) {
+            service.image = Some(image);
+        }
+        if !self.legacy || !table.contains_key("environment") {
+            service.env = self.string_map(table, "env", what);
+        }
         if let Some(ports) = table.get("ports") {
             if let Some(array) = ports.get_ref().as_array() {
                 for port in array.iter() {
@@ -857,7 +858,7 @@ impl Walker<'_> {
         };
         let inner = format!("wait_for of {what}");
         let inner = inner.as_str();
-        self.check_keys(wait, inner, WAIT_FOR_KEYS, &[]);
+        self.check_keys(wait, inner, WAIT_FOR_KEYS, None);
         let kinds: Vec<&str> = ["log", "tcp", "http", "command"]
             .into_iter()
             .filter(|k| wait.contains_key(*k))
@@ -964,8 +965,10 @@ impl Walker<'_> {
         let cpus = match value.get_ref() {
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
             DeValue::Integer(_) => integer(value.get_ref()).flatten().map(|n| n as f64),
+            // `cpus = "0.5"`, as `docker run --cpus` and the macro's `cpus = "0.5"` write it.
+            DeValue::String(s) => s.trim().parse::<f64>().ok(),
             _ => {
-                self.expected(value, "cpus", what, "a number of CPUs like 1.5");
+                self.expected(value, "cpus", what, "a number of CPUs like 1.5 or \"0.5\"");
                 return None;
             }
         };
@@ -1013,9 +1016,9 @@ impl Walker<'_> {
         let what = format!("scenario \"{}\"", name.get_ref());
         let what = what.as_str();
         if self.legacy {
-            self.check_keys(table, what, LEGACY_SCENARIO_KEYS, UPSTREAM_ONLY_SCENARIO);
+            self.check_keys(table, what, LEGACY_SCENARIO_KEYS, Some(Place::Scenario));
         } else {
-            self.check_keys(table, what, SCENARIO_KEYS, &[]);
+            self.check_keys(table, what, SCENARIO_KEYS, None);
         }
         let scenario_service = if self.legacy {
             self.string(table, "service", what)
@@ -1029,39 +1032,8 @@ impl Walker<'_> {
             scenario_service.as_ref(),
             services,
         );
-        if self.legacy
-            && let Some(run) = table.get("run")
-        {
-            let command = match run.get_ref() {
-                DeValue::String(line) => match values::split_command_line(line) {
-                    Ok(argv) => Some(argv),
-                    Err(e) => {
-                        self.sink.error(run.span(), format!("`run` in {what}: {e}"));
-                        None
-                    }
-                },
-                DeValue::Array(_) => self.argv(table, "run", what).map(Spanned::into_inner),
-                _ => {
-                    self.expected(run, "run", what, "a command string or an argv array");
-                    None
-                }
-            };
-            let target = self.legacy_target(scenario_service.clone(), run.span(), what, services);
-            if let (Some(argv), Some(target)) = (command, target) {
-                steps.push(StepSpec {
-                    name: name.clone(),
-                    action: Action::Exec(ExecSpec {
-                        command: Spanned::new(run.span(), Command::Argv(argv)),
-                        target,
-                    }),
-                    expect: Expectations::default(),
-                    timeout: None,
-                    env: BTreeMap::new(),
-                    workdir: None,
-                    continue_on_failure: false,
-                    retries: 0,
-                });
-            }
+        if self.legacy {
+            self.legacy_scenario_run(table, what, &name, scenario_service, services, &mut steps);
         }
         let declared_steps = table
             .get("steps")
@@ -1176,12 +1148,12 @@ impl Walker<'_> {
             .bool(table, "continue_on_failure", what)
             .unwrap_or(false);
         let (action, expect, timeout, retries) = if self.legacy {
-            self.check_keys(table, what, LEGACY_STEP_KEYS, &[]);
+            self.check_keys(table, what, LEGACY_STEP_KEYS, Some(Place::Step));
             let (action, expect) =
                 self.legacy_step_body(table, &header, what, default_service, services);
             (action, expect, None, 0)
         } else {
-            self.check_keys(table, what, STEP_KEYS, &[]);
+            self.check_keys(table, what, STEP_KEYS, None);
             let action = self.action(table, &header, what);
             let expect = match self.table(table, "expect", what) {
                 Some((expect, _)) => self.expectations(expect, what),
@@ -1317,7 +1289,7 @@ impl Walker<'_> {
         };
         let inner = format!("http of {what}");
         let inner = inner.as_str();
-        self.check_keys(http, inner, HTTP_KEYS, &[]);
+        self.check_keys(http, inner, HTTP_KEYS, None);
         let service = self.string(http, "service", inner);
         if service.is_none() && !http.contains_key("service") {
             self.sink.error(
@@ -1389,18 +1361,10 @@ impl Walker<'_> {
     fn expectations(&mut self, table: &DeTable<'_>, what: &str) -> Expectations {
         let inner = format!("expect of {what}");
         let inner = inner.as_str();
-        self.check_keys(table, inner, EXPECT_KEYS, &[]);
+        self.check_keys(table, inner, EXPECT_KEYS, None);
         let mut expect = Expectations::default();
         if let Some(code) = table.get("exit_code") {
-            expect.exit_code = self
-                .int_in(
-                    code,
-                    "exit_code",
-                    inner,
-                    -2_147_483_648..2_147_483_648,
-                    "an exit code (integer)",
-                )
-                .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)));
+            expect.exit_code = self.exit_code(code, "exit_code", inner);
         }
         if let Some(status) = table.get("status") {
             expect.status = self
@@ -1448,7 +1412,7 @@ impl Walker<'_> {
         let Some((checks, _)) = self.table(table, key, &format!("expect of {what}")) else {
             return out;
         };
-        self.check_keys(checks, inner, OUTPUT_KEYS, &[]);
+        self.check_keys(checks, inner, OUTPUT_KEYS, None);
         let plain = |s: Vec<Spanned<String>>| s.into_iter().map(Spanned::into_inner).collect();
         if let Some(v) = checks.get("contains") {
             out.contains = plain(self.one_or_many(v, "contains", inner));
@@ -1461,90 +1425,6 @@ impl Walker<'_> {
         }
         out
     }
-
-    // ---- old format steps ---------------------------------------------------------------
-
-    fn legacy_step_body(
-        &mut self,
-        table: &DeTable<'_>,
-        header: &Range<usize>,
-        what: &str,
-        default_service: Option<&Spanned<String>>,
-        services: &[ServiceSpec],
-    ) -> (Option<Action>, Expectations) {
-        let mut expect = Expectations::default();
-        if let Some(regex) = self.string(table, "expected_output_regex", what) {
-            expect.stdout.regex.push(regex);
-        }
-        if let Some(code) = table.get("expected_exit_code") {
-            expect.exit_code = self
-                .int_in(
-                    code,
-                    "expected_exit_code",
-                    what,
-                    -2_147_483_648..2_147_483_648,
-                    "an exit code (integer)",
-                )
-                .map(|c| Spanned::new(c.span(), i32::try_from(c.into_inner()).unwrap_or(0)));
-        }
-        let command = self.argv(table, "command", what);
-        if command.is_none() && !table.contains_key("command") {
-            self.sink.error(
-                header.clone(),
-                format!("{what} has no `command`; expected command = [\"program\", \"arg\", ...]"),
-            );
-        }
-        let service = self
-            .string(table, "service", what)
-            .or_else(|| default_service.cloned());
-        let span = command.as_ref().map_or(header.clone(), Spanned::span);
-        let target = self.legacy_target(service, span, what, services);
-        let action = match (command, target) {
-            (Some(argv), Some(target)) => Some(Action::Exec(ExecSpec {
-                command: Spanned::new(argv.span(), Command::Argv(argv.into_inner())),
-                target,
-            })),
-            _ => None,
-        };
-        (action, expect)
-    }
-
-    /// Old-format steps may omit `service`: they then run in the suite's only service.
-    fn legacy_target(
-        &mut self,
-        service: Option<Spanned<String>>,
-        span: Range<usize>,
-        what: &str,
-        services: &[ServiceSpec],
-    ) -> Option<Target> {
-        if let Some(service) = service {
-            return Some(Target::Service(service));
-        }
-        match services {
-            [only] => Some(Target::Service(Spanned::new(
-                span,
-                only.name.get_ref().clone(),
-            ))),
-            [] => {
-                self.sink.error(
-                    span,
-                    format!("{what} has a command but the suite declares no service to run it in; add [services.NAME] with an `image`"),
-                );
-                None
-            }
-            many => {
-                let known: Vec<&str> = many.iter().map(|s| s.name.get_ref().as_str()).collect();
-                self.sink.error(
-                    span,
-                    format!(
-                        "{what} does not say which service runs its command; expected `service = \"NAME\"`, known: {}",
-                        known.join(", ")
-                    ),
-                );
-                None
-            }
-        }
-    }
 }
 
 fn default_suite_name(source: &SuiteSource) -> String {
@@ -1554,7 +1434,8 @@ fn default_suite_name(source: &SuiteSource) -> String {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = file
-        .strip_suffix(".clnrm.toml")
+        .strip_suffix(".clnrm.toml.tera")
+        .or_else(|| file.strip_suffix(".clnrm.toml"))
         .or_else(|| file.strip_suffix(".toml"))
         .unwrap_or(&file);
     if stem.is_empty() {

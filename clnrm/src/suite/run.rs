@@ -179,7 +179,7 @@ async fn run_suite(
             return Ok(records);
         }
     };
-    let (specs, images) = service_specs(spec);
+    let (specs, images) = service_specs(path, spec);
     let needs = service_needs(path, spec);
     // Isolation leases and `scope = "test"` containers; the suite's shared services are adopted.
     let pool = SharedServices::in_env(std::sync::Arc::clone(&env), 1);
@@ -295,13 +295,16 @@ fn skipped_as_infra(path: &std::path::Path, spec: &SuiteSpec, error: &Error) -> 
 
 /// The engine's service specs for the suite's shared services, plus one `generic` service per image
 /// named by an `image = ...` step; returns (specs, image -> service name).
-fn service_specs(spec: &SuiteSpec) -> (Vec<ServiceSpec>, Vec<(String, String)>) {
+fn service_specs(
+    path: &std::path::Path,
+    spec: &SuiteSpec,
+) -> (Vec<ServiceSpec>, Vec<(String, String)>) {
     // `scope = "test"` services start per scenario (`engine::prepare`), never for the suite.
     let mut specs: Vec<ServiceSpec> = spec
         .services
         .iter()
         .filter(|s| s.scope == SuiteScope::Shared)
-        .map(engine_spec)
+        .map(|s| engine_spec(path, s))
         .collect();
     let mut images: Vec<(String, String)> = Vec::new();
     for step in spec.scenarios.iter().flat_map(|s| &s.steps) {
@@ -325,8 +328,18 @@ fn service_specs(spec: &SuiteSpec) -> (Vec<ServiceSpec>, Vec<(String, String)>) 
     (specs, images)
 }
 
-fn engine_spec(s: &SuiteServiceSpec) -> ServiceSpec {
+fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
     let mut out = ServiceSpec::new(s.name.get_ref(), s.plugin.get_ref());
+    for volume in &s.volumes {
+        let host = volume.host_path_for(path);
+        // Docker binds absolute host paths only.
+        let host = std::path::absolute(&host).unwrap_or(host);
+        out = out.mount(
+            host.display().to_string(),
+            volume.container_path.get_ref().clone(),
+            volume.read_only,
+        );
+    }
     if let Some(image) = &s.image {
         out = out.image(image.get_ref().clone());
     }
@@ -385,7 +398,7 @@ fn service_needs(path: &std::path::Path, spec: &SuiteSpec) -> Vec<ServiceNeed> {
             };
             ServiceNeed {
                 local: s.name.get_ref().clone(),
-                spec: engine_spec(s),
+                spec: engine_spec(path, s),
                 isolation,
                 migrations: s
                     .migrations
@@ -614,7 +627,68 @@ impl Attempt for StepAttempt<'_> {
         }
     }
 
-    async fn finish(&mut self, (): (), _: Option<&mut engine::Failure>) {}
+    /// A failure because the step's service died (Docker's "container is not running") is an
+    /// infrastructure error with the service's log tail, not a step failure. Looked at only
+    /// after a failure, so passing steps pay nothing for it.
+    async fn finish(&mut self, (): (), failure: Option<&mut engine::Failure>) {
+        if let Some(failure) = failure
+            && let Some(why) = service_gone(self.ctx, self.step).await
+        {
+            *failure = engine::Failure::Infra(why);
+        }
+    }
+}
+
+/// The service (or step-image container) a command step runs in, when the step has one.
+fn step_service(ctx: &StepContext<'_>, step: &StepSpec) -> Option<String> {
+    match &step.action {
+        Action::Exec(exec) => match &exec.target {
+            Target::Service(name) => Some(name.get_ref().clone()),
+            Target::Image(image) => ctx
+                .suite
+                .images
+                .iter()
+                .find(|(i, _)| i == image.get_ref())
+                .map(|(_, s)| s.clone()),
+        },
+        Action::Http(http) => Some(http.service.get_ref().clone()),
+    }
+}
+
+/// `Some(why)` when the container of the step's service has stopped: its exit code and last
+/// log lines.
+async fn service_gone(ctx: &StepContext<'_>, step: &StepSpec) -> Option<String> {
+    let name = step_service(ctx, step)?;
+    let handle = ctx.handle(&name).ok()?;
+    let docker = crate::docker::connect().await.ok()?;
+    let state = docker
+        .inspect_container(handle.container_id(), None)
+        .await
+        .ok()?
+        .state?;
+    if state.running == Some(true) {
+        return None;
+    }
+    let logs = handle
+        .logs(20)
+        .await
+        .unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+    let shown = if logs.trim().is_empty() {
+        " (none)".to_owned()
+    } else {
+        format!("\n{}", indent_lines(logs.trim_end()))
+    };
+    Some(format!(
+        "service `{name}` is not running: its container exited (exit code {}) after it started; its last log lines:{shown}",
+        state.exit_code.unwrap_or(-1)
+    ))
+}
+
+fn indent_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Result<(), String> {
@@ -645,7 +719,14 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
                 .await
                 .map_err(|e| format!("{e:?}"))?;
             let expected = i64::from(step.expect.expected_exit_code());
-            if output.exit_code != expected {
+            if step.expect.fails {
+                if output.exit_code == 0 {
+                    return Err(format!(
+                        "exit code 0 (expected a failure: should_fail); stdout: {}",
+                        tail(&output.stdout)
+                    ));
+                }
+            } else if output.exit_code != expected {
                 return Err(format!(
                     "exit code {} (expected {expected}); stderr: {}",
                     output.exit_code,
@@ -735,14 +816,20 @@ fn check_output(
             ));
         }
     }
-    for pattern in &expect.regex {
+    let regexes = expect.regex.iter().map(|p| (p, true));
+    for (pattern, must_match) in regexes.chain(expect.not_regex.iter().map(|p| (p, false))) {
         let re = regex::RegexBuilder::new(pattern.get_ref())
             .multi_line(true)
             .build()
             .map_err(|e| e.to_string())?;
-        if !re.is_match(text) {
+        if re.is_match(text) != must_match {
+            let does = if must_match {
+                "does not match"
+            } else {
+                "matches"
+            };
             return Err(format!(
-                "{stream} does not match /{}/; {stream}: {:?}",
+                "{stream} {does} /{}/; {stream}: {:?}",
                 pattern.get_ref(),
                 tail(text)
             ));

@@ -84,6 +84,29 @@ pub struct ServiceSpec {
     /// Directory of `*.sql` files applied once to the template every isolated Postgres
     /// database (or schema) is made from, in name order; relative to the suite file.
     pub migrations: Option<Spanned<String>>,
+    /// Bind mounts (the older format's `[[services.NAME.volumes]]`).
+    pub volumes: Vec<VolumeSpec>,
+}
+
+/// A host directory or file mounted into a service's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// Host path: absolute, or relative to the suite file's directory.
+    pub host_path: Spanned<String>,
+    /// Absolute path inside the container.
+    pub container_path: Spanned<String>,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+impl VolumeSpec {
+    /// The host path, resolved against the directory of `suite_file` when relative.
+    pub fn host_path_for(&self, suite_file: &std::path::Path) -> std::path::PathBuf {
+        suite_file
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(self.host_path.get_ref())
+    }
 }
 
 /// Whether a service container is shared by the scenarios of a suite.
@@ -234,8 +257,10 @@ pub enum HttpBody {
 /// `expect`: what must hold after a step.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Expectations {
-    /// `exit_code` of a `run` step; `None` means 0 is expected.
+    /// `exit_code` of a `run` step; `None` means 0 is expected (or, with `fails`, anything but 0).
     pub exit_code: Option<Spanned<i32>>,
+    /// The command must fail: any exit code but 0 (the older format's `should_fail = true`).
+    pub fails: bool,
     /// Checks on stdout (or the HTTP response body).
     pub stdout: OutputExpect,
     /// Checks on stderr.
@@ -264,12 +289,17 @@ pub struct OutputExpect {
     pub not_contains: Vec<String>,
     /// Regexes (Rust `regex` syntax, already checked to compile) that must match.
     pub regex: Vec<Spanned<String>>,
+    /// Regexes that must not match (the older format's `expected_output_regex_not`).
+    pub not_regex: Vec<Spanned<String>>,
 }
 
 impl OutputExpect {
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
-        self.contains.is_empty() && self.not_contains.is_empty() && self.regex.is_empty()
+        self.contains.is_empty()
+            && self.not_contains.is_empty()
+            && self.regex.is_empty()
+            && self.not_regex.is_empty()
     }
 }
 

@@ -10,7 +10,7 @@ use super::spec::{
     Action, Expectations, Isolation, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned,
     StepSpec, SuiteSpec, Target, WaitFor,
 };
-use super::values;
+use crate::values;
 
 /// Checks `spec` (parsed from `source`) against itself and the plugins the engine knows.
 ///
@@ -45,6 +45,53 @@ pub(crate) fn migrations_dir(suite_file: &std::path::Path, migrations: &str) -> 
         .parent()
         .unwrap_or(std::path::Path::new(""))
         .join(migrations)
+}
+
+/// `Some((description of the root, resolved dir))` when `dir` is outside the root of `suite_file`: the git
+/// repository holding it, or its own directory when it is in none. Compared lexically after
+/// resolving `.` and `..` (and symlinks, when both exist), so `../../etc` and absolute paths
+/// elsewhere are caught.
+pub(crate) fn outside_root(
+    suite_file: &std::path::Path,
+    dir: &std::path::Path,
+) -> Option<(String, std::path::PathBuf)> {
+    let suite_dir = suite_file.parent().unwrap_or(std::path::Path::new(""));
+    let absolute = |p: &std::path::Path| {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        p.canonicalize().unwrap_or_else(|_| normalise(&p))
+    };
+    let suite_dir = absolute(suite_dir);
+    let (root, shown) = match suite_dir.ancestors().find(|a| a.join(".git").exists()) {
+        Some(repo) => (
+            repo.to_path_buf(),
+            format!("the repository `{}`", repo.display()),
+        ),
+        None => (
+            suite_dir.clone(),
+            format!("the suite's directory `{}`", suite_dir.display()),
+        ),
+    };
+    let resolved = absolute(dir);
+    (!resolved.starts_with(&root)).then_some((shown, resolved))
+}
+
+/// `a/b/../c/./d` -> `a/c/d`, without touching the file system.
+fn normalise(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `1m 30s`, `500ms`, `0s`.
@@ -186,6 +233,7 @@ impl Validator<'_> {
             None => {}
         }
         self.isolation(service, &what);
+        self.volumes(service, &what);
         if let Some(timeout) = &service.startup_timeout {
             self.too_long(&what, "startup_timeout", timeout);
         }
@@ -294,12 +342,50 @@ impl Validator<'_> {
             );
         } else {
             let dir = migrations_dir(self.sink.source.path(), migrations.get_ref());
+            if let Some((root, resolved)) = outside_root(self.sink.source.path(), &dir) {
+                self.sink.warning(
+                    migrations.span(),
+                    format!(
+                        "`migrations` of {what} resolve to `{}`, outside {root}; the suite reads files it does not own",
+                        resolved.display()
+                    ),
+                );
+            }
             if !dir.is_dir() {
                 self.sink.error(
                     migrations.span(),
                     format!(
                         "`migrations` of {what}: `{}` is not a directory (paths are relative to the suite file)",
                         dir.display()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn volumes(&mut self, service: &ServiceSpec, what: &str) {
+        for volume in &service.volumes {
+            let host = volume.host_path_for(self.sink.source.path());
+            if volume.host_path.get_ref().trim().is_empty() {
+                self.sink.error(
+                    volume.host_path.span(),
+                    format!("`host_path` of a volume of {what} is empty"),
+                );
+            } else if !host.exists() {
+                self.sink.error(
+                    volume.host_path.span(),
+                    format!(
+                        "volume of {what}: host path `{}` does not exist (relative paths are relative to the suite file)",
+                        host.display()
+                    ),
+                );
+            }
+            if !volume.container_path.get_ref().starts_with('/') {
+                self.sink.error(
+                    volume.container_path.span(),
+                    format!(
+                        "volume of {what}: `container_path` must be absolute, like \"/data\"; found \"{}\"",
+                        volume.container_path.get_ref()
                     ),
                 );
             }
@@ -492,7 +578,7 @@ impl Validator<'_> {
     }
 
     fn regexes(&mut self, what: &str, stream: &str, output: &OutputExpect) {
-        for pattern in &output.regex {
+        for pattern in output.regex.iter().chain(&output.not_regex) {
             if let Some(message) = regex_problem(pattern.get_ref(), stream, what) {
                 self.sink.error(pattern.span(), message);
             }

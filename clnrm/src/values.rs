@@ -1,5 +1,6 @@
-//! Small pure parsers for the scalar formats a suite uses: durations, memory sizes, image
-//! references, old-format command strings, and "did you mean" suggestions.
+//! The scalar vocabulary both front doors share (the `#[clnrm::test]` harness and TOML suites):
+//! small pure parsers for durations, memory sizes, image references, old-format command strings,
+//! and "did you mean" suggestions.
 
 use std::time::Duration;
 

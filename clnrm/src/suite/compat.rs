@@ -1,0 +1,310 @@
+//! The older upstream clnrm format: every key of it that clnrm does not read as one of its own,
+//! described once in [`OLD_KEYS`] (where it goes, what clnrm does with it). The parser, the
+//! warning summary of `clnrm validate` and the README's key reference all read this table.
+//!
+//! The rule: a key that only describes is accepted with a warning; a key that expresses a
+//! check clnrm does not evaluate, or changes behaviour clnrm does not implement, is an error
+//! saying so. Nothing a suite asks for is skipped in silence.
+
+use std::fmt::Write as _;
+
+/// Where an older-format key sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The top level of the file.
+    Top,
+    /// `[test.metadata]` or `[meta]`.
+    Meta,
+    /// `[services.NAME]` / `[service.NAME]`.
+    Service,
+    /// `[[scenario]]`.
+    Scenario,
+    /// `[[steps]]` / `[[scenario.steps]]`.
+    Step,
+}
+
+impl Place {
+    fn shown(self) -> &'static str {
+        match self {
+            Self::Top => "top level",
+            Self::Meta => "`[test.metadata]` / `[meta]`",
+            Self::Service => "service",
+            Self::Scenario => "`[[scenario]]`",
+            Self::Step => "step",
+        }
+    }
+}
+
+/// What clnrm does with an older-format key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Treatment {
+    /// It only describes: accepted with a warning, the suite runs the same.
+    Describes,
+    /// It has no effect on a suite clnrm runs, for the reason given: accepted with a warning.
+    Ignored(&'static str),
+    /// It is read as clnrm's own equivalent, named here, with a warning naming the mapping.
+    Mapped(&'static str),
+    /// It expresses a check clnrm does not evaluate: an error, so nothing passes unchecked.
+    Check(&'static str),
+    /// It changes behaviour in a way clnrm does not implement: an error saying so.
+    Unsupported(&'static str),
+}
+
+/// One older-format key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OldKey {
+    pub(crate) place: Place,
+    pub(crate) name: &'static str,
+    pub(crate) treatment: Treatment,
+}
+
+const fn key(place: Place, name: &'static str, treatment: Treatment) -> OldKey {
+    OldKey {
+        place,
+        name,
+        treatment,
+    }
+}
+
+use Place::{Meta, Scenario, Service, Step, Top};
+use Treatment::{Check, Describes, Ignored, Mapped, Unsupported};
+
+const SPANS: &str = "span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm";
+
+/// Every older-format key clnrm does not read as one of its own current keys.
+pub(crate) const OLD_KEYS: &[OldKey] = &[
+    key(Top, "expect", Check(SPANS)),
+    key(Top, "otel_validation", Check(SPANS)),
+    key(
+        Top,
+        "assertions",
+        Check(
+            "`[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+        ),
+    ),
+    key(
+        Top,
+        "weaver",
+        Check("Weaver live-check of telemetry is not supported"),
+    ),
+    key(
+        Top,
+        "performance",
+        Check("performance baselines and regression checks are not supported"),
+    ),
+    key(
+        Top,
+        "otel",
+        Unsupported(
+            "per-suite telemetry export is not supported; clnrm exports with the standard OTEL_EXPORTER_OTLP_* variables",
+        ),
+    ),
+    key(
+        Top,
+        "otel_headers",
+        Unsupported("per-suite OTLP headers are not supported; use OTEL_EXPORTER_OTLP_HEADERS"),
+    ),
+    key(
+        Top,
+        "otel_propagators",
+        Unsupported("per-suite trace propagators are not supported"),
+    ),
+    key(
+        Top,
+        "matrix",
+        Unsupported("matrix expansion of a suite is not supported"),
+    ),
+    key(
+        Top,
+        "report",
+        Unsupported(
+            "per-suite report paths are not supported; use `clnrm run --json FILE --junit FILE`",
+        ),
+    ),
+    key(
+        Top,
+        "determinism",
+        Unsupported("seeded ordering and frozen clocks are not supported"),
+    ),
+    key(
+        Top,
+        "limits",
+        Unsupported(
+            "suite-wide resource limits are not supported; set `memory` / `cpus` on a current-format service",
+        ),
+    ),
+    key(
+        Top,
+        "chaos",
+        Unsupported("the older chaos experiments are not supported"),
+    ),
+    key(
+        Top,
+        "vars",
+        Ignored(
+            "template variables, read when a `*.clnrm.toml.tera` template is rendered; nothing else reads them",
+        ),
+    ),
+    key(Meta, "version", Describes),
+    key(Meta, "hermetic", Describes),
+    key(Meta, "tags", Describes),
+    key(Meta, "author", Describes),
+    key(Meta, "authors", Describes),
+    key(
+        Service,
+        "type",
+        Mapped("`plugin`; ignored when `plugin` is given too, as the older clnrm ignored it"),
+    ),
+    key(
+        Service,
+        "args",
+        Mapped("`cmd` (for `surrealdb`/`ollama`, instead of their default command)"),
+    ),
+    key(
+        Service,
+        "volumes",
+        Mapped(
+            "bind mounts: `host_path` (absolute, or relative to the suite file) at `container_path`, read-only when `read_only = true`",
+        ),
+    ),
+    key(
+        Service,
+        "username",
+        Mapped("the `--user` of the `surrealdb` server (an error on other plugins)"),
+    ),
+    key(
+        Service,
+        "password",
+        Mapped("the `--pass` of the `surrealdb` server (an error on other plugins)"),
+    ),
+    key(Service, "description", Describes),
+    key(Service, "environment", Mapped("`env`")),
+    key(
+        Service,
+        "health_check",
+        Mapped("`wait_for = { command = CMD }` (polled until the start-up timeout)"),
+    ),
+    key(
+        Service,
+        "wait_for_span",
+        Check("waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)"),
+    ),
+    key(
+        Service,
+        "wait_for_span_timeout_secs",
+        Check("waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)"),
+    ),
+    key(
+        Service,
+        "strict",
+        Mapped("the `--strict` flag of the `surrealdb` server (an error on other plugins)"),
+    ),
+    key(Scenario, "description", Describes),
+    key(
+        Scenario,
+        "concurrent",
+        Mapped("steps in order: `concurrent = false` is what clnrm does, `true` is an error"),
+    ),
+    key(
+        Scenario,
+        "timeout_ms",
+        Unsupported(
+            "a per-scenario timeout is not supported; give the suite a `timeout` in `[test.metadata]`",
+        ),
+    ),
+    key(
+        Scenario,
+        "policy",
+        Unsupported("security policies are not supported"),
+    ),
+    key(
+        Scenario,
+        "artifacts",
+        Check("artifact collection (spans, logs, files) is not supported yet"),
+    ),
+    key(Step, "command", Mapped("`run` (an argv array)")),
+    key(
+        Step,
+        "expected_output_regex",
+        Mapped("`expect.stdout.regex`"),
+    ),
+    key(
+        Step,
+        "expected_output_regex_not",
+        Mapped("a regex stdout must not match"),
+    ),
+    key(Step, "expected_exit_code", Mapped("`expect.exit_code`")),
+    key(Step, "should_fail", Mapped("any exit code but 0")),
+    key(Step, "description", Describes),
+];
+
+/// The entry for `name` at `place`, if it is an older-format key clnrm knows about.
+pub(crate) fn lookup(place: Place, name: &str) -> Option<&'static OldKey> {
+    OLD_KEYS.iter().find(|k| k.place == place && k.name == name)
+}
+
+/// The older-format keys of `place` that clnrm reads as its own (its parser takes them as known).
+pub(crate) fn mapped_keys(place: Place) -> impl Iterator<Item = &'static str> {
+    OLD_KEYS
+        .iter()
+        .filter(move |k| k.place == place && matches!(k.treatment, Mapped(_)))
+        .map(|k| k.name)
+}
+
+/// The README's reference of older-format keys (a Markdown table), rendered from the one
+/// table of them the parser reads.
+pub fn old_keys_markdown() -> String {
+    let mut out = String::from("| where | key | clnrm |\n|---|---|---|\n");
+    for k in OLD_KEYS {
+        let what = match k.treatment {
+            Describes => "warning: describes only, ignored".to_owned(),
+            Ignored(why) => format!("warning: ignored, {why}"),
+            Mapped(to) => format!("read as {to}"),
+            Check(why) => format!("error: a check clnrm does not evaluate: {why}"),
+            Unsupported(why) => format!("error: {why}"),
+        };
+        let _ = writeln!(out, "| {} | `{}` | {what} |", k.place.shown(), k.name);
+    }
+    out
+}
+
+/// Older plugin names and what they run as: (older name, image when the service names none,
+/// command when the service gives no `args`, ports).
+pub(crate) const OLD_PLUGINS: &[(&str, &str, &[&str], &[u16])] = &[
+    (
+        "surrealdb",
+        "surrealdb/surrealdb:latest",
+        &["start", "--user", "root", "--pass", "root", "memory"],
+        &[8000],
+    ),
+    ("ollama", "ollama/ollama:latest", &[], &[11434]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_old_key_is_listed_once_per_place() {
+        for (i, a) in OLD_KEYS.iter().enumerate() {
+            for b in &OLD_KEYS[i + 1..] {
+                assert!(
+                    !(a.place == b.place && a.name == b.name),
+                    "{} listed twice",
+                    a.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_key_reference_is_rendered_from_the_table() {
+        let readme = include_str!("../../../README.md");
+        let table = old_keys_markdown();
+        assert!(
+            readme.contains(&table),
+            "README.md must contain the older-format key table exactly as \
+             `clnrm::suite::old_keys_markdown()` renders it:\n{table}"
+        );
+    }
+}
