@@ -16,6 +16,7 @@ mod error;
 pub mod harness;
 pub mod history;
 mod isolation;
+pub mod marketplace;
 pub mod plan;
 pub mod plugins;
 pub mod report;
