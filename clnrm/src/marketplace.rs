@@ -43,6 +43,9 @@ pub struct InstallOptions {
     pub offline: bool,
     /// The project whose `clnrm.lock` is read and written.
     pub project: PathBuf,
+    /// Take the newest versions of the requested plugins even if the lockfile pins older ones
+    /// (`update`); never with `locked`.
+    pub update: bool,
 }
 
 /// One plugin an install dealt with.
@@ -146,6 +149,7 @@ pub async fn install(
     let locked: BTreeMap<String, semver::Version> = lockfile
         .plugins
         .iter()
+        .filter(|p| !(options.update && requests.iter().any(|(n, _)| *n == p.name)))
         .filter_map(|p| Some((p.name.clone(), semver::Version::parse(&p.version).ok()?)))
         .collect();
     let chosen = resolve::resolve(requests, &available, &locked)?;

@@ -4,6 +4,8 @@
 mod ai_cli;
 mod cleanup;
 mod harness;
+mod marketplace;
+mod marketplace_docker;
 mod partition;
 mod replay;
 mod services;

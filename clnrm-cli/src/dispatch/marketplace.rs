@@ -350,7 +350,7 @@ pub(crate) async fn run(command: MarketplaceCommand) -> Result<(), CliError> {
                 .into_iter()
                 .map(|n| (n, semver::VersionReq::STAR))
                 .collect();
-            install(&requests, &flags).await
+            install_with(&requests, &flags, true).await
         }
     }
 }
@@ -359,6 +359,19 @@ async fn install(
     requests: &[(String, semver::VersionReq)],
     flags: &InstallFlags,
 ) -> Result<(), CliError> {
+    install_with(requests, flags, false).await
+}
+
+async fn install_with(
+    requests: &[(String, semver::VersionReq)],
+    flags: &InstallFlags,
+    update: bool,
+) -> Result<(), CliError> {
+    if update && flags.locked {
+        return Err(CliError::Invalid(
+            "update changes clnrm.lock; it cannot be --locked".to_owned(),
+        ));
+    }
     let location = if flags.offline {
         Location::Dir(PathBuf::new())
     } else {
@@ -378,6 +391,7 @@ async fn install(
         locked: flags.locked,
         offline: flags.offline,
         project: marketplace::lockfile::project_dir(&cwd()),
+        update,
     };
     let report = marketplace::install(requests, &options).await?;
     notice_first_use(&location, report.first_use.as_deref());
