@@ -247,3 +247,23 @@ expect.stdout.contains = "VERSION 1.6"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+const MARKET_FIXTURE: &str = env!("CARGO_BIN_EXE_market-fixture");
+
+#[test]
+fn an_installed_plugin_runs_in_a_clnrm_test_by_name() {
+    let (dir, _url) = install_official("memcached");
+    let out = std::process::Command::new(MARKET_FIXTURE)
+        .current_dir(&dir)
+        .env("CLNRM_HOME", dir.join("home"))
+        .env("CLNRM_HISTORY", dir.join("history.db"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("installed_memcached_stores_a_value ... ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
