@@ -27,6 +27,8 @@ use super::{MarketError, store};
 
 /// Largest metadata file (root, snapshot, signature) accepted.
 pub const MAX_META_BYTES: u64 = 1 << 20;
+/// Largest snapshot accepted: it lists every index file (about 110 bytes per plugin).
+pub const MAX_SNAPSHOT_BYTES: u64 = 32 << 20;
 /// Largest index or search file accepted (the snapshot gives the exact length).
 pub const MAX_INDEX_BYTES: u64 = 64 << 20;
 
@@ -416,7 +418,7 @@ impl Index {
                 root
             }
         };
-        let snap_bytes = location.fetch("snapshot.json", MAX_META_BYTES).await?;
+        let snap_bytes = location.fetch("snapshot.json", MAX_SNAPSHOT_BYTES).await?;
         let snapshot: Snapshot = parse_json(&location.describe("snapshot.json"), &snap_bytes)?;
         // Walk the rotations up to the root the snapshot names.
         while root.version < snapshot.root_version {

@@ -34,6 +34,9 @@ pub fn resolve(
         }
         candidates.insert(name, list);
     }
+    if let Some(found) = learn_constraints(roots, &candidates) {
+        return Ok(found);
+    }
     let mut pending: Vec<(String, VersionReq, String)> = roots
         .iter()
         .map(|(n, r)| (n.clone(), r.clone(), "the command line".to_owned()))
@@ -46,6 +49,48 @@ pub fn resolve(
         .into_iter()
         .map(|(n, l): (String, &IndexLine)| (n, l.clone()))
         .collect())
+}
+
+/// The fast path: choose the newest candidate that meets every requirement seen so far on its
+/// name; when a later requirement rules a choice out, learn it and start over (requirements only
+/// accumulate, so this ends). Returns a selection only if every requirement of the result holds;
+/// `None` sends the caller to the complete backtracking search.
+fn learn_constraints(
+    roots: &[(String, VersionReq)],
+    candidates: &BTreeMap<&str, Vec<(Version, &IndexLine)>>,
+) -> Option<BTreeMap<String, IndexLine>> {
+    let mut learned: BTreeMap<String, Vec<VersionReq>> = BTreeMap::new();
+    for _ in 0..=candidates.len() * 4 + 4 {
+        let mut chosen: BTreeMap<String, &IndexLine> = BTreeMap::new();
+        let mut queue: std::collections::VecDeque<(String, VersionReq)> =
+            roots.iter().cloned().collect();
+        let mut restart = false;
+        while let Some((name, req)) = queue.pop_front() {
+            let reqs = learned.entry(name.clone()).or_default();
+            if !reqs.contains(&req) {
+                reqs.push(req.clone());
+            }
+            if let Some(line) = chosen.get(&name) {
+                if req.matches(&line.version()?) {
+                    continue;
+                }
+                restart = true; // learned: the earlier choice cannot stay
+                break;
+            }
+            let pick = candidates
+                .get(name.as_str())?
+                .iter()
+                .find(|(v, _)| learned[&name].iter().all(|r| r.matches(v)))?;
+            chosen.insert(name.clone(), pick.1);
+            for dep in &pick.1.deps {
+                queue.push_back((dep.name.clone(), VersionReq::parse(&dep.req).ok()?));
+            }
+        }
+        if !restart {
+            return Some(chosen.into_iter().map(|(n, l)| (n, l.clone())).collect());
+        }
+    }
+    None
 }
 
 fn solve<'a>(
@@ -178,6 +223,35 @@ mod tests {
             resolve(&roots, &available, &locked).unwrap()["a"].vers,
             "1.1.0"
         );
+    }
+
+    #[test]
+    fn a_chain_of_newer_majors_resolves_without_exhaustive_backtracking() {
+        // p_i depends on p_{i-1} ^1 and every p_i is also a root: the roots' newest (2.0.0)
+        // must give way to 1.x for all but the last.
+        let mut available = BTreeMap::new();
+        for i in 0..30 {
+            let deps: Vec<(String, &str)> = if i > 0 {
+                vec![(format!("p{}", i - 1), "^1")]
+            } else {
+                vec![]
+            };
+            let deps: Vec<(&str, &str)> = deps.iter().map(|(n, r)| (n.as_str(), *r)).collect();
+            let name = format!("p{i}");
+            available.insert(
+                name.clone(),
+                ["1.0.0", "1.1.0", "2.0.0"]
+                    .iter()
+                    .map(|v| line(&name, v, &deps))
+                    .collect(),
+            );
+        }
+        let roots: Vec<(String, VersionReq)> = (0..30)
+            .map(|i| (format!("p{i}"), VersionReq::STAR))
+            .collect();
+        let out = resolve(&roots, &available, &BTreeMap::new()).unwrap();
+        assert_eq!(out["p29"].vers, "2.0.0");
+        assert_eq!(out["p0"].vers, "1.1.0");
     }
 
     #[test]
