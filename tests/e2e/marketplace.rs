@@ -1,6 +1,7 @@
 //! `clnrm marketplace` end to end, without Docker: folder indexes and an HTTP index served on
 //! 127.0.0.1 by the test, keys generated per test, every attack refused with nothing written.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ url = "memcache://{{host}}:{{port:11211}}"
     if !deps.is_empty() {
         text.push_str("[dependencies]\n");
         for (n, r) in deps {
-            text.push_str(&format!("{n} = \"{r}\"\n"));
+            let _ = writeln!(text, "{n} = \"{r}\"");
         }
     }
     text
