@@ -748,3 +748,44 @@ fn offline_and_locked_installs_use_the_lockfile() {
     assert_eq!(code, Some(2));
     assert!(err.contains("not in the lockfile"), "{err}");
 }
+
+#[test]
+fn an_oversized_download_is_refused_before_it_is_read() {
+    let m = Market::new("oversized");
+    m.publish("cachy", "1.0.0", &[]);
+    let url = serve(&m.path("idx"));
+    let pkg = m.path("idx/packages/cachy/cachy-1.0.0.tgz");
+    std::fs::write(&pkg, vec![0u8; 4 << 20]).unwrap();
+    m.refused(
+        &["marketplace", "install", "cachy", "--index", &url],
+        2,
+        "larger than the limit",
+    );
+}
+
+#[test]
+fn the_same_version_with_other_bytes_is_refused_against_the_lockfile() {
+    let m = Market::new("republished");
+    m.publish("cachy", "1.0.0", &[]);
+    m.ok(&["marketplace", "install", "cachy", "--index", "idx"]);
+    m.ok(&["marketplace", "uninstall", "cachy"]);
+    // The index owner republishes 1.0.0 with other content (krew-index#390).
+    std::fs::write(m.path("idx/index/cachy.jsonl"), "").unwrap();
+    std::fs::write(m.path("p/cachy-1.0.0/README.md"), "# changed\n").unwrap();
+    m.ok(&[
+        "marketplace",
+        "publish",
+        "p/cachy-1.0.0",
+        "--index",
+        "idx",
+        "--key",
+        "pub.key",
+        "--index-key",
+        "root.key",
+    ]);
+    m.refused(
+        &["marketplace", "install", "cachy", "--index", "idx"],
+        2,
+        "the same version with other bytes",
+    );
+}
