@@ -209,6 +209,10 @@ pub fn load_manifest(path: &Path) -> Result<PluginManifest, crate::Error> {
 /// problem is reported at once, each with its line and column.
 pub fn parse_manifest(path: &Path, text: &str) -> Result<PluginManifest, MarketError> {
     let source = SuiteSource::new(path, text);
+    let structural = check_keys(&source);
+    if !structural.is_empty() {
+        return Err(MarketError::Manifest(structural));
+    }
     let manifest: PluginManifest = match toml::from_str(text) {
         Ok(m) => m,
         Err(e) => {
@@ -226,6 +230,106 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<PluginManifest, MarketE
     } else {
         Err(MarketError::Manifest(problems))
     }
+}
+
+/// The keys each table may hold (the `deny_unknown_fields` check, done by hand so that every
+/// unknown key is reported at once, as suites do).
+const KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "schema",
+            "plugin",
+            "service",
+            "readiness",
+            "credentials",
+            "connection",
+            "isolation",
+            "dependencies",
+        ],
+    ),
+    (
+        "plugin",
+        &[
+            "name",
+            "version",
+            "description",
+            "clnrm",
+            "license",
+            "homepage",
+            "categories",
+            "tags",
+        ],
+    ),
+    (
+        "service",
+        &[
+            "image",
+            "ports",
+            "env",
+            "cmd",
+            "entrypoint",
+            "startup_timeout",
+        ],
+    ),
+    ("readiness", &["log", "port", "http", "command"]),
+    ("readiness.http", &["port", "path", "status"]),
+    ("credentials", &["user", "database"]),
+    ("connection", &["url"]),
+    ("isolation", &["create", "drop"]),
+];
+
+/// TOML syntax errors, or every unknown key with its position.
+fn check_keys(source: &SuiteSource) -> Vec<Diagnostic> {
+    use toml::de::{DeTable, DeValue};
+    let (root, errors) = DeTable::parse_recoverable(source.text());
+    if !errors.is_empty() {
+        return errors
+            .iter()
+            .map(|e| {
+                source.diagnostic(
+                    Severity::Error,
+                    e.span().unwrap_or(0..0),
+                    format!("invalid TOML: {}", e.message().trim_end_matches('.')),
+                )
+            })
+            .collect();
+    }
+    let root = root.into_inner();
+    let mut out = Vec::new();
+    for (path, known) in KEYS {
+        let mut table = Some(&root);
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            table = table.and_then(|t| match t.get(part).map(|v| v.get_ref()) {
+                Some(DeValue::Table(inner)) => Some(inner),
+                _ => None,
+            });
+        }
+        let Some(table) = table else { continue };
+        let mut keys: Vec<_> = table.iter().collect();
+        keys.sort_by_key(|(k, _)| k.span().start);
+        for (key, _) in keys {
+            let name = key.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let what = if path.is_empty() {
+                "the manifest".to_owned()
+            } else {
+                format!("[{path}]")
+            };
+            let message = match crate::suite::values::closest(name, known) {
+                Some(s) => format!("unknown key `{name}` in {what}, did you mean `{s}`?"),
+                None => format!(
+                    "unknown key `{name}` in {what}; expected one of: {}",
+                    known.join(", ")
+                ),
+            };
+            out.push(source.diagnostic(Severity::Error, key.span(), message));
+        }
+    }
+    out.sort_by_key(|d| (d.line, d.column));
+    out
 }
 
 /// Every semantic problem of a parsed manifest.
@@ -508,11 +612,17 @@ port = 11211
 
     #[test]
     fn a_smuggled_field_is_an_error_not_ignored() {
-        let text = GOOD.replace("[readiness]", "host_command = [\"rm\"]\n[readiness]");
+        let text = GOOD
+            .replace("[readiness]", "host_command = [\"rm\"]\n[readiness]")
+            .replace("description =", "descripton =");
         let err = parse_manifest(Path::new("plugin.toml"), &text).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("plugin.toml:10:1: error: unknown field `host_command`"),
+            msg.contains("plugin.toml:5:1: error: unknown key `descripton` in [plugin], did you mean `description`?"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("plugin.toml:10:1: error: unknown key `host_command` in [service]"),
             "{msg}"
         );
     }
