@@ -128,7 +128,7 @@ pub async fn install(
     options: &InstallOptions,
 ) -> Result<InstallReport, crate::Error> {
     let lock_path = options.project.join(LOCKFILE);
-    let mut lockfile = Lockfile::load(&lock_path)?.unwrap_or(Lockfile {
+    let lockfile = Lockfile::load(&lock_path)?.unwrap_or(Lockfile {
         version: 1,
         plugins: vec![],
     });
@@ -223,13 +223,19 @@ pub async fn install(
         plugins: Vec::new(),
         first_use: index.first_use.clone(),
     };
-    for (line, files, signed) in verified {
+    // Re-read under the lock: another install may have updated the lockfile meanwhile.
+    let mut lockfile = Lockfile::load(&lock_path)?.unwrap_or(Lockfile {
+        version: 1,
+        plugins: vec![],
+    });
+    for (line, files, signer) in verified {
+        let signed = signer.is_some();
         let receipt = Receipt {
             name: line.name.clone(),
             version: line.vers.clone(),
             index: index.location.id(),
             cksum: line.cksum.clone(),
-            publisher: signed.then(|| line.publisher.clone()),
+            publisher: signer,
             verified: signed,
             deps: line.deps.clone(),
             installed_unix: index::now_unix(),
@@ -248,8 +254,8 @@ pub async fn install(
             verified: signed,
         });
     }
-    drop(store_lock);
     lockfile.save(&lock_path)?;
+    drop(store_lock);
     Ok(report)
 }
 

@@ -789,3 +789,31 @@ fn the_same_version_with_other_bytes_is_refused_against_the_lockfile() {
         "the same version with other bytes",
     );
 }
+
+#[test]
+fn concurrent_installs_of_different_plugins_both_land_in_the_lockfile() {
+    let m = Market::new("concurrent-lock");
+    m.publish("alpha", "1.0.0", &[]);
+    m.publish("beta", "1.0.0", &[]);
+    let spawn = |name: &str| {
+        m.command(&["marketplace", "install", name, "--index", "idx"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("alpha"), spawn("beta"));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let lock = std::fs::read_to_string(m.path("clnrm.lock")).unwrap();
+    assert!(
+        lock.contains("\"alpha\"") && lock.contains("\"beta\""),
+        "{lock}"
+    );
+}

@@ -591,10 +591,11 @@ async fn info(a: InfoArgs) -> Result<(), CliError> {
             idx.location.id()
         )));
     };
-    let (bytes, signed) = idx
+    let (bytes, signer) = idx
         .fetch_package(latest, true)
         .await
         .map_err(clnrm::Error::from)?;
+    let signed = signer.is_some();
     let what = idx
         .location
         .describe(&index::package_path(&latest.name, &latest.vers));

@@ -547,12 +547,12 @@ impl Index {
 
     /// Downloads and verifies a package: length and SHA-256 against the (verified) index line,
     /// then its signature by a publisher the root allows for this name. Returns the bytes and
-    /// whether it was signed. Nothing is written.
+    /// the signer's key (base64), `None` when unsigned and allowed. Nothing is written.
     pub async fn fetch_package(
         &self,
         line: &IndexLine,
         allow_unsigned: bool,
-    ) -> Result<(Vec<u8>, bool), MarketError> {
+    ) -> Result<(Vec<u8>, Option<String>), MarketError> {
         let rel = package_path(&line.name, &line.vers);
         let what = self.location.describe(&rel);
         let bytes = self
@@ -573,7 +573,7 @@ impl Index {
             .await?
         else {
             if allow_unsigned {
-                return Ok((bytes, false));
+                return Ok((bytes, None));
             }
             return Err(MarketError::Unsigned { what });
         };
@@ -602,7 +602,7 @@ impl Index {
         }
         let comment = package_comment(&line.name, &line.vers, &sha256_hex(&bytes));
         sig.verify(&what, &pk, &bytes, Some(&comment))?;
-        Ok((bytes, true))
+        Ok((bytes, Some(pk.to_base64())))
     }
 }
 
