@@ -817,3 +817,44 @@ fn concurrent_installs_of_different_plugins_both_land_in_the_lockfile() {
         "{lock}"
     );
 }
+
+#[test]
+fn a_project_plugin_folder_is_listed_as_local_and_checked() {
+    let m = Market::new("local");
+    std::fs::write(m.path("clnrm.toml"), "[plugins]\ndir = \"my-plugins\"\n").unwrap();
+    std::fs::create_dir_all(m.path("my-plugins/cachy")).unwrap();
+    std::fs::write(
+        m.path("my-plugins/cachy/plugin.toml"),
+        manifest("cachy", "0.3.0", &[]),
+    )
+    .unwrap();
+    let out = m.ok(&["plugins"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("cachy"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("0.3.0") && row.contains("local") && row.contains("my-plugins"),
+        "{out}"
+    );
+    // A broken local manifest: the plugin is not used, and a suite naming it says why.
+    std::fs::write(
+        m.path("my-plugins/cachy/plugin.toml"),
+        manifest("cachy", "0.3.0", &[]).replace("ports = [11211]", "portz = [11211]"),
+    )
+    .unwrap();
+    std::fs::write(
+        m.path("s.clnrm.toml"),
+        "version = 1\n[suite]\nname = \"s\"\n[services.c]\nplugin = \"cachy\"\n[[scenarios]]\nname = \"a\"\n[[scenarios.steps]]\nname = \"b\"\nrun = [\"true\"]\nservice = \"c\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = m.run(&["validate", "s.clnrm.toml"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.contains("unknown plugin \"cachy\""), "{out}{err}");
+    assert!(
+        err.contains(
+            "plugin.toml:11:1: error: unknown key `portz` in [service], did you mean `ports`?"
+        ),
+        "{err}"
+    );
+}

@@ -24,7 +24,7 @@ pub(crate) fn run(args: ListArgs) -> Result<(), CliError> {
         args.paths
     };
     let files = discover_suites(&paths).map_err(clnrm::Error::from)?;
-    let registry = clnrm::Registry::with_installed(&std::env::current_dir().unwrap_or_default());
+    let registry = super::marketplace::registry();
     let known = registry.names();
     let (mut failed, mut scenarios) = (0, 0);
     for file in &files {

@@ -705,3 +705,14 @@ fn list(a: ListArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// The registry every command uses: built-ins, the project's plugin folder and the installed
+/// plugins seen from the current directory. Plugins that could not be loaded are told on stderr
+/// (the commands go on with the others).
+pub(crate) fn registry() -> clnrm::Registry {
+    let registry = clnrm::Registry::with_installed(&cwd());
+    for problem in registry.problems() {
+        eprintln!("warning: {problem}");
+    }
+    registry
+}

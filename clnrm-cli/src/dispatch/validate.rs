@@ -25,7 +25,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
             join_paths(&args.paths)
         )));
     }
-    let registry = clnrm::Registry::with_installed(&std::env::current_dir().unwrap_or_default());
+    let registry = super::marketplace::registry();
     let known = registry.names();
     let (mut errors, mut warnings, mut bad_files) = (0, 0, 0);
     for file in &files {

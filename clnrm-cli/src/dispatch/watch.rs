@@ -82,7 +82,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         watch_tree(&mut watcher, dir);
     }
 
-    let registry = clnrm::Registry::with_installed(&std::env::current_dir().unwrap_or_default());
+    let registry = super::marketplace::registry();
     let known_plugins = registry.names();
     let options = RunOptions {
         jobs: args.jobs,
