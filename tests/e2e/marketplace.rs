@@ -858,3 +858,35 @@ fn a_project_plugin_folder_is_listed_as_local_and_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn a_yanked_version_is_skipped_by_new_installs_but_kept_by_the_lockfile() {
+    let m = Market::new("yank");
+    m.publish("cachy", "1.0.0", &[]);
+    m.publish("cachy", "1.1.0", &[]);
+    m.ok(&["marketplace", "install", "cachy", "--index", "idx"]);
+    let yank = [
+        "marketplace",
+        "yank",
+        "cachy@1.1.0",
+        "--index",
+        "idx",
+        "--index-key",
+        "root.key",
+    ];
+    m.ok(&yank);
+    // Locked at 1.1.0: still resolves to it.
+    let out = m.ok(&[
+        "marketplace",
+        "install",
+        "cachy",
+        "--locked",
+        "--index",
+        "idx",
+    ]);
+    assert!(out.contains("cachy 1.1.0"), "{out}");
+    // A fresh project takes the newest version that is not yanked.
+    std::fs::remove_file(m.path("clnrm.lock")).unwrap();
+    let out = m.ok(&["marketplace", "install", "cachy", "--index", "idx"]);
+    assert!(out.contains("installed cachy 1.0.0"), "{out}");
+}

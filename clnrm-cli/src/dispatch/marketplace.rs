@@ -27,6 +27,8 @@ pub(crate) enum MarketplaceCommand {
     Update(InstallFlags),
     /// Validate, pack, sign and add a plugin folder to a folder index; re-sign the snapshot.
     Publish(PublishArgs),
+    /// Mark a version yanked in a folder index (new installs skip it; locked projects keep it).
+    Yank(YankArgs),
     /// Add a signed review (rating 1-5) to a folder index; the latest review per key counts.
     Review(ReviewArgs),
     /// Key pairs (minisign format).
@@ -222,6 +224,21 @@ pub(crate) struct PublishArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct YankArgs {
+    /// NAME@VERSION.
+    plugin: String,
+    /// Undo a yank.
+    #[arg(long)]
+    undo: bool,
+    /// The folder index.
+    #[arg(long)]
+    index: PathBuf,
+    /// The index (root) secret key, to re-sign the snapshot.
+    #[arg(long)]
+    index_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct ReviewArgs {
     /// NAME@VERSION reviewed.
     plugin: String,
@@ -276,6 +293,28 @@ pub(crate) async fn run(command: MarketplaceCommand) -> Result<(), CliError> {
                 p.line.cksum,
                 a.index.display(),
                 p.serial
+            );
+            Ok(())
+        }
+        MarketplaceCommand::Yank(a) => {
+            let Some((name, version)) = a.plugin.split_once('@') else {
+                return Err(CliError::Invalid(format!(
+                    "`{}`: expected NAME@VERSION",
+                    a.plugin
+                )));
+            };
+            let index_key = sign::SigningKey::load(&a.index_key)?;
+            publish::yank(
+                &a.index,
+                &index_key,
+                name,
+                version,
+                !a.undo,
+                publish::DEFAULT_EXPIRY_DAYS,
+            )?;
+            println!(
+                "{} {name} {version}",
+                if a.undo { "unyanked" } else { "yanked" }
             );
             Ok(())
         }

@@ -269,6 +269,33 @@ pub fn publish(
     })
 }
 
+/// Marks `name` `version` yanked (or not): new resolutions skip it, lockfiles that pin it keep
+/// working. The package stays.
+pub fn yank(
+    index_dir: &Path,
+    index_key: &SigningKey,
+    name: &str,
+    version: &str,
+    yanked: bool,
+    expiry_days: u64,
+) -> Result<(), crate::Error> {
+    let index_file = index_dir.join(index_path(name));
+    let mut lines = parse_lines(&index_file.display().to_string(), &read(&index_file)?)?;
+    let line = lines
+        .iter_mut()
+        .find(|l| l.vers == version)
+        .ok_or_else(|| {
+            MarketError::Invalid(format!(
+                "{name} {version} is not in {}",
+                index_dir.display()
+            ))
+        })?;
+    line.yanked = yanked;
+    write_lines(&index_file, &lines)?;
+    let root = current_root(index_dir)?;
+    resign_snapshot(index_dir, index_key, root.version, expiry_days, None)
+}
+
 fn write_lines(path: &Path, lines: &[IndexLine]) -> Result<(), crate::Error> {
     let mut text = String::new();
     for l in lines {
