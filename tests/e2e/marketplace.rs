@@ -890,3 +890,82 @@ fn a_yanked_version_is_skipped_by_new_installs_but_kept_by_the_lockfile() {
     let out = m.ok(&["marketplace", "install", "cachy", "--index", "idx"]);
     assert!(out.contains("installed cachy 1.0.0"), "{out}");
 }
+
+/// A gzipped tar with one entry `name` of `kind`, written the way an attacker would (no path
+/// checks).
+fn hostile_tgz(name: &str, kind: tar::EntryType, body: &[u8]) -> Vec<u8> {
+    use flate2::{Compression, write::GzEncoder};
+    let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::best()));
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    if kind.is_symlink() {
+        h.set_link_name("/etc/passwd").unwrap();
+    }
+    h.set_cksum();
+    tar.append(&h, body).unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn hostile_archives_signed_and_indexed_are_still_refused_with_nothing_written() {
+    let m = Market::new("hostile");
+    m.publish("cachy", "1.0.0", &[]);
+    let publisher = clnrm::marketplace::sign::SigningKey::load(&m.path("pub.key")).unwrap();
+    let cases: [(&str, tar::EntryType, Vec<u8>, &str); 5] = [
+        (
+            "../plugin.toml",
+            tar::EntryType::Regular,
+            b"x".to_vec(),
+            "climbs out with `..`",
+        ),
+        (
+            "/plugin.toml",
+            tar::EntryType::Regular,
+            b"x".to_vec(),
+            "absolute path",
+        ),
+        (
+            "plugin.toml",
+            tar::EntryType::Symlink,
+            Vec::new(),
+            "is a link",
+        ),
+        ("plugin.toml", tar::EntryType::Block, Vec::new(), "device"),
+        (
+            "plugin.toml",
+            tar::EntryType::Regular,
+            vec![b' '; 16 << 20],
+            "larger than the limit",
+        ),
+    ];
+    let line_path = m.path("idx/index/cachy.jsonl");
+    let original: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&line_path).unwrap().trim()).unwrap();
+    for (name, kind, body, expected) in cases {
+        // A publisher the index trusts signs the hostile package, and the index lists it: only
+        // the archive reader stands in the way.
+        let bytes = hostile_tgz(name, kind, &body);
+        let sha = clnrm::marketplace::package::sha256_hex(&bytes);
+        let rel = "idx/packages/cachy/cachy-1.0.0.tgz";
+        std::fs::write(m.path(rel), &bytes).unwrap();
+        let comment = clnrm::marketplace::index::package_comment("cachy", "1.0.0", &sha);
+        std::fs::write(
+            m.path(&format!("{rel}.minisig")),
+            publisher.sign(&bytes, &comment),
+        )
+        .unwrap();
+        let mut line = original.clone();
+        line["cksum"] = format!("sha256:{sha}").into();
+        line["len"] = bytes.len().into();
+        std::fs::write(&line_path, format!("{line}\n")).unwrap();
+        m.ok(&["marketplace", "index", "resign", "idx", "--key", "root.key"]);
+        m.refused(
+            &["marketplace", "install", "cachy", "--index", "idx"],
+            2,
+            expected,
+        );
+    }
+}
