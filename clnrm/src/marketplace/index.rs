@@ -15,10 +15,9 @@
 //! a key of the current root; each package by a publisher key root allows for its name.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use minisign::PublicKey;
 use serde::{Deserialize, Serialize};
 
 use super::package::{MAX_PACKAGE_BYTES, sha256_hex};
@@ -636,11 +635,6 @@ pub fn parse_lines(what: &str, bytes: &[u8]) -> Result<Vec<IndexLine>, MarketErr
     Ok(out)
 }
 
-/// Verifies a folder index's public key for `publish` (used to check a publisher key).
-pub fn public_key(text: &str) -> Result<PublicKey, MarketError> {
-    parse_public_key(text)
-}
-
 /// The location for an index given on the command line or in the environment.
 pub fn location_from(arg: Option<&str>) -> Result<Location, MarketError> {
     arg.map(str::to_owned)
@@ -651,9 +645,4 @@ pub fn location_from(arg: Option<&str>) -> Result<Location, MarketError> {
                 "no index given: pass --index PATH_OR_URL or set CLNRM_INDEX".to_owned(),
             )
         })
-}
-
-/// For messages: a path relative to nothing, shown as given.
-pub fn show(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -273,7 +273,10 @@ pub fn uninstall(
 
 /// Loads the manifest of an installed plugin's files (checks name and version agree).
 pub fn manifest_of(what: &str, files: &PackageFiles) -> Result<PluginManifest, MarketError> {
-    let text = std::str::from_utf8(&files["plugin.toml"])
+    let bytes = files
+        .get("plugin.toml")
+        .ok_or_else(|| MarketError::Invalid(format!("{what}: no plugin.toml")))?;
+    let text = std::str::from_utf8(bytes)
         .map_err(|_| MarketError::Invalid(format!("{what}: plugin.toml is not UTF-8")))?;
     parse_manifest(Path::new(&format!("{what}!plugin.toml")), text)
 }
