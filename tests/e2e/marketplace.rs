@@ -696,6 +696,19 @@ fn reviews_are_signed_one_per_key_and_aggregated_by_search_and_info() {
     review("alice.key", "1");
     review("alice.key", "5"); // replaces alice's first review
     review("bob.key", "4");
+    m.ok(&[
+        "marketplace",
+        "rate",
+        "cachy@1.0.0",
+        "--rating",
+        "4",
+        "--key",
+        "bob.key",
+        "--index",
+        "idx",
+        "--index-key",
+        "root.key",
+    ]);
     let out = m.ok(&[
         "marketplace",
         "search",

@@ -29,7 +29,9 @@ pub(crate) enum MarketplaceCommand {
     Publish(PublishArgs),
     /// Mark a version yanked in a folder index (new installs skip it; locked projects keep it).
     Yank(YankArgs),
-    /// Add a signed review (rating 1-5) to a folder index; the latest review per key counts.
+    /// Add a signed review (rating 1-5) to a folder index; the latest review per key counts
+    /// (alias `rate`).
+    #[command(alias = "rate")]
     Review(ReviewArgs),
     /// Key pairs (minisign format).
     Keys {
