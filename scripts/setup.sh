@@ -34,3 +34,4 @@ fi
 echo "setup: docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
 scripts/build-images.sh
+scripts/build-market-images.sh

@@ -6,6 +6,7 @@ pub(crate) mod ai_orchestrate;
 pub(crate) mod ai_predict;
 pub(crate) mod init;
 pub(crate) mod list;
+pub(crate) mod marketplace;
 pub(crate) mod plugins;
 pub(crate) mod replay;
 pub(crate) mod run;

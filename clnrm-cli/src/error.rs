@@ -32,7 +32,16 @@ impl CliError {
             CliError::Interrupted(signal) => signal.exit_code(),
             CliError::Clnrm(clnrm::Error::Interrupted(signal)) => signal.exit_code(),
             CliError::Clnrm(e) if e.is_infrastructure() => exit_codes::ENVIRONMENT,
+            CliError::Clnrm(clnrm::Error::Marketplace(
+                clnrm::marketplace::MarketError::Transport { .. },
+            )) => exit_codes::ENVIRONMENT,
             CliError::Clnrm(_) => exit_codes::USAGE,
         }
+    }
+}
+
+impl From<clnrm::marketplace::MarketError> for CliError {
+    fn from(e: clnrm::marketplace::MarketError) -> Self {
+        CliError::Clnrm(e.into())
     }
 }

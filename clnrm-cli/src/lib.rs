@@ -43,6 +43,13 @@ enum Command {
     },
     /// List the service plugins: name, version, image, source.
     Plugins,
+    /// Plugin marketplace: search, info, install, uninstall, list, update, outdated, publish,
+    /// review, keys and folder indexes. Exit 2 on bad input or a refused package/index
+    /// (integrity, signature, rollback, expiry), 3 on a download error.
+    Marketplace {
+        #[command(subcommand)]
+        command: dispatch::marketplace::MarketplaceCommand,
+    },
     /// Replay the planner on a CI history (RETECS CSV) and print APFD, APFDc and NAPFD per
     /// ordering strategy.
     Replay(dispatch::replay::ReplayArgs),
@@ -115,6 +122,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Services { command } => dispatch::services::run(command).await,
             Command::Plugins => dispatch::plugins::run().await,
+            Command::Marketplace { command } => dispatch::marketplace::run(command).await,
             Command::Replay(args) => dispatch::replay::run(args),
             Command::Validate(args) => dispatch::validate::run(args),
             Command::List(args) => dispatch::list::run(args),

@@ -34,6 +34,9 @@ pub enum Error {
     /// The history store could not be opened, read or written.
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    /// A marketplace operation failed (manifest, index, signature, install store).
+    #[error(transparent)]
+    Marketplace(crate::marketplace::MarketError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

@@ -17,6 +17,7 @@ pub mod harness;
 pub mod history;
 pub mod interrupt;
 mod isolation;
+pub mod marketplace;
 pub mod plan;
 pub mod plugins;
 pub mod report;

@@ -1,10 +1,13 @@
-//! Built-in plugins: `generic` (any image), `postgres`, `redis`.
+//! Built-in plugins: `generic` (any image), `postgres`, `redis`; and declarative plugins from
+//! `plugin.toml` recipes ([`ManifestPlugin`]).
 
 mod generic;
+mod manifest;
 mod postgres;
 mod redis;
 
 pub use generic::GenericPlugin;
+pub use manifest::{ManifestPlugin, load_declarative_plugins};
 pub use postgres::{POSTGRES_IMAGE, PostgresPlugin};
 pub use redis::{REDIS_IMAGE, RedisPlugin};
 

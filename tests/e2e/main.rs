@@ -6,6 +6,8 @@ mod cleanup;
 mod compat;
 mod harness;
 mod interrupt;
+mod marketplace;
+mod marketplace_docker;
 mod partition;
 mod replay;
 mod secrets;

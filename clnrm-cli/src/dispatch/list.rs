@@ -24,7 +24,7 @@ pub(crate) fn run(args: ListArgs) -> Result<(), CliError> {
         args.paths
     };
     let files = super::run::discover_printing_warnings(&paths)?;
-    let registry = clnrm::Registry::builtin();
+    let registry = super::marketplace::registry();
     let known = registry.names();
     let (mut failed, mut scenarios) = (0, 0);
     for file in &files {

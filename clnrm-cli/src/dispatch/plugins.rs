@@ -3,7 +3,7 @@
 use crate::CliError;
 
 pub(crate) async fn run() -> Result<(), CliError> {
-    let registry = clnrm::Registry::builtin();
+    let registry = super::marketplace::registry();
     let images = clnrm::RunConfig::from_env()?.images;
     println!(
         "{:<10} {:<8} {:<18} {:<10} DESCRIPTION",

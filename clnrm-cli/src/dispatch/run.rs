@@ -127,7 +127,7 @@ pub(crate) fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SuiteSpec)>, C
             super::validate::join_paths(&paths)
         )));
     }
-    let registry = clnrm::Registry::builtin();
+    let registry = super::marketplace::registry();
     let known = registry.names();
     let mut suites = Vec::new();
     let mut invalid = 0;

@@ -25,7 +25,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<(), CliError> {
             join_paths(&args.paths)
         )));
     }
-    let registry = clnrm::Registry::builtin();
+    let registry = super::marketplace::registry();
     let known = registry.names();
     let (mut errors, mut warnings, mut bad_files) = (0, 0, 0);
     let mut kinds: std::collections::BTreeMap<DiagnosticKind, usize> = Default::default();

@@ -81,7 +81,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
         watch_tree(&mut watcher, dir);
     }
 
-    let registry = clnrm::Registry::builtin();
+    let registry = super::marketplace::registry();
     let known_plugins = registry.names();
     let options = RunOptions {
         jobs: args.jobs,

@@ -87,7 +87,7 @@ impl SharedServices {
             services: Mutex::new(HashMap::new()),
             started: Mutex::new(Vec::new()),
             releases: Mutex::new(Vec::new()),
-            registry: Registry::builtin(),
+            registry: Registry::with_installed(&std::env::current_dir().unwrap_or_default()),
         }
     }
 

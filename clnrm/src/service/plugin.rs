@@ -30,15 +30,18 @@ pub struct PluginMetadata {
 pub enum PluginSource {
     /// Compiled into clnrm.
     BuiltIn,
-    /// Installed from a marketplace, at this path.
+    /// Installed from a marketplace index (its path or URL).
     Installed(String),
+    /// A `plugin.toml` in the project's plugin folder (this path).
+    Local(String),
 }
 
 impl std::fmt::Display for PluginSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PluginSource::BuiltIn => f.write_str("built-in"),
-            PluginSource::Installed(path) => write!(f, "installed ({path})"),
+            PluginSource::Installed(index) => write!(f, "installed from {index}"),
+            PluginSource::Local(path) => write!(f, "local {path}"),
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::error::{Error, Result, ServiceError};
 #[derive(Clone, Default)]
 pub struct Registry {
     plugins: BTreeMap<String, Arc<dyn ServicePlugin>>,
+    /// Why declarative plugins could not be loaded; told with any unknown plugin.
+    problems: Vec<String>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -34,6 +36,35 @@ impl Registry {
         registry
     }
 
+    /// The built-ins plus the declarative plugins visible from `dir`: the project's plugin folder
+    /// and the installed plugins (the versions of `clnrm.lock` when there is one). A problem
+    /// loading them never hides the built-ins; it is told when an unknown plugin is asked for.
+    pub fn with_installed(dir: &std::path::Path) -> Self {
+        let mut registry = Registry::builtin();
+        match crate::plugins::load_declarative_plugins(dir) {
+            Ok(plugins) => {
+                for p in plugins {
+                    if registry.plugins.contains_key(p.name()) {
+                        registry.problems.push(format!(
+                            "plugin `{}` ({}) has the name of a built-in and is not used",
+                            p.name(),
+                            p.metadata().source
+                        ));
+                    } else {
+                        registry.register(Arc::new(p));
+                    }
+                }
+            }
+            Err(e) => registry.problems.push(format!("{e:?}")),
+        }
+        registry
+    }
+
+    /// Why some declarative plugins are missing, if any are.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
     /// Adds (or replaces) a plugin under its name.
     pub fn register(&mut self, plugin: Arc<dyn ServicePlugin>) {
         self.plugins.insert(plugin.name().to_owned(), plugin);
@@ -42,6 +73,15 @@ impl Registry {
     /// The plugin called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn ServicePlugin>> {
         self.plugins.get(name)
+    }
+
+    fn known_with_problems(&self) -> String {
+        let mut known = self.names().join(", ");
+        for p in &self.problems {
+            known.push_str("; not loaded: ");
+            known.push_str(p);
+        }
+        known
     }
 
     /// Every plugin name, sorted.
@@ -77,7 +117,7 @@ impl Registry {
                 .ok_or_else(|| ServiceError::UnknownPlugin {
                     service: spec.name.clone(),
                     plugin: spec.plugin.clone(),
-                    known: self.names().join(", "),
+                    known: self.known_with_problems(),
                 })?;
             for dep in &spec.depends_on {
                 if !index.contains_key(dep.as_str()) {

@@ -186,7 +186,11 @@ async fn run_suite(
     // Finished scenarios, kept outside `work` so a suite timeout reports only the others.
     let done: std::sync::Mutex<Vec<TestRecord>> = std::sync::Mutex::new(Vec::new());
     let work = async {
-        let services = match Registry::builtin().start_all(&env, &specs).await {
+        let project = path.parent().unwrap_or(std::path::Path::new("."));
+        let services = match Registry::with_installed(project)
+            .start_all(&env, &specs)
+            .await
+        {
             Ok(services) => services,
             Err(e) => {
                 let records = report_all(skipped_as_infra(path, spec, &e), on_event);
