@@ -34,7 +34,7 @@ pub use model::{
     Objective, PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome,
 };
 pub use order::{prioritise, priority_cmp};
-pub use planner::{PlannedTest, ShardSummary, TestPlan, plan};
+pub use planner::{PlannedTest, ShardSummary, TestPlan, plan, reorder_plan};
 pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
 pub use select::{
     RunOrder, Selection, group_history, select, select_suites, select_suites_changed, suite_history,

@@ -518,6 +518,67 @@ async fn optimize_plans_suites_first_by_risk_and_puts_each_in_one_shard() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_applies_a_valid_llm_order_and_caches_it() {
+    let dir = scratch("optimize-llm");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    // the statistics put greet first; the advisor swaps the two
+    let advice = json!({"order": ["other", "greet"], "risks": []});
+    let server = MockServer::start(move |r: &Recorded| match r.path.as_str() {
+        "/api/version" => Reply::Json(200, json!({"version": "0.12.3"})),
+        "/api/tags" => Reply::Json(
+            200,
+            json!({"models": [{"name": "qwen2.5:0.5b-instruct", "size": 398_000_000u64,
+            "details": {"parameter_size": "494.03M", "family": "qwen2"}}]}),
+        ),
+        "/api/chat" => Reply::Json(
+            200,
+            json!({"model": "m", "done": true,
+            "message": {"role": "assistant", "content": advice.to_string()}}),
+        ),
+        _ => Reply::Json(404, json!({"error": "not found"})),
+    })
+    .await;
+    let order_of = |out: &Out| -> Vec<String> {
+        let plan: Value = serde_json::from_str(&out.stdout).expect("--json prints JSON");
+        plan["plan"]["tests"]
+            .as_array()
+            .expect("plan.tests")
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let stats = clnrm(
+        &dir,
+        &["ai-optimize", &suites, "--json", "--no-ai"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(order_of(&stats), ["greet", "other"], "{}", stats.both());
+    let fresh = clnrm(&dir, &["ai-optimize", &suites, "--json"], &server.url).await;
+    assert_eq!(fresh.code, Some(0), "{}", fresh.both());
+    assert_eq!(order_of(&fresh), ["other", "greet"], "{}", fresh.both());
+    assert!(
+        fresh.stderr.contains("clnrm: order: fresh LLM advice (qwen2.5:0.5b-instruct) merged with the statistical plan"),
+        "{}",
+        fresh.both()
+    );
+    let cached = clnrm(&dir, &["ai-optimize", &suites, "--json"], &server.url).await;
+    assert_eq!(order_of(&cached), ["other", "greet"], "{}", cached.both());
+    assert!(
+        cached.stderr.contains("clnrm: order: cached LLM advice"),
+        "{}",
+        cached.both()
+    );
+    let chats = server
+        .paths()
+        .iter()
+        .filter(|p| p.as_str() == "POST /api/chat")
+        .count();
+    assert_eq!(chats, 1, "the second run used the cache");
+}
+
 // ---- ai-orchestrate (Docker) --------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,10 +48,12 @@ pub(crate) struct ReplayArgs {
 
 type MetricOf = fn(&StrategyScores) -> f64;
 
-const METRICS: [(&str, MetricOf); 3] = [
+const METRICS: [(&str, MetricOf); 4] = [
     ("APFD", |s| s.apfd),
     ("APFDc", |s| s.apfdc),
     ("NAPFD@50%", |s| s.napfd_half_budget),
+    // time to the first failure, share of the cycle's time (lower is better)
+    ("TTFF-share", |s| s.first_failure_share),
 ];
 
 pub(crate) fn run(args: ReplayArgs) -> Result<(), CliError> {

@@ -2,7 +2,8 @@
 //! orders it gives (APFD, APFDc, NAPFD) next to simple baselines.
 //!
 //! - `csv`: the RETECS CSV format ([`parse_retecs_csv`], [`load_retecs_csv`])
-//! - `metrics`: the scores ([`apfd`], [`apfdc`], [`napfd_with_budget`])
+//! - `metrics`: the scores ([`apfd`], [`apfdc`], [`napfd_with_budget`],
+//!   [`first_failure_share`])
 //! - `runner`: the replay under both protocols and its baselines ([`replay`], [`ReplayReport`])
 //! - `stats`: Wilcoxon signed-rank and Vargha–Delaney Â12 ([`wilcoxon_signed_rank`],
 //!   [`vargha_delaney_a12`])
@@ -17,7 +18,7 @@ mod stats;
 mod synthetic;
 
 pub use csv::{RetecsRow, load_retecs_csv, parse_retecs_csv};
-pub use metrics::{CycleOutcome, apfd, apfdc, napfd_with_budget};
+pub use metrics::{CycleOutcome, apfd, apfdc, first_failure_share, napfd_with_budget};
 pub use runner::{
     Comparison, Metric, Protocol, ProtocolReport, RANDOM_SEEDS, ReplayReport, Strategy,
     StrategyScores, replay,

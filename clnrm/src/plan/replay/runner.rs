@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::csv::RetecsRow;
-use super::metrics::{CycleOutcome, apfd, apfdc, napfd_with_budget};
+use super::metrics::{CycleOutcome, apfd, apfdc, first_failure_share, napfd_with_budget};
 use super::stats::{Wilcoxon, vargha_delaney_a12, wilcoxon_signed_rank};
 use crate::plan::error::ReplayError;
 use crate::plan::estimate::{estimate, set_priorities};
@@ -144,6 +144,9 @@ pub struct StrategyScores {
     pub apfdc: f64,
     /// Mean NAPFD with half the cycle's total duration as budget.
     pub napfd_half_budget: f64,
+    /// Mean share of the cycle's time spent until the first failure finished (lower is
+    /// better).
+    pub first_failure_share: f64,
 }
 
 /// A planner variant against the best baseline of one metric, cycle by cycle.
@@ -218,6 +221,9 @@ impl ReplayReport {
     }
 }
 
+/// APFD, APFDc, NAPFD at half budget, time to first failure share.
+type Score = (f64, f64, f64, f64);
+
 /// What the baselines know of a test: its executions so far (rows, in order).
 #[derive(Default, Clone)]
 struct Stats {
@@ -238,7 +244,7 @@ struct Item {
 
 /// Per-cycle scores of every strategy: `[strategy][cycle] = (apfd, apfdc, napfd)`.
 struct Tally {
-    per_cycle: Vec<Vec<(f64, f64, f64)>>,
+    per_cycle: Vec<Vec<Score>>,
     items: usize,
 }
 
@@ -251,7 +257,7 @@ impl Tally {
     }
 }
 
-fn scores_of(order: &[usize], items: &[Item], budget: f64) -> (f64, f64, f64) {
+fn scores_of(order: &[usize], items: &[Item], budget: f64) -> Score {
     let outcomes: Vec<CycleOutcome> = order
         .iter()
         .map(|&i| CycleOutcome {
@@ -263,6 +269,7 @@ fn scores_of(order: &[usize], items: &[Item], budget: f64) -> (f64, f64, f64) {
         apfd(&outcomes).unwrap_or(0.0),
         apfdc(&outcomes).unwrap_or(0.0),
         napfd_with_budget(&outcomes, budget).unwrap_or(0.0),
+        first_failure_share(&outcomes).unwrap_or(1.0),
     )
 }
 
@@ -399,7 +406,7 @@ pub fn replay(rows: &[RetecsRow], config: &PlannerConfig) -> Result<ReplayReport
                         .cmp(&a.failed)
                         .then(a.duration_secs.total_cmp(&b.duration_secs))
                 });
-                let mut random = (0.0, 0.0, 0.0);
+                let mut random = (0.0, 0.0, 0.0, 0.0);
                 for rng in &mut rngs {
                     let mut order = file.clone();
                     order.shuffle(rng);
@@ -407,6 +414,7 @@ pub fn replay(rows: &[RetecsRow], config: &PlannerConfig) -> Result<ReplayReport
                     random.0 += s.0 / RANDOM_SEEDS as f64;
                     random.1 += s.1 / RANDOM_SEEDS as f64;
                     random.2 += s.2 / RANDOM_SEEDS as f64;
+                    random.3 += s.3 / RANDOM_SEEDS as f64;
                 }
                 for (s, strategy) in Strategy::ALL.iter().enumerate() {
                     let score = match strategy {
@@ -462,7 +470,7 @@ pub fn replay(rows: &[RetecsRow], config: &PlannerConfig) -> Result<ReplayReport
 
 fn protocol_report(protocol: Protocol, tally: &Tally) -> ProtocolReport {
     let cycles = tally.per_cycle[0].len();
-    let mean = |values: &[(f64, f64, f64)], f: fn(&(f64, f64, f64)) -> f64| {
+    let mean = |values: &[Score], f: fn(&Score) -> f64| {
         values.iter().map(f).sum::<f64>() / cycles.max(1) as f64
     };
     let scores: Vec<StrategyScores> = Strategy::ALL
@@ -473,6 +481,7 @@ fn protocol_report(protocol: Protocol, tally: &Tally) -> ProtocolReport {
             apfd: mean(values, |s| s.0),
             apfdc: mean(values, |s| s.1),
             napfd_half_budget: mean(values, |s| s.2),
+            first_failure_share: mean(values, |s| s.3),
         })
         .collect();
     let mut comparisons = Vec::new();
@@ -486,7 +495,7 @@ fn protocol_report(protocol: Protocol, tally: &Tally) -> ProtocolReport {
                 Metric::Apfd => s.apfd,
                 Metric::Apfdc => s.apfdc,
             };
-            let pick = |v: &(f64, f64, f64)| match metric {
+            let pick = |v: &Score| match metric {
                 Metric::Apfd => v.0,
                 Metric::Apfdc => v.1,
             };
