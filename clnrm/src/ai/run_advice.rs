@@ -10,7 +10,8 @@
 //! - [`merge_orders`]: the run order is the mean of each test's statistical and advised rank
 //!   (ties follow the advice), so one bad guess of a small model moves a test only half way,
 //!   while a swap of two neighbours is applied.
-//! - [`advice_key`]: FNV-1a 64 over the test set and every history record the plan used.
+//! - [`advice_key`]: FNV-1a 64 over the test set and the history's failure picture (per test:
+//!   failed and flaky counts, last outcome).
 //!
 //! A cache file is `<dir>/<key>.json`: `{"key", "model", "order"}`. A file that does not parse
 //! or whose order is not exactly the current test set is ignored (and replaced by the next
@@ -91,7 +92,10 @@ pub fn parse_budget(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration,
     }
 }
 
-/// Key of the advice for `tests` (any order) given `history`.
+/// Key of the advice for `tests` (any order) given `history`. The history state is what the
+/// advice depends on: per test, its failed and flaky run counts and its last outcome. Another
+/// green run of a green suite keeps the key (so advice that came late in one run is applied in
+/// the next), while any new failure, fix or new test changes it.
 pub fn advice_key(tests: &[String], history: &[TestHistoryRecord]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -108,29 +112,33 @@ pub fn advice_key(tests: &[String], history: &[TestHistoryRecord]) -> String {
         eat(name.as_bytes());
     }
     eat(b"--history--");
-    let mut records: Vec<(&str, u64, i64, u8)> = history
-        .iter()
-        .map(|r| {
-            let outcome = match r.outcome {
-                TestOutcome::Passed => 0,
-                TestOutcome::Failed => 1,
-                TestOutcome::Flaky => 2,
-                TestOutcome::Skipped => 3,
-            };
-            (
-                r.test.as_str(),
-                r.run_id,
-                r.timestamp_ms.unwrap_or(0),
-                outcome,
-            )
-        })
-        .collect();
-    records.sort_unstable();
-    for (test, run_id, timestamp, outcome) in records {
+    // per test: (failed, flaky, (run id, timestamp, last outcome))
+    type State = (u64, u64, Option<(u64, i64, u8)>);
+    let mut state: std::collections::BTreeMap<&str, State> = std::collections::BTreeMap::new();
+    for r in history.iter().filter(|r| r.outcome != TestOutcome::Skipped) {
+        let s = state.entry(r.test.as_str()).or_insert((0, 0, None));
+        let outcome = match r.outcome {
+            TestOutcome::Passed => 0u8,
+            TestOutcome::Failed => {
+                s.0 += 1;
+                1
+            }
+            TestOutcome::Flaky => {
+                s.1 += 1;
+                2
+            }
+            TestOutcome::Skipped => 3,
+        };
+        let at = (r.run_id, r.timestamp_ms.unwrap_or(0), outcome);
+        if s.2.is_none_or(|last| (last.0, last.1) <= (at.0, at.1)) {
+            s.2 = Some(at);
+        }
+    }
+    for (test, (failed, flaky, last)) in state {
         eat(test.as_bytes());
-        eat(&run_id.to_le_bytes());
-        eat(&timestamp.to_le_bytes());
-        eat(&[outcome]);
+        eat(&failed.to_le_bytes());
+        eat(&flaky.to_le_bytes());
+        eat(&[last.map_or(9, |l| l.2)]);
     }
     format!("{hash:016x}")
 }
@@ -447,9 +455,16 @@ mod tests {
         let k = advice_key(&names(&["a", "b"]), &h1);
         assert_eq!(k, advice_key(&names(&["b", "a"]), &h2));
         assert_ne!(k, advice_key(&names(&["a", "b", "c"]), &h1));
+        // another pass of a passing test keeps the state; a new failure or a fix changes it
         let mut h3 = h1.clone();
         h3.push(record("a", 2, TestOutcome::Passed));
-        assert_ne!(k, advice_key(&names(&["a", "b"]), &h3));
+        assert_eq!(k, advice_key(&names(&["a", "b"]), &h3));
+        let mut h4 = h1.clone();
+        h4.push(record("a", 2, TestOutcome::Failed));
+        assert_ne!(k, advice_key(&names(&["a", "b"]), &h4));
+        let mut h5 = h1.clone();
+        h5.push(record("b", 2, TestOutcome::Passed));
+        assert_ne!(k, advice_key(&names(&["a", "b"]), &h5));
         assert_eq!(k.len(), 16);
     }
 
