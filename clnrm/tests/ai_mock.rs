@@ -621,7 +621,7 @@ async fn an_empty_plan_asks_nothing() {
 // The advisor inside a test run (`clnrm::ai::run_advice`): budget, cache, merge.
 
 mod run_advice {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     use clnrm::ai::run_advice::{
@@ -642,8 +642,8 @@ mod run_advice {
         dir
     }
 
-    async fn consult_in(url: &str, dir: &PathBuf, budget: Duration) -> (Consultation, Duration) {
-        let (config, dir) = (config(url), dir.clone());
+    async fn consult_in(url: &str, dir: &Path, budget: Duration) -> (Consultation, Duration) {
+        let (config, dir) = (config(url), dir.to_path_buf());
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let c = consult(

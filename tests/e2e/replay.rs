@@ -128,8 +128,11 @@ fn replay_reads_the_standard_retecs_header_and_refuses_a_missing_column() {
     let good = dir.join("standard.csv");
     let mut text = String::from("Id;Name;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults\n");
     for cycle in 1..=3 {
-        text.push_str(&format!("{cycle}1;a;1.0;0;2016-01-01;0;{cycle};[]\n"));
-        text.push_str(&format!("{cycle}2;b;2.0;0;2016-01-01;1;{cycle};[1]\n"));
+        text += &[
+            format!("{cycle}1;a;1.0;0;2016-01-01;0;{cycle};[]\n"),
+            format!("{cycle}2;b;2.0;0;2016-01-01;1;{cycle};[1]\n"),
+        ]
+        .concat();
     }
     std::fs::write(&good, text).expect("write the file");
     let bad = dir.join("no-verdict.csv");
