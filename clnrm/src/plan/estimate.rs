@@ -173,8 +173,17 @@ pub fn estimate(
             reasons,
         });
     }
+    // The cost floor depends on the typical candidate.
+    let floor = if out.is_empty() {
+        config.min_cost_secs
+    } else {
+        let mut costs: Vec<f64> = out.iter().map(|e| e.cost_secs).collect();
+        config
+            .min_cost_secs
+            .max(config.min_cost_share_of_median * median(&mut costs))
+    };
     for e in &mut out {
-        e.cost_secs = e.cost_secs.max(config.min_cost_secs);
+        e.cost_secs = e.cost_secs.max(floor);
     }
     set_priorities(&mut out, config);
     Ok(out)

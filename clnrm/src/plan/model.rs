@@ -151,8 +151,13 @@ pub struct PlannerConfig {
     pub duration_window_runs: usize,
     /// Duration assumed for a test with no history when no other test has one either.
     pub default_duration_secs: f64,
-    /// Floor on a test's cost when ordering, so near-zero durations do not dominate.
+    /// Floor on a test's cost when ordering, so near-zero durations do not dominate: below
+    /// 50 ms a developer does not feel the difference, and timing noise would decide.
     pub min_cost_secs: f64,
+    /// Cost floor relative to the median cost of the candidates: tests shorter than this share
+    /// of the typical test are ordered as if they took that long, so timing noise of very
+    /// short tests (a first test paying the warm-up) does not decide the order.
+    pub min_cost_share_of_median: f64,
     /// Start-up time assumed for a service missing from the start-up estimates.
     pub default_service_startup_secs: f64,
 }
@@ -173,7 +178,8 @@ impl Default for PlannerConfig {
             source_changed_boost: 0.5,
             duration_window_runs: 10,
             default_duration_secs: 1.0,
-            min_cost_secs: 0.001,
+            min_cost_secs: 0.05,
+            min_cost_share_of_median: 1.0,
             default_service_startup_secs: 2.0,
         }
     }
@@ -206,6 +212,7 @@ impl PlannerConfig {
             ("pattern_smoothing", self.pattern_smoothing),
             ("default_duration_secs", self.default_duration_secs),
             ("min_cost_secs", self.min_cost_secs),
+            ("min_cost_share_of_median", self.min_cost_share_of_median),
             (
                 "default_service_startup_secs",
                 self.default_service_startup_secs,
