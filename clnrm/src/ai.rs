@@ -17,12 +17,15 @@
 //!   keep prompts compact.
 //! - [`advisor`]: prompts, JSON schemas, validation and the two entry points.
 //! - [`commands`]: what `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` do.
+//! - [`run_advice`]: the advisor inside a test run: a time budget, a cache of validated
+//!   advice keyed by history state and test set, merging with the statistical plan.
 
 pub mod advisor;
 pub mod client;
 pub mod commands;
 pub mod config;
 mod error;
+pub mod run_advice;
 pub mod summary;
 
 pub use advisor::{

@@ -8,7 +8,8 @@
 //! Responsibilities, one file each:
 //! - `model`: the input types ([`TestCandidate`], [`TestHistoryRecord`], [`PlanInput`], ...)
 //! - `estimate`: per-test failure probability, flakiness and duration ([`estimate`])
-//! - `order`: ordering by chance-to-fail per expected second ([`prioritise`])
+//! - `pattern`: the chance to fail after a pattern of recent verdicts, learned from the history
+//! - `order`: ordering by chance to fail per (blended) expected second ([`prioritise`])
 //! - `schedule`: list-scheduling of the ordered tests on lanes ([`simulate_lanes`])
 //! - `shard`: `--partition K/N` parsing and time-balanced sharding ([`Partition`], [`shard`])
 //! - `planner`: the whole pipeline ([`plan`])
@@ -20,6 +21,7 @@ mod error;
 mod estimate;
 mod model;
 mod order;
+mod pattern;
 mod planner;
 pub mod replay;
 mod schedule;
@@ -28,9 +30,11 @@ mod shard;
 
 pub use error::{PlanError, ReplayError};
 pub use estimate::{TestEstimate, estimate};
-pub use model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome};
+pub use model::{
+    Objective, PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome,
+};
 pub use order::{prioritise, priority_cmp};
-pub use planner::{PlannedTest, ShardSummary, TestPlan, plan};
+pub use planner::{PlannedTest, ShardSummary, TestPlan, plan, reorder_plan};
 pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
 pub use select::{
     RunOrder, Selection, group_history, select, select_suites, select_suites_changed, suite_history,

@@ -655,3 +655,173 @@ async fn escape_sequences_in_an_answer_never_reach_the_terminal() {
         ("db down", "pool exhausted", "raise the limit")
     );
 }
+
+// The advisor inside a test run (`clnrm::ai::run_advice`): budget, cache, merge.
+
+mod run_advice {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use clnrm::ai::run_advice::{
+        AdviceSource, Consultation, advisor_input, consult, consult_for_run,
+    };
+    use serde_json::json;
+
+    use super::support::Reply;
+    use super::{config, ollama, ollama_chat};
+
+    fn stat() -> Vec<String> {
+        ["api::a", "api::b", "db::c"].map(String::from).to_vec()
+    }
+
+    fn cache_dir(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("clnrm-advice-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    async fn consult_in(url: &str, dir: &Path, budget: Duration) -> (Consultation, Duration) {
+        let (config, dir) = (config(url), dir.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let c = consult(
+                &config,
+                &dir,
+                "k1",
+                stat(),
+                advisor_input(&stat(), &[]),
+                budget,
+            );
+            (c, started.elapsed())
+        })
+        .await
+        .unwrap()
+    }
+
+    fn chats(server: &super::support::MockServer) -> usize {
+        server
+            .paths()
+            .iter()
+            .filter(|p| p.as_str() == "POST /api/chat")
+            .count()
+    }
+
+    // advised db::c, api::a, api::b against statistical api::a, api::b, db::c: mean ranks
+    // a (0 + 1), b (1 + 2), c (2 + 0) -> a, c, b
+    const MERGED: [&str; 3] = ["api::a", "db::c", "api::b"];
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn advice_within_the_budget_is_merged_applied_and_cached_for_the_next_run() {
+        let server = ollama(|_| Reply::Json(200, ollama_chat(&super::good_advice()))).await;
+        let dir = cache_dir("fresh");
+        let (first, _) = consult_in(&server.url, &dir, Duration::from_secs(5)).await;
+        assert_eq!(first.order, MERGED);
+        assert!(
+            matches!(&first.source, AdviceSource::Fresh { model } if model == "qwen2.5:0.5b-instruct"),
+            "{:?}",
+            first.source
+        );
+        assert_eq!(
+            first.line(),
+            "clnrm: order: fresh LLM advice (qwen2.5:0.5b-instruct) merged with the statistical plan"
+        );
+        let (second, took) = consult_in(&server.url, &dir, Duration::from_secs(5)).await;
+        assert_eq!(second.order, MERGED);
+        assert!(
+            matches!(second.source, AdviceSource::Cached { .. }),
+            "{:?}",
+            second.source
+        );
+        assert!(
+            took < Duration::from_millis(500),
+            "cached advice took {took:?}"
+        );
+        assert_eq!(chats(&server), 1, "the cached run asks nothing");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn late_advice_never_holds_up_the_run_and_is_applied_on_the_next_one() {
+        let server = ollama(|_| {
+            Reply::JsonAfter(
+                Duration::from_millis(1500),
+                200,
+                ollama_chat(&super::good_advice()),
+            )
+        })
+        .await;
+        let dir = cache_dir("late");
+        let budget = Duration::from_millis(200);
+        let (first, took) = consult_in(&server.url, &dir, budget).await;
+        assert!(
+            took < Duration::from_millis(1000),
+            "held up {took:?} with a 200 ms budget"
+        );
+        assert_eq!(first.order, stat());
+        assert_eq!(
+            first.line(),
+            "clnrm: order: statistics only (no LLM advice within 200 ms; it is cached for the next run when it comes)"
+        );
+        first
+            .pending
+            .expect("the advisor is still answering")
+            .join()
+            .unwrap();
+        let (second, _) = consult_in(&server.url, &dir, budget).await;
+        assert_eq!(second.order, MERGED);
+        assert!(
+            matches!(second.source, AdviceSource::Cached { .. }),
+            "{:?}",
+            second.source
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invalid_advice_is_rejected_and_not_cached() {
+        let invented = json!({"order": ["db::c", "api::a", "api::zzz"], "risks": []});
+        let server = ollama(move |_| Reply::Json(200, ollama_chat(&invented))).await;
+        let dir = cache_dir("invalid");
+        let (first, _) = consult_in(&server.url, &dir, Duration::from_secs(5)).await;
+        assert_eq!(first.order, stat());
+        assert!(
+            matches!(&first.source, AdviceSource::StatisticsOnly { reason } if reason.contains("rejected")),
+            "{:?}",
+            first.source
+        );
+        assert!(!dir.join("k1.json").exists(), "rejected advice was cached");
+        let (second, _) = consult_in(&server.url, &dir, Duration::from_secs(5)).await;
+        assert!(matches!(second.source, AdviceSource::StatisticsOnly { .. }));
+        assert_eq!(chats(&server), 2, "nothing cached: the next run asks again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn server_down_gives_statistics_only_and_one_notice_and_no_llm_configured_gives_nothing() {
+        let dir = cache_dir("down");
+        let history = dir.join("history.db");
+        let down = |k: &str| match k {
+            "CLNRM_AI_URL" => Some("http://127.0.0.1:9".to_owned()),
+            "CLNRM_AI_BUDGET" => Some("2s".to_owned()),
+            _ => None,
+        };
+        let c = consult_for_run(stat(), &[], &history, down).expect("an LLM is configured");
+        assert_eq!(c.order, stat());
+        let line = c.line();
+        assert!(
+            line.starts_with("clnrm: order: statistics only (notice: LLM advisor unavailable"),
+            "{line}"
+        );
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(consult_for_run(stat(), &[], &history, |_| None).is_none());
+        let under_nextest = |k: &str| {
+            if k == "NEXTEST" {
+                Some("1".into())
+            } else {
+                down(k)
+            }
+        };
+        assert!(consult_for_run(stat(), &[], &history, under_nextest).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

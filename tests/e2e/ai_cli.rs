@@ -518,6 +518,67 @@ async fn optimize_plans_suites_first_by_risk_and_puts_each_in_one_shard() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_applies_a_valid_llm_order_and_caches_it() {
+    let dir = scratch("optimize-llm");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    // the statistics put greet first; the advisor swaps the two
+    let advice = json!({"order": ["other", "greet"], "risks": []});
+    let server = MockServer::start(move |r: &Recorded| match r.path.as_str() {
+        "/api/version" => Reply::Json(200, json!({"version": "0.12.3"})),
+        "/api/tags" => Reply::Json(
+            200,
+            json!({"models": [{"name": "qwen2.5:0.5b-instruct", "size": 398_000_000u64,
+            "details": {"parameter_size": "494.03M", "family": "qwen2"}}]}),
+        ),
+        "/api/chat" => Reply::Json(
+            200,
+            json!({"model": "m", "done": true,
+            "message": {"role": "assistant", "content": advice.to_string()}}),
+        ),
+        _ => Reply::Json(404, json!({"error": "not found"})),
+    })
+    .await;
+    let order_of = |out: &Out| -> Vec<String> {
+        let plan: Value = serde_json::from_str(&out.stdout).expect("--json prints JSON");
+        plan["plan"]["tests"]
+            .as_array()
+            .expect("plan.tests")
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let stats = clnrm(
+        &dir,
+        &["ai-optimize", &suites, "--json", "--no-ai"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(order_of(&stats), ["greet", "other"], "{}", stats.both());
+    let fresh = clnrm(&dir, &["ai-optimize", &suites, "--json"], &server.url).await;
+    assert_eq!(fresh.code, Some(0), "{}", fresh.both());
+    assert_eq!(order_of(&fresh), ["other", "greet"], "{}", fresh.both());
+    assert!(
+        fresh.stderr.contains("clnrm: order: fresh LLM advice (qwen2.5:0.5b-instruct) merged with the statistical plan"),
+        "{}",
+        fresh.both()
+    );
+    let cached = clnrm(&dir, &["ai-optimize", &suites, "--json"], &server.url).await;
+    assert_eq!(order_of(&cached), ["other", "greet"], "{}", cached.both());
+    assert!(
+        cached.stderr.contains("clnrm: order: cached LLM advice"),
+        "{}",
+        cached.both()
+    );
+    let chats = server
+        .paths()
+        .iter()
+        .filter(|p| p.as_str() == "POST /api/chat")
+        .count();
+    assert_eq!(chats, 1, "the second run used the cache");
+}
+
 // ---- ai-orchestrate (Docker) --------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1017,4 +1078,131 @@ async fn orchestrate_target_that_does_not_compile_is_a_build_error_not_failed_te
         "no test summary\n{}",
         out.both()
     );
+}
+
+// ---- the advisor inside cargo test (the harness fixture) ----------------------------------------
+
+/// Runs the harness fixture binary with `args` and `envs`, outside nextest's environment.
+fn harness_fixture(args: &[&str], envs: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness-fixture"));
+    cmd.args(args)
+        .envs(envs.iter().copied())
+        .env_remove("CLNRM_JSON")
+        .env_remove("CLNRM_JUNIT")
+        .stdin(std::process::Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("NEXTEST") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd.output().expect("the fixture runs");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_harness_asks_the_advisor_within_its_budget_caches_the_answer_and_says_what_it_used() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the mock server");
+    // An Ollama that answers every advice request with the sent tests in reverse order.
+    let server = runtime.block_on(MockServer::start(|r: &Recorded| match r.path.as_str() {
+        "/api/version" => Reply::Json(200, json!({"version": "0.12.3"})),
+        "/api/tags" => Reply::Json(
+            200,
+            json!({"models": [{"name": "qwen2.5:0.5b-instruct", "size": 398_000_000u64,
+            "details": {"parameter_size": "494.03M", "family": "qwen2"}}]}),
+        ),
+        "/api/chat" => {
+            let body = r.json();
+            let mut order: Vec<Value> = body["format"]["properties"]["order"]["items"]["enum"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            order.reverse();
+            let advice = json!({"order": order, "risks": []});
+            Reply::Json(
+                200,
+                json!({"model": "m", "done": true,
+                "message": {"role": "assistant", "content": advice.to_string()}}),
+            )
+        }
+        _ => Reply::Json(404, json!({"error": "not found"})),
+    }));
+    let dir = scratch("harness-advice");
+    let history = dir.join("history.db");
+    let envs = [
+        ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
+        ("CLNRM_AI_URL", server.url.as_str()),
+        ("CLNRM_AI_TIMEOUT", "20s"),
+        ("CLNRM_AI_BUDGET", "20s"),
+    ];
+    let run = || harness_fixture(&["basic::sync_"], &envs);
+    let line = |out: &Out| -> String {
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("clnrm: order: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line on the order:\n{}", out.both());
+        lines[0].to_owned()
+    };
+    // no history: fresh advice; the run records two passes, a new history state
+    let first = run();
+    assert_eq!(first.code, Some(0), "{}", first.both());
+    assert!(
+        line(&first).starts_with("clnrm: order: fresh LLM advice (qwen2.5:0.5b-instruct)"),
+        "{}",
+        first.both()
+    );
+    let second = run();
+    assert!(
+        line(&second).starts_with("clnrm: order: fresh LLM advice"),
+        "{}",
+        second.both()
+    );
+    // the same passes again: the same state, the cached advice, no new request
+    let third = run();
+    assert_eq!(third.code, Some(0), "{}", third.both());
+    assert_eq!(
+        line(&third),
+        "clnrm: order: cached LLM advice (qwen2.5:0.5b-instruct) merged with the statistical plan",
+        "{}",
+        third.both()
+    );
+    let chats = server
+        .paths()
+        .iter()
+        .filter(|p| p.as_str() == "POST /api/chat")
+        .count();
+    assert_eq!(chats, 2, "{:?}", server.paths());
+
+    // no LLM configured: nothing said, nothing asked
+    let plain = harness_fixture(
+        &["basic::sync_"],
+        &[
+            ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
+            ("CLNRM_AI_URL", ""),
+        ],
+    );
+    assert_eq!(plain.code, Some(0), "{}", plain.both());
+    assert!(!plain.stderr.contains("clnrm: order:"), "{}", plain.both());
+    // the server is down (and no advice cached for a fresh history): statistics only, one
+    // line, the run goes on; with the cache above, the cached advice would still apply
+    let fresh_history = dir.join("fresh").join("history.db");
+    let down = harness_fixture(
+        &["basic::sync_"],
+        &[
+            ("CLNRM_HISTORY", fresh_history.to_str().expect("utf-8")),
+            ("CLNRM_AI_URL", NO_SERVER),
+        ],
+    );
+    assert_eq!(down.code, Some(0), "{}", down.both());
+    assert!(
+        line(&down).starts_with("clnrm: order: statistics only (notice: LLM advisor unavailable"),
+        "{}",
+        down.both()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

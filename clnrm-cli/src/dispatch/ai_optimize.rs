@@ -1,15 +1,17 @@
 //! `clnrm ai-optimize [PATH...] [--target NAME] [--shards N]`
 
 use clap::Args;
-use clnrm::ai::commands::{Optimization, optimize};
+use clnrm::ai::commands::{Optimization, optimize_with_advice};
 
-use super::ai_common::{WorkloadArgs, load_units, open_history, percent, secs};
+use super::ai_common::{AiArgs, WorkloadArgs, load_units, open_history, percent, secs};
 use crate::CliError;
 
 #[derive(Debug, Args)]
 pub(crate) struct OptimizeArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
+    #[command(flatten)]
+    ai: AiArgs,
     /// Lanes running at once (default: 2 for suites, like `run`; the CPUs for a target).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -31,7 +33,16 @@ pub(crate) fn run(args: OptimizeArgs) -> Result<(), CliError> {
         }
         None => 2,
     };
-    let plan = optimize(&units, jobs, args.shards.map(usize::from))?;
+    let config = args.ai.config()?;
+    let plan = optimize_with_advice(&units, jobs, args.shards.map(usize::from), config.as_ref())?;
+    for line in args
+        .ai
+        .skipped_notice()
+        .into_iter()
+        .chain(plan.advice.as_deref())
+    {
+        eprintln!("{line}");
+    }
     if args.json {
         println!("{}", plan.to_json());
     } else {

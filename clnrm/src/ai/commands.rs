@@ -27,7 +27,7 @@ mod workload;
 
 pub use analyse::{Analysis, FailureGroup, GroupSource, analyse, group_failures};
 pub use cargo_target::{TargetOptions, TargetRunError};
-pub use optimize::{Optimization, ShardPlan, optimize};
+pub use optimize::{Optimization, ShardPlan, optimize, optimize_with_advice};
 pub use orchestrate::{OrchestrateEvent, Orchestration, orchestrate, orchestrate_target};
 pub use predict::{Prediction, TestRisk, predict};
 pub use workload::{WorkUnits, Workload};

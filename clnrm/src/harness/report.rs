@@ -144,8 +144,39 @@ pub(crate) fn select_tests(
         return Vec::new();
     };
     let others = selection.other_shards.iter().map(|&i| defs[i]).collect();
-    *defs = selection.run.iter().map(|&i| defs[i]).collect();
+    let mut run = selection.run;
+    if order == RunOrder::Planned {
+        run = advised_run(run, &candidates, &records, manifest_dir);
+    }
+    *defs = run.iter().map(|&i| defs[i]).collect();
     others
+}
+
+/// The planned run order, merged with the LLM advisor's when one is configured (cached
+/// advice at once, fresh advice within the budget, else statistics only; one line says which).
+fn advised_run(
+    run: Vec<usize>,
+    candidates: &[TestCandidate],
+    records: &[TestHistoryRecord],
+    manifest_dir: &Path,
+) -> Vec<usize> {
+    let env = |k: &str| std::env::var(k).ok();
+    let names: Vec<String> = run.iter().map(|&i| candidates[i].name.clone()).collect();
+    let history_path = default_history_path(manifest_dir, env);
+    let Some(consultation) =
+        crate::ai::run_advice::consult_for_run(names, records, &history_path, env)
+    else {
+        return run;
+    };
+    let index: HashMap<&str, usize> = run
+        .iter()
+        .map(|&i| (candidates[i].name.as_str(), i))
+        .collect();
+    consultation
+        .order
+        .iter()
+        .filter_map(|name| index.get(name.as_str()).copied())
+        .collect()
 }
 
 /// Sets each candidate's `source_changed` from git: its test's file against its last green run.

@@ -44,6 +44,23 @@ pub enum PlanError {
         #[source]
         source: serde_json::Error,
     },
+    /// An objective that is not `failures`, `time` or `balanced`.
+    #[error(
+        "invalid objective `{given}`: expected `failures` (likely failures first), `time` \
+         (chance to fail per second) or `balanced`"
+    )]
+    InvalidObjective {
+        /// The value as given.
+        given: String,
+    },
+    /// `pattern_runs` above the maximum.
+    #[error("pattern_runs is {given}; expected at most {max}")]
+    InvalidPatternRuns {
+        /// The value as given.
+        given: usize,
+        /// The largest accepted.
+        max: usize,
+    },
     /// A probability in the config or input outside [0, 1].
     #[error("{what} is {value}; expected a probability between 0 and 1")]
     InvalidProbability {
@@ -76,17 +93,19 @@ pub enum ReplayError {
         #[source]
         source: Box<ReplayError>,
     },
-    /// The header line is not a RETECS header.
+    /// The header line lacks a column the replay needs, or repeats one.
     #[error(
-        "line {line}: unexpected header `{found}`; expected `{expected}` (BuildId is optional)"
+        "line {line}: {problem} in header `{found}`; expected `;`-separated column names \
+         including Name, Duration, Verdict and Cycle (e.g. \
+         `Id;Name;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults`)"
     )]
     Header {
         /// 1-based line number of the header (the first non-blank line).
         line: usize,
         /// What the file has.
         found: String,
-        /// What is accepted.
-        expected: &'static str,
+        /// What is wrong with it.
+        problem: String,
     },
     /// A data row is malformed.
     #[error("line {line}: {message}")]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PlanError;
 use super::model::{PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome, check_seconds};
+use super::pattern::{Pattern, PatternModel};
 
 /// What the planner believes about one test, with the reasons in words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,20 +54,9 @@ pub fn estimate(
     }
 
     let mut by_test: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut failure_sum = 0.0;
-    let mut counted = 0usize;
     for (index, record) in history.iter().enumerate() {
-        if let Some(weight) = record.outcome.failure_weight(config.flaky_outcome_weight) {
-            failure_sum += weight;
-            counted += 1;
-        }
         by_test.entry(record.test.as_str()).or_default().push(index);
     }
-    let base_rate = if counted == 0 {
-        config.new_test_failure_prior
-    } else {
-        failure_sum / counted as f64
-    };
 
     // Newest first, non-skipped, per test.
     let mut runs: HashMap<&str, Vec<&TestHistoryRecord>> = HashMap::with_capacity(by_test.len());
@@ -85,6 +75,14 @@ pub fn estimate(
             .collect();
         runs.insert(name, seen);
     }
+    // Every test's runs, oldest first, teach the model what follows each verdict pattern.
+    // Sorted by name so the sums, and so the plan, do not depend on hash order.
+    let mut oldest_first: Vec<(&str, Vec<&TestHistoryRecord>)> = runs
+        .iter()
+        .map(|(name, seen)| (*name, seen.iter().rev().copied().collect()))
+        .collect();
+    oldest_first.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let model = PatternModel::learn(oldest_first.iter().map(|(_, s)| s.as_slice()), config);
 
     // Default duration for unseen tests: the median of the known tests' medians.
     let mut medians: Vec<f64> = runs
@@ -114,17 +112,25 @@ pub fn estimate(
             .unwrap_or(&[]);
         let mut reasons = Vec::new();
         let (mut p, flakiness, duration) = if seen.is_empty() {
-            reasons.push(format!(
-                "new test: no history, assumed {:.0} % chance to fail",
-                config.new_test_failure_prior * 100.0
-            ));
+            let (p, after) = model.probability(Pattern::of(&[], model.depth()));
+            reasons.push(if after > 0.0 {
+                format!(
+                    "new test: {:.0} % of the {after:.0} first runs in the history failed",
+                    p * 100.0
+                )
+            } else {
+                format!(
+                    "new test: no history, assumed {:.0} % chance to fail",
+                    p * 100.0
+                )
+            });
             reasons.push(format!(
                 "no duration history: assumed {}",
                 fmt_secs(default_duration)
             ));
-            (config.new_test_failure_prior, 0.0, default_duration)
+            (p, 0.0, default_duration)
         } else {
-            let stats = history_stats(seen, base_rate, config);
+            let stats = history_stats(seen, &model, config);
             reasons.extend(stats.reasons);
             let d = median_duration(seen, config.duration_window_runs);
             reasons.push(format!(
@@ -167,7 +173,7 @@ pub fn estimate(
             reasons,
         });
     }
-    // Second pass: the cost floor depends on the typical candidate.
+    // The cost floor depends on the typical candidate.
     let floor = if out.is_empty() {
         config.min_cost_secs
     } else {
@@ -178,13 +184,29 @@ pub fn estimate(
     };
     for e in &mut out {
         e.cost_secs = e.cost_secs.max(floor);
-        e.priority = if e.cost_secs > 0.0 {
-            e.failure_probability / e.cost_secs
+    }
+    set_priorities(&mut out, config);
+    Ok(out)
+}
+
+/// Sets every estimate's ordering key for `config`'s objective: chance to fail per blended
+/// cost, the blend being `(1 - share)` of the candidates' mean cost plus `share` of the
+/// test's own (share 0 for `failures`, 1 for `time`).
+pub(crate) fn set_priorities(estimates: &mut [TestEstimate], config: &PlannerConfig) {
+    let share = config.own_cost_share();
+    let mean_cost = if estimates.is_empty() {
+        0.0
+    } else {
+        estimates.iter().map(|e| e.cost_secs).sum::<f64>() / estimates.len() as f64
+    };
+    for e in estimates {
+        let cost = (1.0 - share) * mean_cost + share * e.cost_secs;
+        e.priority = if cost > 0.0 {
+            e.failure_probability / cost
         } else {
             e.failure_probability
         };
     }
-    Ok(out)
 }
 
 struct HistoryStats {
@@ -193,10 +215,12 @@ struct HistoryStats {
     reasons: Vec<String>,
 }
 
-/// `seen` is newest first and non-empty.
+/// `seen` is newest first and non-empty. The chance to fail is the test's own recency-weighted
+/// failure rate, pulled towards what the history says follows its recent verdict pattern
+/// with `prior_strength` pseudo-runs.
 fn history_stats(
     seen: &[&TestHistoryRecord],
-    base_rate: f64,
+    model: &PatternModel,
     config: &PlannerConfig,
 ) -> HistoryStats {
     let decay = 0.5f64.powf(1.0 / config.recency_half_life_runs);
@@ -211,20 +235,10 @@ fn history_stats(
         weights += weight;
         weight *= decay;
     }
-    let recency_rate =
-        (weighted_failures + config.prior_strength * base_rate) / (weights + config.prior_strength);
-    let failures: f64 = seen
-        .iter()
-        .map(|r| {
-            r.outcome
-                .failure_weight(config.flaky_outcome_weight)
-                .unwrap_or(0.0)
-        })
-        .sum();
-    let lifetime_rate = (failures + config.prior_strength * base_rate)
-        / (seen.len() as f64 + config.prior_strength);
-    let rate =
-        config.lifetime_weight * lifetime_rate + (1.0 - config.lifetime_weight) * recency_rate;
+    let pattern = Pattern::of(seen, model.depth());
+    let (pattern_p, after) = model.probability(pattern);
+    let probability =
+        (weighted_failures + config.prior_strength * pattern_p) / (weights + config.prior_strength);
 
     let window = &seen[..seen.len().min(config.flip_window_runs.max(1))];
     let is_bad = |r: &&TestHistoryRecord| r.outcome != TestOutcome::Passed;
@@ -241,7 +255,6 @@ fn history_stats(
         .filter(|r| r.outcome == TestOutcome::Flaky)
         .count();
     let flakiness = ((transitions + flaky) as f64 / window.len() as f64).min(1.0);
-    let probability = rate + (1.0 - rate) * config.flip_rate_weight * flakiness;
 
     let mut reasons = Vec::new();
     let n = window.len();
@@ -256,6 +269,13 @@ fn history_stats(
             Some(ago) => reasons.push(format!("last failed {} runs ago", ago + 1)),
             None => reasons.push(format!("passed all {} runs", seen.len())),
         }
+    }
+    if pattern.len > 0 && after > 0.0 {
+        reasons.push(format!(
+            "{:.0} % of {after:.0} past runs after the verdicts {} (newest first) failed",
+            pattern_p * 100.0,
+            pattern.describe()
+        ));
     }
     if transitions >= 2 {
         reasons.push(format!(
@@ -345,7 +365,10 @@ mod tests {
             &history,
         );
         assert!(e[1].failure_probability > 0.3, "{e:?}");
-        assert!(e[0].failure_probability < 0.1, "{e:?}");
+        assert!(
+            e[1].failure_probability > 2.0 * e[0].failure_probability,
+            "{e:?}"
+        );
         assert!(
             e[1].reasons
                 .contains(&"failed 2 of last 5 runs".to_string()),
@@ -367,15 +390,19 @@ mod tests {
             record("c", 1, 100.0, TestOutcome::Passed),
         ];
         let e = estimates(&[TestCandidate::new("fresh")], &history);
+        // three first runs, none failed: the overall rate (0 of 3, pulled towards the 20 %
+        // prior with 2 pseudo-runs) is 0.08, and the first-run rate pulled towards it 0.032
+        assert!((e[0].failure_probability - 0.032).abs() < 1e-12, "{e:?}");
+        assert_eq!(e[0].expected_duration_secs, 3.0);
+        assert_eq!(
+            e[0].reasons[0],
+            "new test: 3 % of the 3 first runs in the history failed"
+        );
+        // with no history at all, the configured prior
+        let e = estimates(&[TestCandidate::new("fresh")], &[]);
         assert_eq!(
             e[0].failure_probability,
             PlannerConfig::default().new_test_failure_prior
-        );
-        assert_eq!(e[0].expected_duration_secs, 3.0);
-        assert!(
-            e[0].reasons[0].starts_with("new test"),
-            "{:?}",
-            e[0].reasons
         );
     }
 

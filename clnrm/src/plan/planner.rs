@@ -157,3 +157,58 @@ pub fn plan(input: &PlanInput) -> Result<TestPlan, PlanError> {
         shards,
     })
 }
+
+/// `plan` run in `order` (every test of the plan exactly once, else `None`), laid out again
+/// on the same number of lanes; the file-order wall time and the shards stay.
+pub fn reorder_plan(
+    plan: &TestPlan,
+    order: &[String],
+    service_startup_secs: &std::collections::BTreeMap<String, f64>,
+    default_startup_secs: f64,
+) -> Option<TestPlan> {
+    if order.len() != plan.tests.len() {
+        return None;
+    }
+    let by_name: std::collections::HashMap<&str, &PlannedTest> =
+        plan.tests.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut seen = HashSet::with_capacity(order.len());
+    let mut tests: Vec<&PlannedTest> = Vec::with_capacity(order.len());
+    for name in order {
+        if !seen.insert(name.as_str()) {
+            return None;
+        }
+        tests.push(by_name.get(name.as_str())?);
+    }
+    let jobs: Vec<LaneJob<'_>> = tests
+        .iter()
+        .map(|t| LaneJob {
+            name: &t.name,
+            duration_secs: t.estimate.expected_duration_secs,
+            services: &t.services,
+        })
+        .collect();
+    let layout = simulate_lanes(
+        &jobs,
+        plan.threads,
+        service_startup_secs,
+        default_startup_secs,
+    );
+    let tests = tests
+        .iter()
+        .zip(&layout.scheduled)
+        .enumerate()
+        .map(|(position, (t, slot))| PlannedTest {
+            position: position + 1,
+            lane: slot.lane,
+            predicted_start_secs: slot.start_secs,
+            predicted_end_secs: slot.end_secs,
+            ..(*t).clone()
+        })
+        .collect();
+    Some(TestPlan {
+        tests,
+        lanes: layout.lanes,
+        predicted_wall_secs: layout.wall_secs,
+        ..plan.clone()
+    })
+}

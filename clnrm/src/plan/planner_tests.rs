@@ -216,18 +216,76 @@ fn plan_serialises_to_json_with_snake_case_fields() {
 fn config_json_keeps_defaults_and_rejects_unknown_or_out_of_range_fields() {
     let config = PlannerConfig::parse_json(r#"{"recency_half_life_runs": 3}"#).unwrap();
     assert_eq!(config.recency_half_life_runs, 3.0);
-    assert_eq!(
-        config.lifetime_weight,
-        PlannerConfig::default().lifetime_weight
-    );
+    assert_eq!(config.time_weight, PlannerConfig::default().time_weight);
     let err = PlannerConfig::parse_json(r#"{"half_life": 3}"#).unwrap_err();
     assert!(matches!(err, PlanError::InvalidConfig { .. }), "{err:?}");
     let cause = std::error::Error::source(&err).unwrap().to_string();
     assert!(cause.contains("unknown field `half_life`"), "{cause}");
     assert_eq!(
-        PlannerConfig::parse_json(r#"{"lifetime_weight": 2}"#)
+        PlannerConfig::parse_json(r#"{"time_weight": 2}"#)
             .unwrap_err()
             .to_string(),
-        "lifetime_weight is 2; expected a probability between 0 and 1"
+        "time_weight is 2; expected a probability between 0 and 1"
     );
+    assert_eq!(
+        PlannerConfig::parse_json(r#"{"pattern_runs": 9}"#)
+            .unwrap_err()
+            .to_string(),
+        "pattern_runs is 9; expected at most 7"
+    );
+    let config = PlannerConfig::parse_json(r#"{"objective": "time"}"#).unwrap();
+    assert_eq!(config.objective, Objective::Time);
+    assert_eq!(
+        Objective::parse("fast").unwrap_err().to_string(),
+        "invalid objective `fast`: expected `failures` (likely failures first), `time` \
+         (chance to fail per second) or `balanced`"
+    );
+}
+
+#[test]
+fn the_objective_decides_between_a_likely_slow_failure_and_a_cheap_one() {
+    // `slow` failed in 4 of its 5 runs and takes 100 s; `quick` failed in 3 of 5 and takes
+    // 1 s; `clean` always passed. By failures the likelier one goes first; by time the
+    // cheap ones, even `clean` (about 10 % per second beats 0.8 % per second); balanced
+    // puts the cheap likely failure first but keeps the slow one ahead of `clean`.
+    let mut history = Vec::new();
+    for run in 1..=5u64 {
+        for (name, secs, failed) in [
+            ("slow", 100.0, run != 3),
+            ("quick", 1.0, run >= 3),
+            ("clean", 1.0, false),
+        ] {
+            history.push(TestHistoryRecord {
+                test: name.into(),
+                run_id: run,
+                timestamp_ms: None,
+                duration_secs: secs,
+                outcome: if failed {
+                    TestOutcome::Failed
+                } else {
+                    TestOutcome::Passed
+                },
+                retries: 0,
+            });
+        }
+    }
+    let order = |objective: Objective| {
+        let mut input = PlanInput {
+            history: history.clone(),
+            ..input_of(vec![
+                TestCandidate::new("clean"),
+                TestCandidate::new("slow"),
+                TestCandidate::new("quick"),
+            ])
+        };
+        input.config.objective = objective;
+        let plan = plan(&input).unwrap();
+        plan.tests
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(Objective::Failures), ["slow", "quick", "clean"]);
+    assert_eq!(order(Objective::Time), ["quick", "clean", "slow"]);
+    assert_eq!(order(Objective::Balanced), ["quick", "slow", "clean"]);
 }

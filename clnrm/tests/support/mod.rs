@@ -38,6 +38,8 @@ pub(crate) enum Reply {
     },
     /// Reads the request and never answers.
     Hang,
+    /// A status and a JSON body, sent after a delay.
+    JsonAfter(Duration, u16, Value),
 }
 
 pub(crate) struct MockServer {
@@ -144,6 +146,10 @@ async fn serve(
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
             stream.write_all(b"0\r\n\r\n").await
+        }
+        Reply::JsonAfter(delay, status, value) => {
+            tokio::time::sleep(delay).await;
+            write_full(&mut stream, status, "application/json", &value.to_string()).await
         }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

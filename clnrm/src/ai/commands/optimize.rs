@@ -4,7 +4,14 @@ use serde::Serialize;
 
 use super::workload::WorkUnits;
 use crate::Result;
-use crate::plan::{RunOrder, TestCandidate, TestPlan, select, select_suites_changed, shard};
+use std::collections::BTreeMap;
+
+use crate::ai::AiConfig;
+use crate::ai::run_advice::{advice_key, advisor_input, consult};
+use crate::plan::{
+    PlannerConfig, RunOrder, TestCandidate, TestPlan, reorder_plan, select, select_suites_changed,
+    shard,
+};
 
 /// One shard of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +35,9 @@ pub struct Optimization {
     pub plan: TestPlan,
     /// The units of each shard, as `--partition K/N` splits them (empty without `shards`).
     pub shards: Vec<ShardPlan>,
+    /// What the order used, in one line (cached or fresh LLM advice, or statistics only and
+    /// why); `None` when the advisor was not asked.
+    pub advice: Option<String>,
 }
 
 impl Optimization {
@@ -45,6 +55,18 @@ impl Optimization {
 /// Plans `units` on `threads` lanes, the way `clnrm run` (suites) or the harness (a target)
 /// orders them, and splits the plan into `shards` shards when asked.
 pub fn optimize(units: &WorkUnits, threads: usize, shards: Option<usize>) -> Result<Optimization> {
+    optimize_with_advice(units, threads, shards, None)
+}
+
+/// [`optimize`], with the order merged with the LLM advisor's when `ai` is given (a valid
+/// answer is applied and cached like in a test run, keyed by history state and units; the
+/// whole `ai.timeout` is the budget, as the user asked for it) and the lanes laid out again.
+pub fn optimize_with_advice(
+    units: &WorkUnits,
+    threads: usize,
+    shards: Option<usize>,
+    ai: Option<&AiConfig>,
+) -> Result<Optimization> {
     let selection = if units.suites.is_empty() {
         let tests: Vec<TestCandidate> = units
             .tests
@@ -67,7 +89,30 @@ pub fn optimize(units: &WorkUnits, threads: usize, shards: Option<usize>) -> Res
             threads,
         )?
     };
-    let plan = selection.plan;
+    let mut plan = selection.plan;
+    let mut advice = None;
+    if let Some(config) = ai {
+        let names: Vec<String> = plan.tests.iter().map(|t| t.name.clone()).collect();
+        let key = advice_key(&names, &units.history);
+        let input = advisor_input(&names, &units.history);
+        let dir = crate::history::default_history_path(
+            &std::env::current_dir().unwrap_or_default(),
+            |k| std::env::var(k).ok(),
+        )
+        .parent()
+        .map(|d| d.join("advice"))
+        .unwrap_or_else(|| "advice".into());
+        let consultation = consult(config, &dir, &key, names, input, config.timeout);
+        if let Some(reordered) = reorder_plan(
+            &plan,
+            &consultation.order,
+            &BTreeMap::new(),
+            PlannerConfig::default().default_service_startup_secs,
+        ) {
+            plan = reordered;
+        }
+        advice = Some(consultation.line());
+    }
     let shards = match shards {
         Some(count) if count >= 1 => {
             let costs: Vec<(&str, f64)> = plan
@@ -95,5 +140,6 @@ pub fn optimize(units: &WorkUnits, threads: usize, shards: Option<usize>) -> Res
         unit: units.unit_kind(),
         plan,
         shards,
+        advice,
     })
 }

@@ -1,5 +1,11 @@
-//! The RETECS CSV format: `Id;Name;BuildId;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults`
-//! (`BuildId` optional), one row per test execution, `Verdict` 1 (or more) meaning failed.
+//! The RETECS CSV format, read by column name: a `;`-separated header naming at least `Name`,
+//! `Duration`, `Verdict` and `Cycle` (the standard `Id;Name;Duration;CalcPrio;LastRun;Verdict;
+//! Cycle;LastResults`, with or without `BuildId`, in any order, extra columns allowed), then one
+//! row per test execution, `Verdict` 1 (or more) meaning failed.
+//!
+//! `CalcPrio` and `LastResults` are never read: they hold information from the cycle being
+//! prioritised (a published priority and the test's verdict history up to it) and would leak
+//! past the information barrier of a replay.
 
 use std::path::Path;
 
@@ -7,28 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::error::ReplayError;
 
-const WITH_BUILD: [&str; 9] = [
-    "Id",
-    "Name",
-    "BuildId",
-    "Duration",
-    "CalcPrio",
-    "LastRun",
-    "Verdict",
-    "Cycle",
-    "LastResults",
-];
-const WITHOUT_BUILD: [&str; 8] = [
-    "Id",
-    "Name",
-    "Duration",
-    "CalcPrio",
-    "LastRun",
-    "Verdict",
-    "Cycle",
-    "LastResults",
-];
-const EXPECTED: &str = "Id;Name;BuildId;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults";
+/// Columns a file must have.
+const REQUIRED: [&str; 4] = ["Name", "Duration", "Verdict", "Cycle"];
 
 /// One execution row. `CalcPrio` and `LastResults` are read past: the replay never uses them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +22,7 @@ const EXPECTED: &str = "Id;Name;BuildId;Duration;CalcPrio;LastRun;Verdict;Cycle;
 pub struct RetecsRow {
     /// 1-based line in the file.
     pub line: usize,
-    /// `Id` column.
+    /// `Id` column (empty when the file has none).
     pub id: String,
     /// Test name.
     pub name: String,
@@ -44,7 +30,7 @@ pub struct RetecsRow {
     pub build_id: Option<String>,
     /// Duration in seconds.
     pub duration_secs: f64,
-    /// `LastRun` timestamp, as written.
+    /// `LastRun` timestamp, as written (empty when the file has none).
     pub last_run: String,
     /// The execution failed.
     pub failed: bool,
@@ -64,6 +50,58 @@ pub fn load_retecs_csv(path: &Path) -> Result<Vec<RetecsRow>, ReplayError> {
     })
 }
 
+/// Where each known column sits in a row.
+struct Columns {
+    width: usize,
+    name: usize,
+    duration: usize,
+    verdict: usize,
+    cycle: usize,
+    id: Option<usize>,
+    build_id: Option<usize>,
+    last_run: Option<usize>,
+    /// `LastResults` is the last column: a row may carry extra `;` inside it.
+    last_results_is_last: bool,
+}
+
+fn parse_header(line: usize, header: &str) -> Result<Columns, ReplayError> {
+    let columns: Vec<&str> = header.split(';').map(str::trim).collect();
+    let find = |name: &str| columns.iter().position(|c| *c == name);
+    for (i, column) in columns.iter().enumerate() {
+        if columns[..i].contains(column) {
+            return Err(ReplayError::Header {
+                line,
+                found: header.to_string(),
+                problem: format!("column `{column}` appears twice"),
+            });
+        }
+    }
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| find(c).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ReplayError::Header {
+            line,
+            found: header.to_string(),
+            problem: format!("missing column(s) {}", missing.join(", ")),
+        });
+    }
+    let at = |name: &str| find(name).unwrap_or_default();
+    Ok(Columns {
+        width: columns.len(),
+        name: at("Name"),
+        duration: at("Duration"),
+        verdict: at("Verdict"),
+        cycle: at("Cycle"),
+        id: find("Id"),
+        build_id: find("BuildId"),
+        last_run: find("LastRun"),
+        last_results_is_last: find("LastResults") == Some(columns.len() - 1),
+    })
+}
+
 /// Parses RETECS CSV text (header line first).
 pub fn parse_retecs_csv(text: &str) -> Result<Vec<RetecsRow>, ReplayError> {
     let mut lines = text.lines().enumerate();
@@ -72,19 +110,7 @@ pub fn parse_retecs_csv(text: &str) -> Result<Vec<RetecsRow>, ReplayError> {
         .find(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| (i + 1, l.trim_start_matches('\u{feff}').trim()))
         .unwrap_or((1, ""));
-    let columns: Vec<&str> = header.split(';').map(str::trim).collect();
-    let has_build = if columns == WITH_BUILD {
-        true
-    } else if columns == WITHOUT_BUILD {
-        false
-    } else {
-        return Err(ReplayError::Header {
-            line: header_line,
-            found: header.to_string(),
-            expected: EXPECTED,
-        });
-    };
-    let width = if has_build { 9 } else { 8 };
+    let cols = parse_header(header_line, header)?;
 
     let mut rows = Vec::new();
     for (index, raw) in lines {
@@ -93,34 +119,30 @@ pub fn parse_retecs_csv(text: &str) -> Result<Vec<RetecsRow>, ReplayError> {
         if raw.trim().is_empty() {
             continue;
         }
-        // LastResults is the last column and may itself hold `;`-free lists; split at most
-        // `width` fields so anything after the 8th separator stays in LastResults.
-        let fields: Vec<&str> = raw.splitn(width, ';').map(str::trim).collect();
-        if fields.len() != width {
+        let fields: Vec<&str> = if cols.last_results_is_last {
+            // LastResults may itself hold `;`: anything past the last separator stays in it.
+            raw.splitn(cols.width, ';').map(str::trim).collect()
+        } else {
+            raw.split(';').map(str::trim).collect()
+        };
+        if fields.len() != cols.width {
             return Err(ReplayError::Row {
                 line,
                 message: format!(
-                    "expected {width} `;`-separated fields, found {}",
+                    "expected {} `;`-separated fields (one per header column), found {}",
+                    cols.width,
                     fields.len()
                 ),
             });
         }
-        let at = |name: &str| -> &str {
-            let cols: &[&str] = if has_build {
-                &WITH_BUILD
-            } else {
-                &WITHOUT_BUILD
-            };
-            fields[cols.iter().position(|c| *c == name).unwrap_or(0)]
-        };
-        let name = at("Name");
+        let name = fields[cols.name];
         if name.is_empty() {
             return Err(ReplayError::Row {
                 line,
                 message: "empty Name".into(),
             });
         }
-        let duration_text = at("Duration");
+        let duration_text = fields[cols.duration];
         let duration_secs: f64 = duration_text.parse().map_err(|_| ReplayError::Row {
             line,
             message: format!("Duration `{duration_text}` is not a number of seconds"),
@@ -131,23 +153,24 @@ pub fn parse_retecs_csv(text: &str) -> Result<Vec<RetecsRow>, ReplayError> {
                 message: format!("Duration `{duration_text}` must be a finite number >= 0"),
             });
         }
-        let verdict_text = at("Verdict");
+        let verdict_text = fields[cols.verdict];
         let verdict: u32 = verdict_text.parse().map_err(|_| ReplayError::Row {
             line,
             message: format!("Verdict `{verdict_text}` is not 0 (passed) or 1 (failed)"),
         })?;
-        let cycle_text = at("Cycle");
+        let cycle_text = fields[cols.cycle];
         let cycle: i64 = cycle_text.parse().map_err(|_| ReplayError::Row {
             line,
             message: format!("Cycle `{cycle_text}` is not a whole number"),
         })?;
+        let optional = |column: Option<usize>| column.map(|i| fields[i].to_string());
         rows.push(RetecsRow {
             line,
-            id: at("Id").to_string(),
+            id: optional(cols.id).unwrap_or_default(),
             name: name.to_string(),
-            build_id: has_build.then(|| at("BuildId").to_string()),
+            build_id: optional(cols.build_id),
             duration_secs,
-            last_run: at("LastRun").to_string(),
+            last_run: optional(cols.last_run).unwrap_or_default(),
             failed: verdict > 0,
             cycle,
         });
@@ -198,7 +221,7 @@ mod tests {
         let short = format!("{head}1;a;1;0\n");
         assert_eq!(
             parse_retecs_csv(&short).unwrap_err().to_string(),
-            "line 2: expected 8 `;`-separated fields, found 4"
+            "line 2: expected 8 `;`-separated fields (one per header column), found 4"
         );
         let verdict = format!("{head}1;a;1;0;x;failed;1;[]\n");
         assert_eq!(
@@ -218,12 +241,57 @@ mod tests {
     }
 
     #[test]
-    fn unknown_header_names_the_expected_one() {
+    fn header_without_the_needed_columns_names_them() {
         let err = parse_retecs_csv("a,b,c\n1,2,3\n").unwrap_err().to_string();
         assert_eq!(
             err,
-            "line 1: unexpected header `a,b,c`; expected \
-             `Id;Name;BuildId;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults` (BuildId is optional)"
+            "line 1: missing column(s) Name, Duration, Verdict, Cycle in header `a,b,c`; \
+             expected `;`-separated column names including Name, Duration, Verdict and Cycle \
+             (e.g. `Id;Name;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults`)"
+        );
+        let err = parse_retecs_csv("Id;Name;Duration;Cycle\n1;a;1;1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("line 1: missing column(s) Verdict in header"),
+            "{err}"
+        );
+        let err = parse_retecs_csv("Name;Duration;Verdict;Cycle;Name\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("line 1: column `Name` appears twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn columns_are_found_by_name_in_any_order_with_extra_ones() {
+        // the standard RETECS header (no BuildId)
+        let standard = "Id;Name;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults\n\
+                        1;t1;2.5;77;2016-01-01 00:00:00;1;4;[1, 0; 1]\n";
+        let rows = parse_retecs_csv(standard).unwrap();
+        assert_eq!(rows[0].name, "t1");
+        assert_eq!(rows[0].duration_secs, 2.5);
+        assert!(rows[0].failed);
+        assert_eq!(rows[0].cycle, 4);
+        assert_eq!(rows[0].last_run, "2016-01-01 00:00:00");
+        // reordered, with extra columns, and without Id, LastRun, CalcPrio or LastResults
+        let shuffled = "Cycle;Team;Verdict;Name;Duration;Comment\n7;core;0;t2;0.25;slow\n";
+        let rows = parse_retecs_csv(shuffled).unwrap();
+        assert_eq!(rows[0].name, "t2");
+        assert_eq!(rows[0].cycle, 7);
+        assert_eq!(rows[0].duration_secs, 0.25);
+        assert!(!rows[0].failed);
+        assert_eq!(rows[0].id, "");
+        assert_eq!(rows[0].build_id, None);
+        // a row with a field too many when LastResults is not last is an error with its line
+        let err = parse_retecs_csv("Name;Duration;Verdict;Cycle\na;1;0;1;extra\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "line 2: expected 4 `;`-separated fields (one per header column), found 5"
         );
     }
 
@@ -231,7 +299,9 @@ mod tests {
     fn unknown_header_after_blank_lines_names_its_own_line() {
         let err = parse_retecs_csv("\n\nId;Name\n").unwrap_err().to_string();
         assert!(
-            err.starts_with("line 3: unexpected header `Id;Name`"),
+            err.starts_with(
+                "line 3: missing column(s) Duration, Verdict, Cycle in header `Id;Name`"
+            ),
             "{err}"
         );
     }

@@ -80,6 +80,20 @@ pub fn napfd_with_budget(order: &[CycleOutcome], budget_secs: f64) -> Option<f64
     Some(p - tf_sum / (n * m) + p / (2.0 * n))
 }
 
+/// Time to the first failure as a share of the cycle's total duration: the wall time a
+/// developer waits (serially) until the first failing test has finished, over the time of the
+/// whole cycle. Lower is better; `None` without a failing test. When every duration is zero,
+/// the share of tests run until the first failure.
+pub fn first_failure_share(order: &[CycleOutcome]) -> Option<f64> {
+    let total: f64 = order.iter().map(|t| t.duration_secs).sum();
+    let position = order.iter().position(|t| t.failed)?;
+    if total <= 0.0 {
+        return Some((position + 1) as f64 / order.len() as f64);
+    }
+    let waited: f64 = order[..=position].iter().map(|t| t.duration_secs).sum();
+    Some(waited / total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +136,18 @@ mod tests {
         assert!(close(apfdc(&[t(true, 1.0), t(false, 9.0)]).unwrap(), 0.95));
         // zero durations fall back to APFD
         assert!(close(apfdc(&[t(false, 0.0), t(true, 0.0)]).unwrap(), 0.25));
+    }
+
+    #[test]
+    fn first_failure_share_matches_the_hand_computation() {
+        // pass 1 s, FAIL 2 s: 3 s of 10
+        assert!(close(first_failure_share(&example()).unwrap(), 0.3));
+        assert_eq!(first_failure_share(&[t(false, 1.0)]), None);
+        // zero durations: the share of tests run, 2 of 2
+        assert!(close(
+            first_failure_share(&[t(false, 0.0), t(true, 0.0)]).unwrap(),
+            1.0
+        ));
     }
 
     #[test]

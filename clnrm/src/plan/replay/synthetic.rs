@@ -1,15 +1,18 @@
-//! A deterministic, synthetic planner input of any size, and timing the planner on it.
+//! Deterministic synthetic inputs: a planner input of any size (and timing the planner on
+//! it), and CI histories shaped like industrial ones for the replay.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::error::PlanError;
 use crate::plan::model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome};
 use crate::plan::planner::plan;
+use crate::plan::replay::RetecsRow;
 
 const SERVICES: [&str; 5] = ["postgres", "redis", "kafka", "minio", "ollama"];
 
@@ -140,6 +143,134 @@ pub fn time_planner(
     })
 }
 
+/// The shape of a [`synthetic_history`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", default)]
+pub struct HistoryShape {
+    /// CI cycles.
+    pub cycles: usize,
+    /// Median number of tests per cycle (log-normal, at most 1000).
+    pub median_tests: usize,
+    /// Multiplies every failure chance: 1.0 gives about 27 % failing executions, 0.3 about
+    /// 10 %, 1.6 about 36 %.
+    pub failure_scale: f64,
+    /// Chance that a test slot of a cycle is a brand-new test.
+    pub new_test_share: f64,
+    /// Chance that a failing execution is run again in the same cycle.
+    pub rerun_share: f64,
+}
+
+impl Default for HistoryShape {
+    fn default() -> Self {
+        Self {
+            cycles: 300,
+            median_tests: 24,
+            failure_scale: 1.0,
+            new_test_share: 0.08,
+            rerun_share: 0.3,
+        }
+    }
+}
+
+struct SynthTest {
+    name: String,
+    /// Failure chance while healthy.
+    base: f64,
+    /// Broken tests fail 85 % of the time until fixed.
+    broken: bool,
+    duration_secs: f64,
+}
+
+/// A CI history with the traits of industrial ones: a pool of tests that grows (new tests,
+/// a third of them born broken), a median of `median_tests` tests per cycle with a long tail,
+/// tests that break and stay broken for a few cycles (85 % failing) besides rare, occasional
+/// and frequent intermittent failures, one bad cycle in ten where every test is likelier to
+/// fail, durations from 0.05 s to 200 s (log-uniform per test, ±25 % per run, a third of
+/// failures cut short), and failing executions re-run in the same cycle. Rows come in a
+/// random order within a cycle. Same seed and shape, same rows.
+pub fn synthetic_history(seed: u64, shape: &HistoryShape) -> Vec<RetecsRow> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let scale = shape.failure_scale.max(0.0);
+    let mut pool: Vec<SynthTest> = Vec::new();
+    let mut rows = Vec::new();
+    for cycle in 1..=shape.cycles {
+        let normal: f64 = {
+            // Box–Muller: a standard normal from two uniforms.
+            let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        let size = ((shape.median_tests.max(1) as f64).ln() + normal)
+            .exp()
+            .round()
+            .clamp(1.0, 1000.0) as usize;
+        let bad_cycle = rng.random_bool(0.1);
+        let mut chosen: Vec<usize> = Vec::with_capacity(size);
+        for _ in 0..size {
+            let t = if pool.is_empty() || rng.random_bool(shape.new_test_share.clamp(0.0, 1.0)) {
+                let kind: f64 = rng.random();
+                let base = if kind < 0.5 {
+                    0.005
+                } else if kind < 0.85 {
+                    0.1
+                } else {
+                    0.4
+                };
+                pool.push(SynthTest {
+                    name: format!("T{}", pool.len() + 1),
+                    base: (base * scale).min(1.0),
+                    broken: rng.random_bool((0.35 * scale).min(1.0)),
+                    duration_secs: rng.random_range(0.05f64.ln()..200f64.ln()).exp(),
+                });
+                pool.len() - 1
+            } else {
+                // mostly the recently added tests, like a project's active test set
+                let window = pool.len().min(400);
+                pool.len() - 1 - rng.random_range(0..window)
+            };
+            if !chosen.contains(&t) {
+                chosen.push(t);
+            }
+        }
+        let mut cycle_rows = Vec::with_capacity(chosen.len() * 2);
+        for t in chosen {
+            let test = &mut pool[t];
+            if test.broken {
+                test.broken = !rng.random_bool(0.3);
+            } else {
+                test.broken = rng.random_bool((0.04 * scale).min(1.0));
+            }
+            let mut chance = if test.broken { 0.85 } else { test.base };
+            if bad_cycle {
+                chance = (chance + 0.25).min(1.0);
+            }
+            let failed = rng.random_bool(chance);
+            let cut_short = failed && rng.random_bool(1.0 / 3.0);
+            let jitter = rng.random_range(0.8..1.25);
+            let duration = test.duration_secs * jitter * if cut_short { 0.3 } else { 1.0 };
+            cycle_rows.push((test.name.clone(), duration, failed));
+            if failed && rng.random_bool(shape.rerun_share.clamp(0.0, 1.0)) {
+                let again = rng.random_bool(0.6);
+                let jitter = rng.random_range(0.8..1.25);
+                cycle_rows.push((test.name.clone(), test.duration_secs * jitter, again));
+            }
+        }
+        cycle_rows.shuffle(&mut rng);
+        for (name, duration_secs, failed) in cycle_rows {
+            rows.push(RetecsRow {
+                line: rows.len() + 2,
+                id: (rows.len() + 1).to_string(),
+                name,
+                build_id: None,
+                duration_secs: (duration_secs * 1000.0).round() / 1000.0,
+                last_run: String::new(),
+                failed,
+                cycle: cycle as i64,
+            });
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +286,46 @@ mod tests {
         assert!(timing.min_ms() <= timing.median_ms() && timing.median_ms() <= timing.max_ms());
         assert!(timing.predicted_wall_secs > 0.0);
         assert_eq!(time_planner(10, 0, 0).unwrap().runs_ms.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_history_has_the_asked_shape_and_is_deterministic() {
+        let shape = HistoryShape::default();
+        let rows = synthetic_history(1, &shape);
+        assert_eq!(rows, synthetic_history(1, &shape));
+        let failing = rows.iter().filter(|r| r.failed).count() as f64 / rows.len() as f64;
+        assert!((0.2..0.35).contains(&failing), "{failing}");
+        let mut per_cycle = std::collections::BTreeMap::<i64, usize>::new();
+        let mut per_test_cycle = std::collections::HashMap::<(i64, &str), usize>::new();
+        for r in &rows {
+            *per_cycle.entry(r.cycle).or_default() += 1;
+            *per_test_cycle
+                .entry((r.cycle, r.name.as_str()))
+                .or_default() += 1;
+        }
+        assert_eq!(per_cycle.len(), shape.cycles);
+        let mut sizes: Vec<usize> = per_cycle.values().copied().collect();
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2];
+        assert!((15..40).contains(&median), "{median}");
+        assert!(per_test_cycle.values().any(|n| *n > 1), "no rerun");
+        let (min, max) = rows.iter().fold((f64::MAX, 0.0f64), |(lo, hi), r| {
+            (lo.min(r.duration_secs), hi.max(r.duration_secs))
+        });
+        assert!(max / min.max(0.001) > 100.0, "{min} .. {max}");
+        let low = synthetic_history(
+            1,
+            &HistoryShape {
+                failure_scale: 0.3,
+                ..shape
+            },
+        );
+        let low_failing = low.iter().filter(|r| r.failed).count() as f64 / low.len() as f64;
+        assert!(low_failing < 0.15, "{low_failing}");
     }
 }
