@@ -477,3 +477,31 @@ service = "{service}"
         String::from_utf8_lossy(&events.stderr)
     );
 }
+
+#[test]
+fn a_suite_service_runs_as_its_user() {
+    let dir = scratch_dir("user");
+    let suite = dir.join("user.clnrm.toml");
+    std::fs::write(
+        &suite,
+        r#"version = 1
+[suite]
+name = "user"
+[services.tools]
+plugin = "generic"
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+user = "1000:1000"
+[[steps]]
+name = "who"
+service = "tools"
+run = ["id", "-u"]
+expect.stdout.regex = "^1000\\s*$"
+"#,
+    )
+    .expect("write");
+    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("PASS user/user"), "{stdout}");
+}

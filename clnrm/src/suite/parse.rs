@@ -67,6 +67,7 @@ const SERVICE_KEYS: &[&str] = &[
     "wait_for",
     "memory",
     "cpus",
+    "user",
     "startup_timeout",
     "depends_on",
     "scope",
@@ -771,6 +772,7 @@ impl Walker<'_> {
             wait_for: None,
             memory: None,
             cpus: None,
+            user: None,
             startup_timeout: None,
             depends_on: Vec::new(),
             scope: Scope::Shared,
@@ -793,6 +795,7 @@ impl Walker<'_> {
             service.wait_for = self.wait_for(table, what);
             service.memory = self.memory(table, what);
             service.cpus = self.cpus(table, what);
+            service.user = self.string(table, "user", what);
             service.startup_timeout = self.duration(table, "startup_timeout", what);
             if let Some(deps) = table.get("depends_on") {
                 service.depends_on = self.one_or_many(deps, "depends_on", what);

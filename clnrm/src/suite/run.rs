@@ -375,6 +375,9 @@ fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
     if let Some(memory) = &s.memory {
         out = out.memory(i64::try_from(*memory.get_ref()).unwrap_or(i64::MAX));
     }
+    if let Some(user) = &s.user {
+        out = out.user(user.get_ref().clone());
+    }
     if let Some(cpus) = &s.cpus {
         out = out.cpus(*cpus.get_ref());
     }

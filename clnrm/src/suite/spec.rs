@@ -72,6 +72,8 @@ pub struct ServiceSpec {
     pub memory: Option<Spanned<u64>>,
     /// CPU limit (`1.5` = one and a half cores).
     pub cpus: Option<Spanned<f64>>,
+    /// The user the container runs as (`"1000:1000"`); the image's (often root) when `None`.
+    pub user: Option<Spanned<String>>,
     /// How long the service may take to become ready.
     pub startup_timeout: Option<Spanned<Duration>>,
     /// Services that must be ready before this one starts.
