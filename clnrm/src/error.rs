@@ -34,6 +34,9 @@ pub enum Error {
     /// The history store could not be opened, read or written.
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    /// A fault could not be injected or healed.
+    #[error(transparent)]
+    Chaos(#[from] crate::chaos::ChaosError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

@@ -23,5 +23,5 @@ pub use event::RunEvent;
 pub use json::{JSON_VERSION, JsonReportError, json, parse_json, read_json, write_json};
 pub use junit::{junit_xml, write_junit};
 pub use record::{Outcome, RunRecord, Summary, TestRecord};
-pub(crate) use time::unix_millis;
+pub(crate) use time::{rfc3339_utc, unix_millis};
 pub(crate) use write::write_atomically;
