@@ -32,7 +32,9 @@ pub struct ControlApi {
 
 impl std::fmt::Debug for ControlApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlApi").field("addr", &self.addr).finish()
+        f.debug_struct("ControlApi")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -66,10 +68,7 @@ impl ControlApi {
             .route("/reset", post(reset))
             .route("/populate", post(populate))
             .route("/proxies", get(list).post(create))
-            .route(
-                "/proxies/{name}",
-                get(show).post(update).delete(remove),
-            )
+            .route("/proxies/{name}", get(show).post(update).delete(remove))
             .route("/proxies/{name}/toxics", get(toxics).post(add_toxic))
             .route(
                 "/proxies/{name}/toxics/{toxic}",
@@ -230,11 +229,7 @@ struct ProxyChange {
     upstream: Option<String>,
 }
 
-async fn update(
-    State(proxies): State<Proxies>,
-    Path(name): Path<String>,
-    raw: String,
-) -> Response {
+async fn update(State(proxies): State<Proxies>, Path(name): Path<String>, raw: String) -> Response {
     let proxy = match find(&proxies, &name) {
         Ok(p) => p,
         Err(r) => return r,

@@ -111,10 +111,7 @@ impl Target {
             .inspect_container(&self.id, None)
             .await
             .map_err(self.refused("start", "inspect"))?;
-        Ok(inspect
-            .state
-            .and_then(|s| s.running)
-            .unwrap_or_default())
+        Ok(inspect.state.and_then(|s| s.running).unwrap_or_default())
     }
 
     /// The published ports as they are now (a restarted container can get new host ports).
@@ -130,9 +127,7 @@ impl Target {
             .and_then(|n| n.ports)
             .unwrap_or_default();
         for (key, bindings) in map {
-            let Some(container_port) = key
-                .strip_suffix("/tcp")
-                .and_then(|p| p.parse::<u16>().ok())
+            let Some(container_port) = key.strip_suffix("/tcp").and_then(|p| p.parse::<u16>().ok())
             else {
                 continue;
             };

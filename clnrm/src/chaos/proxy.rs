@@ -142,11 +142,7 @@ impl Proxy {
             }),
         };
         let task = tokio::spawn(accept_loop(Arc::downgrade(&proxy.inner), Some(listener)));
-        *proxy
-            .inner
-            .accept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *proxy.inner.accept.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(proxy)
     }
 
@@ -444,7 +440,11 @@ async fn pump<R, W>(
         loop {
             let fx: Effects = {
                 let current = toxics.borrow_and_update();
-                effects(&current, stream, &mut dice.lock().unwrap_or_else(|p| p.into_inner()))
+                effects(
+                    &current,
+                    stream,
+                    &mut dice.lock().unwrap_or_else(|p| p.into_inner()),
+                )
             };
             let now = Instant::now();
             let mut deadline: Option<(Instant, End)> = None;
@@ -501,7 +501,8 @@ async fn pump<R, W>(
                         None => Duration::ZERO,
                     };
                     let piece = Piece::Data {
-                        due: now + delay,
+                        // From when the bytes arrived, not from when the read began.
+                        due: Instant::now() + delay,
                         bytes: buf[..n as usize].to_vec(),
                         bandwidth: fx.bandwidth,
                         slicer: fx.slicer,
@@ -534,7 +535,10 @@ async fn pump<R, W>(
     tokio::join!(read_side, write_side(writer, rx));
 }
 
-async fn write_side<W: tokio::io::AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Piece>) {
+async fn write_side<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Piece>,
+) {
     while let Some(piece) = rx.recv().await {
         match piece {
             Piece::Data {
@@ -684,7 +688,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_duplicate_toxic_is_refused_and_a_missing_one_is_not_found() {
-        let proxy = Proxy::start("x", "127.0.0.1:0", "127.0.0.1:9").await.unwrap();
+        let proxy = Proxy::start("x", "127.0.0.1:0", "127.0.0.1:9")
+            .await
+            .unwrap();
         proxy.add_toxic(Toxic::bandwidth(1)).unwrap();
         assert!(matches!(
             proxy.add_toxic(Toxic::bandwidth(2)),

@@ -45,7 +45,8 @@ pub struct FaultRecord {
     /// When it was injected.
     #[serde(serialize_with = "as_rfc3339")]
     pub started_at: SystemTime,
-    /// How long it was in force; `None` while it still is.
+    /// How long it was in force; `None` while it still is (`duration_secs` in JSON).
+    #[serde(rename = "duration_secs", serialize_with = "as_secs")]
     pub duration: Option<Duration>,
     /// What healed it: `guard`, `timer`, `end of test`, or `restart` (for a restart, which heals
     /// itself).
@@ -56,6 +57,16 @@ pub struct FaultRecord {
 
 fn as_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&crate::report::rfc3339_utc(*t))
+}
+
+fn as_secs<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 impl FaultRecord {
@@ -340,6 +351,7 @@ impl ChaosSession {
                 for cut in &cuts {
                     target.reconnect(cut).await?;
                 }
+                self.follow_ports(&target, "partition").await?;
             }
             Heal::Toxic(proxy, name) => {
                 // Already gone (removed through the control API) is healed too.
@@ -348,6 +360,29 @@ impl ChaosSession {
             Heal::Up(proxy) => proxy.set_enabled(true),
         }
         Ok(())
+    }
+
+    /// Reads the published ports again (a container started again, or plugged back into its
+    /// network, can get new host ports) and points the proxy and the test's URL at them.
+    async fn follow_ports(&self, target: &Target, fault: &str) -> Result<Option<Endpoint>> {
+        let deadline = Instant::now() + READY_AGAIN;
+        let mut endpoint = target.endpoint(fault).await?;
+        while endpoint.ports.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            endpoint = target.endpoint(fault).await?;
+        }
+        let Some(served) = self.inner.services.get(&target.service) else {
+            return Ok(None);
+        };
+        if let Some((proxy, container_port)) = &served.proxy
+            && let Some(host_port) = endpoint.port(*container_port)
+        {
+            proxy.set_upstream(format!("{}:{host_port}", endpoint.host));
+        }
+        self.state()
+            .endpoints
+            .insert(target.service.clone(), endpoint.clone());
+        Ok(Some(endpoint))
     }
 
     /// After a start or restart: reads the ports again, points the proxy at them, and waits
@@ -361,22 +396,17 @@ impl ChaosSession {
             })
         };
         let deadline = Instant::now() + READY_AGAIN;
-        let mut endpoint = target.endpoint(fault).await?;
-        while endpoint.ports.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            endpoint = target.endpoint(fault).await?;
-        }
-        let Some(served) = self.inner.services.get(&target.service) else {
+        let Some(endpoint) = self.follow_ports(target, fault).await? else {
             return Ok(());
         };
-        let Some(handle) = &served.service.handle else {
+        let Some(handle) = self
+            .inner
+            .services
+            .get(&target.service)
+            .and_then(|s| s.service.handle.as_ref())
+        else {
             return Ok(());
         };
-        if let Some((proxy, container_port)) = &served.proxy
-            && let Some(host_port) = endpoint.port(*container_port)
-        {
-            proxy.set_upstream(format!("{}:{host_port}", endpoint.host));
-        }
         // The plugin's own health check, on a handle that knows the new ports.
         let url = handle
             .url()
@@ -391,9 +421,6 @@ impl ChaosSession {
             handle.credentials().cloned(),
             handle.docker().clone(),
         );
-        self.state()
-            .endpoints
-            .insert(target.service.clone(), endpoint);
         let registry = Registry::builtin();
         let Some(plugin) = registry.get(handle.plugin()) else {
             return Ok(());
@@ -459,7 +486,12 @@ impl ChaosSession {
 }
 
 /// Replaces `host:old` by `host:new` for every port that moved.
-fn rewrite(url: &str, host: &str, before: &BTreeMap<u16, u16>, after: &BTreeMap<u16, u16>) -> String {
+fn rewrite(
+    url: &str,
+    host: &str,
+    before: &BTreeMap<u16, u16>,
+    after: &BTreeMap<u16, u16>,
+) -> String {
     let mut url = url.to_owned();
     for (container_port, old) in before {
         if let Some(new) = after.get(container_port)
@@ -535,9 +567,11 @@ impl Chaos {
     pub async fn pause(&self) -> Result<FaultGuard> {
         let target = self.target()?;
         target.pause().await?;
-        let id = self
-            .session
-            .begin(&self.service, "pause".to_owned(), Some(Heal::Unpause(target)));
+        let id = self.session.begin(
+            &self.service,
+            "pause".to_owned(),
+            Some(Heal::Unpause(target)),
+        );
         Ok(self.guard(id))
     }
 
@@ -564,7 +598,9 @@ impl Chaos {
             target,
             fault: "stop".to_owned(),
         };
-        let id = self.session.begin(&self.service, "stop".to_owned(), Some(heal));
+        let id = self
+            .session
+            .begin(&self.service, "stop".to_owned(), Some(heal));
         Ok(self.guard(id))
     }
 
@@ -573,7 +609,9 @@ impl Chaos {
     /// of it forwards to the new port). Needs `scope = "test"` or [`Chaos::allow_damage`].
     pub async fn restart(&self) -> Result<Endpoint> {
         let target = self.damaging("restart")?;
-        let id = self.session.begin(&self.service, "restart".to_owned(), None);
+        let id = self
+            .session
+            .begin(&self.service, "restart".to_owned(), None);
         let started = Instant::now();
         let outcome = async {
             target.restart(Duration::from_secs(1)).await?;
@@ -598,8 +636,9 @@ impl Chaos {
         })
     }
 
-    /// Cuts the container from its networks: other containers no longer reach it by name
-    /// (its published ports still answer the test). Healing reconnects it with its aliases.
+    /// Cuts the container from its networks: other containers no longer reach it by name, and
+    /// its published ports go with its network (the test cannot reach it either). Healing
+    /// reconnects it with its aliases; `ctx.url`/`ctx.port` follow the ports it gets then.
     pub async fn partition(&self) -> Result<FaultGuard> {
         let target = self.target()?;
         let cuts = target.disconnect().await?;

@@ -208,9 +208,8 @@ impl Toxic {
     }
 
     fn named_by_default(mut self) -> Self {
-        let generated = |kind: &ToxicKind, stream: Stream| {
-            format!("{}_{}", kind.type_name(), stream.as_str())
-        };
+        let generated =
+            |kind: &ToxicKind, stream: Stream| format!("{}_{}", kind.type_name(), stream.as_str());
         let other = match self.stream {
             Stream::Upstream => Stream::Downstream,
             Stream::Downstream => Stream::Upstream,
@@ -403,7 +402,10 @@ mod tests {
             let mut dice = Dice::default();
             let first = effects(&toxics, Stream::Downstream, &mut dice).latency;
             for _ in 0..10 {
-                assert_eq!(effects(&toxics, Stream::Downstream, &mut dice).latency, first);
+                assert_eq!(
+                    effects(&toxics, Stream::Downstream, &mut dice).latency,
+                    first
+                );
             }
         }
     }

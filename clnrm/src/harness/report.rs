@@ -236,11 +236,12 @@ pub(crate) fn finish(
             .collect();
         if let Some(tests) = json["tests"].as_array_mut() {
             for test in tests {
-                let wait = results
-                    .iter()
-                    .find(|r| test["name"] == r.name.as_str())
-                    .map(|r| r.setup_wait.as_secs_f64());
+                let result = results.iter().find(|r| test["name"] == r.name.as_str());
+                let wait = result.map(|r| r.setup_wait.as_secs_f64());
                 test["setup_wait_secs"] = wait.into();
+                // The faults injected into its services: what, when, how long.
+                let faults = result.map(|r| r.faults.as_slice()).unwrap_or_default();
+                test["faults"] = serde_json::to_value(faults).unwrap_or_default();
             }
         }
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();

@@ -64,6 +64,8 @@ pub(crate) struct TestRun {
     pub(crate) started_at: SystemTime,
     /// How long the test waited for its services and isolation, over all attempts.
     pub(crate) setup_wait: Duration,
+    /// The faults injected into its services (the last attempt's).
+    pub(crate) faults: Vec<crate::chaos::FaultRecord>,
 }
 
 /// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into.
@@ -246,7 +248,14 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
             retries: spec.retries,
             timeout: spec.timeout,
         };
-        let run = engine::execute(policy, &mut TestAttempt { def, spec: &spec }).await;
+        let mut attempt = TestAttempt {
+            def,
+            spec: &spec,
+            chaos: None,
+            faults: Vec::new(),
+        };
+        let run = engine::execute(policy, &mut attempt).await;
+        let faults = attempt.faults;
         RESULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -260,6 +269,7 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
                 message: run.message.clone(),
                 started_at: run.started_at,
                 setup_wait: run.setup_wait,
+                faults,
             });
         match (run.verdict, run.message) {
             (Verdict::Passed | Verdict::Flaky, _) => Ok(()),
@@ -276,6 +286,9 @@ fn execute(def: &'static TestDef, spec: TestSpec) -> Result<(), Failed> {
 struct TestAttempt<'a> {
     def: &'static TestDef,
     spec: &'a TestSpec,
+    /// The attempt's faults, healed in `finish`.
+    chaos: Option<crate::chaos::ChaosSession>,
+    faults: Vec<crate::chaos::FaultRecord>,
 }
 
 /// Aborts the test's task when the engine drops the attempt (its timeout ran out).
@@ -306,7 +319,27 @@ impl Attempt for TestAttempt<'_> {
                 (name.clone(), view)
             })
             .collect();
-        let ctx = TestContext::new(self.spec.name.clone(), views);
+        let chaos = crate::chaos::ChaosSession::new(
+            prepared
+                .services
+                .iter()
+                .map(|(name, service)| crate::chaos::ChaosService {
+                    name: name.clone(),
+                    handle: Some(service.handle.clone()),
+                    url: service.url.clone(),
+                    shared: self
+                        .spec
+                        .services
+                        .iter()
+                        .any(|s| &s.local == name && s.scope == Scope::Shared),
+                    proxied: self.spec.chaos.contains(name),
+                })
+                .collect(),
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+        self.chaos = Some(chaos.clone());
+        let ctx = TestContext::new(self.spec.name.clone(), views).with_chaos(chaos);
         let mut task = AbortOnDrop(match self.def.body {
             TestFn::Async(body) => tokio::spawn(body(ctx)),
             TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
@@ -327,9 +360,22 @@ impl Attempt for TestAttempt<'_> {
     }
 
     async fn finish(&mut self, prepared: Prepared, failure: Option<&mut engine::Failure>) {
+        // Heal every fault first: the services go back to the pool usable, and the log tails
+        // below come from healed services.
+        self.faults = match self.chaos.take() {
+            Some(chaos) => chaos.heal_all().await,
+            None => Vec::new(),
+        };
         if let Some(failure) = failure {
             let message = failure_message(failure);
-            *message = with_diagnostics(std::mem::take(message), self.spec, &prepared).await;
+            let mut text = std::mem::take(message);
+            if !self.faults.is_empty() {
+                text.push_str("\n\nfaults injected:");
+                for fault in &self.faults {
+                    let _ = write!(text, "\n  - {}", fault.describe());
+                }
+            }
+            *message = with_diagnostics(text, self.spec, &prepared).await;
         }
         prepared.finish(shared()).await;
     }
