@@ -408,3 +408,73 @@ async fn a_timed_fault_heals_itself_and_the_end_heals_a_forgotten_guard() {
     assert_eq!(ping(&mut conn).await.unwrap(), "PONG");
     services.stop_all().await.unwrap();
 }
+
+/// The harness side: `#[clnrm::test]`s with `chaos = true` and `ctx.chaos(..)`, one panicking
+/// with faults in force, the next ones on the same shared services.
+#[test]
+fn a_panicking_test_leaves_no_fault_behind_and_its_faults_are_reported() {
+    let dir = crate::support::scratch("chaos", "fixture");
+    let report = dir.join("report.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaos-fixture"));
+    cmd.args(["--test-threads", "1", "--order", "file", "--json"])
+        .arg(&report)
+        .env("CLNRM_HISTORY", dir.join("history.db"));
+    // A run of its own, not a test of the nextest run that runs this one.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("NEXTEST") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd.output().expect("the chaos fixture runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let both = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(101), "{both}");
+    for (name, result) in [
+        ("a_panics_with_faults_in_force", "FAILED"),
+        ("b_finds_the_shared_services_healed", "ok"),
+        ("c_kill_on_a_shared_service_is_refused", "ok"),
+        ("d_kill_on_a_test_scoped_service_heals_on_drop", "ok"),
+    ] {
+        // libtest pads the names.
+        let line = stdout.lines().find(|l| {
+            l.strip_prefix("test ")
+                .is_some_and(|r| r.starts_with(&format!("{name} ")))
+        });
+        assert!(
+            line.is_some_and(|l| l.trim_end().ends_with(&format!("... {result}"))),
+            "{name} should be {result}\n{both}"
+        );
+    }
+    // The failure's diagnostics list the faults.
+    assert!(both.contains("faults injected:"), "{both}");
+    assert!(both.contains("pause on `db`"), "{both}");
+    assert!(both.contains("healed by end of test"), "{both}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let test = |name: &str| {
+        json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {json:#}"))
+            .clone()
+    };
+    let faults = test("a_panics_with_faults_in_force")["faults"].clone();
+    let faults = faults.as_array().expect("faults[]");
+    assert_eq!(faults.len(), 2, "{faults:?}");
+    assert_eq!(faults[0]["fault"], "latency 300ms ±0ms downstream");
+    assert_eq!(faults[1]["fault"], "pause");
+    assert_eq!(faults[1]["service"], "db");
+    assert_eq!(faults[1]["healed_by"], "end of test");
+    assert!(faults[1]["duration_secs"].as_f64().unwrap() > 0.0);
+    assert!(faults[1]["started_at"].as_str().unwrap().ends_with('Z'));
+    let killed = test("d_kill_on_a_test_scoped_service_heals_on_drop")["faults"].clone();
+    assert_eq!(killed[0]["fault"], "kill SIGKILL");
+    assert_eq!(killed[0]["healed_by"], "guard");
+    assert_eq!(
+        test("b_finds_the_shared_services_healed")["faults"],
+        serde_json::json!([])
+    );
+}
