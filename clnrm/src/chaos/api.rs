@@ -139,8 +139,10 @@ async fn version() -> Json<Value> {
 }
 
 async fn reset(State(proxies): State<Proxies>) -> StatusCode {
-    for proxy in lock(&proxies).values() {
+    let all: Vec<Proxy> = lock(&proxies).values().cloned().collect();
+    for proxy in all {
         proxy.reset();
+        proxy.set_enabled_and_wait(true).await;
     }
     StatusCode::NO_CONTENT
 }
@@ -170,11 +172,12 @@ struct NewProxy {
 
 async fn make(proxies: &Proxies, new: NewProxy) -> Result<ProxyInfo, Response> {
     let listen = new.listen.unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    if let Some(existing) = lock(proxies).get(&new.name).cloned() {
+    let existing = lock(proxies).get(&new.name).cloned();
+    if let Some(existing) = existing {
         let info = existing.info();
         let same_listen = listen.ends_with(":0") || info.listen == listen;
         if same_listen && info.upstream == new.upstream {
-            existing.set_enabled(new.enabled);
+            existing.set_enabled_and_wait(new.enabled).await;
             return Ok(existing.info());
         }
         return Err(error(StatusCode::CONFLICT, "proxy already exists"));
@@ -182,7 +185,7 @@ async fn make(proxies: &Proxies, new: NewProxy) -> Result<ProxyInfo, Response> {
     let proxy = Proxy::start(new.name.clone(), &listen, new.upstream)
         .await
         .map_err(proxy_error)?;
-    proxy.set_enabled(new.enabled);
+    proxy.set_enabled_and_wait(new.enabled).await;
     let info = proxy.info();
     lock(proxies).insert(new.name, proxy);
     Ok(info)
@@ -242,7 +245,7 @@ async fn update(State(proxies): State<Proxies>, Path(name): Path<String>, raw: S
         proxy.set_upstream(upstream);
     }
     if let Some(enabled) = change.enabled {
-        proxy.set_enabled(enabled);
+        proxy.set_enabled_and_wait(enabled).await;
     }
     Json(proxy.info()).into_response()
 }

@@ -35,6 +35,8 @@ struct Inner {
     listen: SocketAddr,
     upstream: Mutex<String>,
     enabled: watch::Sender<bool>,
+    /// Whether the listener is bound right now (it follows `enabled`).
+    listening: watch::Sender<bool>,
     toxics: watch::Sender<Toxics>,
     versions: AtomicU64,
     accept: Mutex<Option<JoinHandle<()>>>,
@@ -136,6 +138,7 @@ impl Proxy {
                 listen: addr,
                 upstream: Mutex::new(upstream.into()),
                 enabled: watch::Sender::new(true),
+                listening: watch::Sender::new(true),
                 toxics: watch::Sender::new(Vec::new()),
                 versions: AtomicU64::new(0),
                 accept: Mutex::new(None),
@@ -181,6 +184,17 @@ impl Proxy {
             *e = enabled;
             changed
         });
+    }
+
+    /// Up or down, and returns once the listener follows (bound again, or closed).
+    pub async fn set_enabled_and_wait(&self, enabled: bool) {
+        self.set_enabled(enabled);
+        let mut listening = self.inner.listening.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            listening.wait_for(|l| *l == enabled),
+        )
+        .await;
     }
 
     /// `false` when down.
@@ -292,6 +306,7 @@ async fn accept_loop(proxy: std::sync::Weak<Inner>, mut listener: Option<TcpList
         return;
     };
     let mut enabled = strong.enabled.subscribe();
+    let listening = strong.listening.clone();
     let addr = strong.listen;
     drop(strong);
     loop {
@@ -299,6 +314,7 @@ async fn accept_loop(proxy: std::sync::Weak<Inner>, mut listener: Option<TcpList
         if !up {
             // Down: nothing listens, so connecting is refused.
             listener = None;
+            listening.send_replace(false);
             if enabled.changed().await.is_err() {
                 return;
             }
@@ -306,7 +322,10 @@ async fn accept_loop(proxy: std::sync::Weak<Inner>, mut listener: Option<TcpList
         }
         if listener.is_none() {
             match TcpListener::bind(addr).await {
-                Ok(l) => listener = Some(l),
+                Ok(l) => {
+                    listener = Some(l);
+                    listening.send_replace(true);
+                }
                 Err(e) => {
                     tracing::warn!("chaos proxy: cannot listen again on {addr}: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -677,12 +696,10 @@ mod tests {
         );
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
         proxy.reset();
-        proxy.set_enabled(false);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        proxy.set_enabled_and_wait(false).await;
         let refused = TcpStream::connect(proxy.listen_addr()).await.unwrap_err();
         assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
-        proxy.set_enabled(true);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        proxy.set_enabled_and_wait(true).await;
         round_trip(proxy.listen_addr()).await.unwrap();
     }
 

@@ -357,7 +357,7 @@ impl ChaosSession {
                 // Already gone (removed through the control API) is healed too.
                 let _ = proxy.remove_toxic(&name);
             }
-            Heal::Up(proxy) => proxy.set_enabled(true),
+            Heal::Up(proxy) => proxy.set_enabled_and_wait(true).await,
         }
         Ok(())
     }
@@ -701,7 +701,7 @@ impl Chaos {
     /// Takes the proxy down: live connections close, new ones are refused.
     pub async fn down(&self) -> Result<FaultGuard> {
         let proxy = self.proxy("down")?;
-        proxy.set_enabled(false);
+        proxy.set_enabled_and_wait(false).await;
         let id = self
             .session
             .begin(&self.service, "down".to_owned(), Some(Heal::Up(proxy)));
