@@ -462,13 +462,14 @@ impl ChaosSession {
             }
             notified.await;
         }
-        let mut state = self.state();
         // Toxics and downs made through the control API are undone too.
         for served in self.inner.services.values() {
             if let Some((proxy, _)) = &served.proxy {
                 proxy.reset();
+                proxy.set_enabled_and_wait(true).await;
             }
         }
+        let mut state = self.state();
         state.api = None;
         state.records.clone()
     }
