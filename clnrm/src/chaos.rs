@@ -18,6 +18,7 @@ mod container;
 mod error;
 mod proxy;
 mod session;
+pub(crate) mod suite;
 mod toxic;
 
 pub use api::ControlApi;

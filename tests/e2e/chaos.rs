@@ -476,3 +476,134 @@ fn a_panicking_test_leaves_no_fault_behind_and_its_faults_are_reported() {
         serde_json::json!([])
     );
 }
+
+const CLNRM: &str = env!("CARGO_BIN_EXE_clnrm-under-test");
+
+const SUITE: &str = r#"version = 1
+[suite]
+name = "chaos"
+
+[services.cache]
+plugin = "redis"
+
+[services.app]
+plugin = "generic"
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+
+[[scenarios]]
+name = "faults heal"
+
+[[scenarios.steps]]
+name = "reachable by name"
+run = ["redis-cli", "-h", "cache", "ping"]
+service = "app"
+expect = { stdout = { contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "cut for two seconds"
+chaos = { fault = "partition", service = "cache", duration = "2s" }
+
+[[scenarios.steps]]
+name = "unreachable while cut"
+shell = "timeout 1 redis-cli -h cache ping || echo unreachable"
+service = "app"
+expect = { stdout = { contains = ["unreachable"], not_contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "reachable after the duration"
+shell = "sleep 2.5; redis-cli -h cache ping"
+service = "app"
+expect = { stdout = { contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "a pause in the background in half a second, for a second"
+chaos = { fault = "pause", service = "cache", after = "500ms", duration = "1s" }
+
+[[scenarios.steps]]
+name = "hangs while paused"
+shell = "sleep 0.8; timeout 0.5 redis-cli -h cache ping || echo hung"
+service = "app"
+expect = { stdout = { contains = ["hung"] } }
+
+[[scenarios.steps]]
+name = "answers once healed"
+shell = "sleep 1; redis-cli -h cache ping"
+service = "app"
+expect = { stdout = { contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "kill on a shared service is refused"
+chaos = { fault = "kill", service = "cache" }
+continue_on_failure = true
+"#;
+
+#[test]
+fn a_suite_partitions_and_pauses_in_the_background_and_every_fault_heals() {
+    let dir = crate::support::scratch("chaos", "suite");
+    let suite = dir.join("chaos.clnrm.toml");
+    std::fs::write(&suite, SUITE).unwrap();
+    let json = dir.join("report.json");
+    let out = crate::support::run_bin(
+        CLNRM,
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[("CLNRM_HISTORY", dir.join("history.db").to_str().unwrap())],
+    );
+    let both = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{both}");
+    let report = std::fs::read_to_string(&json).unwrap();
+    // The refused kill is reported (continue_on_failure), with the way out.
+    assert!(
+        report.contains("would damage it for the other tests") && report.contains("allow_damage"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_connection_fault_or_an_unknown_fault_in_a_suite_is_refused_with_its_position() {
+    let dir = crate::support::scratch("chaos", "invalid");
+    let suite = dir.join("bad.clnrm.toml");
+    std::fs::write(
+        &suite,
+        r#"version = 1
+[suite]
+name = "bad"
+
+[services.cache]
+plugin = "redis"
+
+[[scenarios]]
+name = "s"
+
+[[scenarios.steps]]
+name = "lag"
+chaos = { fault = "latency", service = "cache" }
+
+[[scenarios.steps]]
+name = "typo"
+chaos = { fault = "paus", service = "cahce", after = "soon" }
+"#,
+    )
+    .unwrap();
+    let out = crate::support::run_bin(CLNRM, &["run", suite.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in [
+        "bad.clnrm.toml:13:19",
+        "fault `latency` in chaos of step \"lag\" needs a proxy",
+        "bad.clnrm.toml:17:19",
+        "unknown fault `paus` in chaos of step \"typo\", did you mean `pause`?",
+        "`after` in chaos of step \"typo\"",
+    ] {
+        assert!(stderr.contains(needle), "no {needle:?} in\n{stderr}");
+    }
+}

@@ -115,6 +115,8 @@ struct State {
     api: Option<ControlApi>,
     /// Heals under way (taken out of `active`, not yet undone).
     in_flight: usize,
+    /// Faults scheduled to be injected later ([`ChaosSession::schedule`]).
+    scheduled: Vec<JoinHandle<()>>,
 }
 
 struct Served {
@@ -127,6 +129,50 @@ struct Inner {
     services: BTreeMap<String, Served>,
     state: Mutex<State>,
     healed: tokio::sync::Notify,
+    /// Set when the session ends: scheduled faults are no longer injected.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// A session dropped with faults in force (its test or suite was cut short before it could
+/// heal them): heal them in the background, without waiting for readiness.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let heals: Vec<Heal> = std::mem::take(&mut state.active)
+            .into_values()
+            .map(|a| a.heal)
+            .collect();
+        if heals.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "chaos: {} fault(s) left in force: no runtime to heal them",
+                heals.len()
+            );
+            return;
+        };
+        runtime.spawn(async move {
+            for heal in heals {
+                let healed = match heal {
+                    Heal::Unpause(target) => target.unpause().await,
+                    Heal::Start { target, fault } => target.start(&fault).await,
+                    Heal::Reconnect(target, cuts) => {
+                        let mut result = Ok(());
+                        for cut in &cuts {
+                            result = result.and(target.reconnect(cut).await);
+                        }
+                        result
+                    }
+                    // Proxies end with their session.
+                    Heal::Toxic(..) | Heal::Up(_) => Ok(()),
+                };
+                if let Err(e) = healed {
+                    tracing::warn!("chaos: healing failed: {e}");
+                }
+            }
+        });
+    }
 }
 
 /// The faults of one test or scenario. Clones share it.
@@ -195,6 +241,7 @@ impl ChaosSession {
                 services: served,
                 state: Mutex::new(State::default()),
                 healed: tokio::sync::Notify::new(),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -439,6 +486,12 @@ impl ChaosSession {
     /// Heals every fault still in force (waiting for the heals guards started on drop) and
     /// returns every fault of the session. Called when the test ends, however it ended.
     pub async fn heal_all(&self) -> Vec<FaultRecord> {
+        // Nothing scheduled is injected from now on; an injection under way completes first.
+        self.inner.closing.send_replace(true);
+        let scheduled = std::mem::take(&mut self.state().scheduled);
+        for task in scheduled {
+            let _ = task.await;
+        }
         loop {
             let pending = std::mem::take(&mut self.state().pending);
             if pending.is_empty() {
@@ -472,6 +525,40 @@ impl ChaosSession {
         let mut state = self.state();
         state.api = None;
         state.records.clone()
+    }
+
+    /// Runs `inject` `after` from now, in the background (a fault scheduled while the next
+    /// steps run); never once the session is healing or healed.
+    pub fn schedule<F, Fut>(&self, after: Duration, inject: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut closing = self.inner.closing.subscribe();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(after) => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            if *closing.borrow() {
+                return;
+            }
+            inject().await;
+        });
+        self.state().scheduled.push(task);
+    }
+
+    /// Records a fault that could not be injected (a scheduled one, whose error has no step to
+    /// fail).
+    pub fn record_failure(&self, service: &str, fault: &str, error: &str) {
+        self.state().records.push(FaultRecord {
+            service: service.to_owned(),
+            fault: format!("{fault} (not injected: {error})"),
+            started_at: SystemTime::now(),
+            duration: None,
+            healed_by: None,
+            heal_error: None,
+        });
     }
 
     /// Every fault so far.
@@ -736,6 +823,11 @@ impl FaultGuard {
     pub async fn heal(mut self) -> Result<()> {
         self.armed = false;
         self.session.heal(self.id, "guard").await
+    }
+
+    /// Leaves the fault in force until the end of the test (or scenario), which heals it.
+    pub fn until_end(mut self) {
+        self.armed = false;
     }
 
     /// Leaves the fault in force for `duration` from now, then heals it in the background
