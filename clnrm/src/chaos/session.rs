@@ -339,7 +339,8 @@ impl ChaosSession {
         }
     }
 
-    fn begin(&self, service: &str, fault: String, heal: Option<Heal>) -> u64 {
+    /// Records a fault injected now; its id and the index of its record.
+    fn begin(&self, service: &str, fault: String, heal: Option<Heal>) -> (u64, usize) {
         let mut state = self.state();
         let record = state.records.len();
         state.records.push(FaultRecord {
@@ -362,7 +363,7 @@ impl ChaosSession {
                 },
             );
         }
-        id
+        (id, record)
     }
 
     /// Heals fault `id` if it is still in force.
@@ -655,7 +656,7 @@ impl Chaos {
     pub async fn pause(&self) -> Result<FaultGuard> {
         let target = self.target()?;
         target.pause().await?;
-        let id = self.session.begin(
+        let (id, _) = self.session.begin(
             &self.service,
             "pause".to_owned(),
             Some(Heal::Unpause(target)),
@@ -673,7 +674,7 @@ impl Chaos {
             target,
             fault: fault.clone(),
         };
-        let id = self.session.begin(&self.service, fault, Some(heal));
+        let (id, _) = self.session.begin(&self.service, fault, Some(heal));
         Ok(self.guard(id))
     }
 
@@ -686,9 +687,7 @@ impl Chaos {
             target,
             fault: "stop".to_owned(),
         };
-        let id = self
-            .session
-            .begin(&self.service, "stop".to_owned(), Some(heal));
+        let (id, _) = self.session.begin(&self.service, "stop".to_owned(), Some(heal));
         Ok(self.guard(id))
     }
 
@@ -697,9 +696,7 @@ impl Chaos {
     /// of it forwards to the new port). Needs `scope = "test"` or [`Chaos::allow_damage`].
     pub async fn restart(&self) -> Result<Endpoint> {
         let target = self.damaging("restart")?;
-        let id = self
-            .session
-            .begin(&self.service, "restart".to_owned(), None);
+        let (_, record) = self.session.begin(&self.service, "restart".to_owned(), None);
         let started = Instant::now();
         let outcome = async {
             target.restart(Duration::from_secs(1)).await?;
@@ -707,7 +704,7 @@ impl Chaos {
         }
         .await;
         let mut state = self.session.state();
-        if let Some(record) = state.records.get_mut(id as usize - 1) {
+        if let Some(record) = state.records.get_mut(record) {
             record.duration = Some(started.elapsed());
             record.healed_by = Some("restart".to_owned());
             record.heal_error = outcome.as_ref().err().map(|e| e.to_string());
@@ -735,7 +732,7 @@ impl Chaos {
             .map(|c| c.network.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let id = self.session.begin(
+        let (id, _) = self.session.begin(
             &self.service,
             format!("partition from {networks}"),
             Some(Heal::Reconnect(target, cuts)),
@@ -748,7 +745,7 @@ impl Chaos {
         let fault = toxic.kind.type_name();
         let proxy = self.proxy(fault)?;
         let toxic = proxy.add_toxic(toxic).map_err(|e| Error::Chaos(e.into()))?;
-        let id = self.session.begin(
+        let (id, _) = self.session.begin(
             &self.service,
             toxic.describe(),
             Some(Heal::Toxic(proxy, toxic.name)),
@@ -790,9 +787,7 @@ impl Chaos {
     pub async fn down(&self) -> Result<FaultGuard> {
         let proxy = self.proxy("down")?;
         proxy.set_enabled_and_wait(false).await;
-        let id = self
-            .session
-            .begin(&self.service, "down".to_owned(), Some(Heal::Up(proxy)));
+        let (id, _) = self.session.begin(&self.service, "down".to_owned(), Some(Heal::Up(proxy)));
         Ok(self.guard(id))
     }
 
