@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clnrm::chaos::{ChaosService, ChaosSession, Toxic};
+use clnrm::chaos::{ChaosService, ChaosSession};
 use clnrm::{Registry, ServiceSpec, Services};
 
 use crate::support::run_env;
@@ -104,7 +104,7 @@ async fn redis_through_the_proxy_feels_latency_reset_bandwidth_and_down_and_heal
 
     // Latency: the measured round trip grows by at least the injected latency (fastest of
     // several pings before and during).
-    let mut rtt = |n| {
+    let rtt = |n| {
         let mut conn = conn.clone();
         async move {
             let mut samples = Vec::new();

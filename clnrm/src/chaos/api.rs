@@ -123,6 +123,10 @@ fn proxy_error(e: ProxyError) -> Response {
     error(status, e)
 }
 
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the HTTP answer itself, returned to axum at once"
+)]
 fn find(proxies: &Proxies, name: &str) -> Result<Proxy, Response> {
     lock(proxies)
         .get(name)
@@ -130,6 +134,10 @@ fn find(proxies: &Proxies, name: &str) -> Result<Proxy, Response> {
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "proxy not found"))
 }
 
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the HTTP answer itself, returned to axum at once"
+)]
 fn body<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, Response> {
     serde_json::from_str(raw).map_err(|e| error(StatusCode::BAD_REQUEST, e))
 }

@@ -44,7 +44,7 @@ impl Target {
             fault,
             service,
             action,
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -44,7 +44,7 @@ pub enum ChaosError {
         action: &'static str,
         /// The cause.
         #[source]
-        source: testcontainers::bollard::errors::Error,
+        source: Box<testcontainers::bollard::errors::Error>,
     },
     /// The service did not come back.
     #[error("service `{service}` is not ready again after `{fault}`: {message}")]

@@ -501,11 +501,11 @@ async fn pump<R, W>(
                     }
                     let mut n = n as u64;
                     let mut last = false;
-                    if let Some(limit) = fx.limit_data {
-                        if forwarded + n >= limit {
-                            n = limit.saturating_sub(forwarded);
-                            last = true;
-                        }
+                    if let Some(limit) = fx.limit_data
+                        && forwarded + n >= limit
+                    {
+                        n = limit.saturating_sub(forwarded);
+                        last = true;
                     }
                     forwarded += n;
                     let delay = match fx.latency {

@@ -687,7 +687,9 @@ impl Chaos {
             target,
             fault: "stop".to_owned(),
         };
-        let (id, _) = self.session.begin(&self.service, "stop".to_owned(), Some(heal));
+        let (id, _) = self
+            .session
+            .begin(&self.service, "stop".to_owned(), Some(heal));
         Ok(self.guard(id))
     }
 
@@ -696,7 +698,9 @@ impl Chaos {
     /// of it forwards to the new port). Needs `scope = "test"` or [`Chaos::allow_damage`].
     pub async fn restart(&self) -> Result<Endpoint> {
         let target = self.damaging("restart")?;
-        let (_, record) = self.session.begin(&self.service, "restart".to_owned(), None);
+        let (_, record) = self
+            .session
+            .begin(&self.service, "restart".to_owned(), None);
         let started = Instant::now();
         let outcome = async {
             target.restart(Duration::from_secs(1)).await?;
@@ -787,7 +791,9 @@ impl Chaos {
     pub async fn down(&self) -> Result<FaultGuard> {
         let proxy = self.proxy("down")?;
         proxy.set_enabled_and_wait(false).await;
-        let (id, _) = self.session.begin(&self.service, "down".to_owned(), Some(Heal::Up(proxy)));
+        let (id, _) = self
+            .session
+            .begin(&self.service, "down".to_owned(), Some(Heal::Up(proxy)));
         Ok(self.guard(id))
     }
 
