@@ -37,6 +37,9 @@ pub enum Error {
     /// A marketplace operation failed (manifest, index, signature, install store).
     #[error(transparent)]
     Marketplace(crate::marketplace::MarketError),
+    /// A fault could not be injected or healed.
+    #[error(transparent)]
+    Chaos(#[from] crate::chaos::ChaosError),
     /// A file could not be read or written.
     #[error("{action} `{}`", path.display())]
     Io {

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod ai;
+pub mod chaos;
 pub mod docker;
 pub mod engine;
 mod error;

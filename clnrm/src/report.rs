@@ -25,5 +25,5 @@ pub use json::{JSON_VERSION, JsonReportError, json, parse_json, read_json, write
 pub use junit::{junit_xml, write_junit};
 pub use record::{Outcome, RunRecord, Summary, TestRecord};
 pub use terminal::{clean_message, printable};
-pub(crate) use time::unix_millis;
+pub(crate) use time::{rfc3339_utc, unix_millis};
 pub(crate) use write::write_atomically;

@@ -27,7 +27,7 @@ fn load(text: &str) -> clnrm::suite::LoadedSuite {
 fn exec(step: &clnrm::suite::StepSpec) -> &clnrm::suite::ExecSpec {
     match &step.action {
         Action::Exec(exec) => exec,
-        Action::Http(_) => panic!("step {} is not a command", step.name),
+        Action::Http(_) | Action::Chaos(_) => panic!("step {} is not a command", step.name),
     }
 }
 

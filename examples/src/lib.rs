@@ -17,11 +17,13 @@
 //! ```
 //!
 //! The pieces: [`validate`] (pure URL and code checks, code generation), [`shortener`] (the
-//! service over Postgres and Redis), [`error`].
+//! service over Postgres and Redis), [`error`]; and [`visits`], a Redis visit counter whose
+//! retry logic `tests/chaos.rs` tests with injected faults.
 
 pub mod error;
 pub mod shortener;
 pub mod validate;
+pub mod visits;
 
 pub use error::{Error, Result};
 pub use shortener::{MIGRATION, Shortener, migrate};

@@ -2,6 +2,7 @@
 //! `clnrm::docker::connect`; nothing here is skipped.
 
 mod ai_cli;
+mod chaos;
 mod cleanup;
 mod compat;
 mod harness;

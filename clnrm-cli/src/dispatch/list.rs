@@ -109,6 +109,11 @@ fn describe_step(step: &StepSpec) -> String {
             format!("{command} {target}")
         }
         Action::Http(http) => describe_http(http),
+        Action::Chaos(chaos) => format!(
+            "chaos {:?} on service {}",
+            chaos.fault.get_ref(),
+            chaos.service.get_ref()
+        ),
     };
     format!("{}: {action}", step.name.get_ref())
 }

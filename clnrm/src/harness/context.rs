@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::chaos::{Chaos, ChaosSession};
 use crate::docker::ExecOutput;
 use crate::error::{Error, Result, ServiceError};
 use crate::service::ServiceHandle;
@@ -20,11 +21,22 @@ pub(crate) struct ServiceView {
 pub struct TestContext {
     name: String,
     services: BTreeMap<String, ServiceView>,
+    chaos: Option<ChaosSession>,
 }
 
 impl TestContext {
     pub(crate) fn new(name: String, services: BTreeMap<String, ServiceView>) -> Self {
-        TestContext { name, services }
+        TestContext {
+            name,
+            services,
+            chaos: None,
+        }
+    }
+
+    /// With the test's chaos session: faults through `ctx.chaos(..)`, URLs through proxies.
+    pub(crate) fn with_chaos(mut self, chaos: ChaosSession) -> Self {
+        self.chaos = Some(chaos);
+        self
     }
 
     /// A context with fixed URLs and no running services, for testing code that takes a
@@ -70,8 +82,14 @@ impl TestContext {
 
     /// The URL of `service` for this test: `postgres://…/<this test's database>`,
     /// `redis://…/<this test's logical database>`.
+    ///
+    /// A service declared with `chaos = true` is reached through its proxy, and after a
+    /// [`Chaos::restart`] the URL follows the new ports.
     pub fn url(&self, service: &str) -> Result<String> {
         let view = self.view(service)?;
+        if let Some(url) = self.chaos.as_ref().and_then(|c| c.url(service)) {
+            return Ok(url);
+        }
         view.url.clone().ok_or_else(|| {
             Error::Service(ServiceError::InvalidOption {
                 service: service.to_owned(),
@@ -83,12 +101,52 @@ impl TestContext {
 
     /// The host to connect to `service` from the test.
     pub fn host(&self, service: &str) -> Result<&str> {
-        Ok(self.service(service)?.host())
+        let handle = self.service(service)?;
+        match self.chaos.as_ref().and_then(|c| c.host(service)) {
+            Some(proxy_host) => Ok(proxy_host),
+            None => Ok(handle.host()),
+        }
     }
 
-    /// The host port mapped to `container_port` of `service`.
+    /// The host port mapped to `container_port` of `service` (its proxy's port with
+    /// `chaos = true`, the new one after a restart).
     pub fn port(&self, service: &str, container_port: u16) -> Result<u16> {
-        self.service(service)?.port(container_port)
+        let handle = self.service(service)?;
+        match self
+            .chaos
+            .as_ref()
+            .and_then(|c| c.port(service, container_port))
+        {
+            Some(port) => Ok(port),
+            None => handle.port(container_port),
+        }
+    }
+
+    /// Faults for `service`: pause, kill, stop, restart, partition; and with `chaos = true`
+    /// on the service, connection faults through its proxy (latency, bandwidth, timeout,
+    /// reset, slow close, data limit, down). Each returns a guard that heals on drop, and
+    /// whatever is still in force is healed when the test ends, however it ends.
+    pub fn chaos(&self, service: &str) -> Result<Chaos> {
+        self.view(service)?;
+        match &self.chaos {
+            Some(session) => session.chaos(service),
+            None => Err(Error::Service(ServiceError::NotFound {
+                service: service.to_owned(),
+                known: "(this context has no running services to inject faults into)".to_owned(),
+            })),
+        }
+    }
+
+    /// A Toxiproxy-compatible REST API (`/proxies`, `/proxies/{name}/toxics`, `/reset`) over
+    /// the proxies of this test's `chaos = true` services, named after them; its base URL.
+    pub async fn chaos_api(&self) -> Result<String> {
+        match &self.chaos {
+            Some(session) => session.control_api().await,
+            None => Err(Error::Service(ServiceError::NotFound {
+                service: "chaos".to_owned(),
+                known: "(this context has no running services)".to_owned(),
+            })),
+        }
     }
 
     /// Runs `argv` in the container of `service` (no shell).

@@ -285,6 +285,9 @@ pub(crate) fn finish(
                     })
                     .unwrap_or_default()
                     .into();
+                // The faults injected into its services: what, when, how long.
+                let faults = run.map(|r| r.faults.as_slice()).unwrap_or_default();
+                test["faults"] = serde_json::to_value(faults).unwrap_or_default();
             }
         }
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();

@@ -91,6 +91,8 @@ pub(crate) struct TestRun {
     pub(crate) setup_wait: Duration,
     /// Of that, per service, in its last attempt: the container, then the isolation inside.
     pub(crate) service_waits: Vec<(String, engine::ServiceWait)>,
+    /// The faults injected into its services (the last attempt's).
+    pub(crate) faults: Vec<crate::chaos::FaultRecord>,
 }
 
 /// The `main` of a `harness = false` test target: what `clnrm::main!()` expands into, with the
@@ -317,6 +319,7 @@ impl InterruptedRun {
                 started_at: *started_at,
                 setup_wait: Duration::ZERO,
                 service_waits: Vec::new(),
+                faults: Vec::new(),
             })
             .collect();
         let names: Vec<&str> = cut.iter().map(|r| r.name.as_str()).collect();
@@ -404,11 +407,14 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
             def,
             spec: &spec,
             waits: Vec::new(),
+            chaos: None,
+            faults: Vec::new(),
         };
         let mut run = engine::execute(policy, &mut attempt).await;
         // The message, its log tails and diagnostics may carry passwords, tokens and terminal
         // escapes.
         run.message = crate::report::clean_message(run.message);
+        let faults = attempt.faults;
         RESULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -423,6 +429,7 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
                 started_at: run.started_at,
                 setup_wait: run.setup_wait,
                 service_waits: attempt.waits,
+                faults,
             });
         match (run.verdict, run.message) {
             (Verdict::Passed | Verdict::Flaky, _) => Ok(()),
@@ -441,6 +448,9 @@ struct TestAttempt<'a> {
     spec: &'a TestSpec,
     /// What the last attempt waited for, per service.
     waits: Vec<(String, engine::ServiceWait)>,
+    /// The attempt's faults, healed in `finish`.
+    chaos: Option<crate::chaos::ChaosSession>,
+    faults: Vec<crate::chaos::FaultRecord>,
 }
 
 /// Aborts the test's task when the engine drops the attempt (its timeout ran out).
@@ -476,7 +486,27 @@ impl Attempt for TestAttempt<'_> {
                 (name.clone(), view)
             })
             .collect();
-        let ctx = TestContext::new(self.spec.name.clone(), views);
+        let chaos = crate::chaos::ChaosSession::new(
+            prepared
+                .services
+                .iter()
+                .map(|(name, service)| crate::chaos::ChaosService {
+                    name: name.clone(),
+                    handle: Some(service.handle.clone()),
+                    url: service.url.clone(),
+                    shared: self
+                        .spec
+                        .services
+                        .iter()
+                        .any(|s| &s.local == name && s.scope == Scope::Shared),
+                    proxied: self.spec.chaos.contains(name),
+                })
+                .collect(),
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+        self.chaos = Some(chaos.clone());
+        let ctx = TestContext::new(self.spec.name.clone(), views).with_chaos(chaos);
         let mut task = AbortOnDrop(match self.def.body {
             TestFn::Async(body) => tokio::spawn(body(ctx)),
             TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
@@ -497,9 +527,22 @@ impl Attempt for TestAttempt<'_> {
     }
 
     async fn finish(&mut self, prepared: Prepared, failure: Option<&mut engine::Failure>) {
+        // Heal every fault first: the services go back to the pool usable, and the log tails
+        // below come from healed services.
+        self.faults = match self.chaos.take() {
+            Some(chaos) => chaos.heal_all().await,
+            None => Vec::new(),
+        };
         if let Some(failure) = failure {
             let message = failure_message(failure);
-            *message = with_diagnostics(std::mem::take(message), self.spec, &prepared).await;
+            let mut text = std::mem::take(message);
+            if !self.faults.is_empty() {
+                text.push_str("\n\nfaults injected:");
+                for fault in &self.faults {
+                    let _ = write!(text, "\n  - {}", fault.describe());
+                }
+            }
+            *message = with_diagnostics(text, self.spec, &prepared).await;
         }
         prepared.finish(shared()).await;
     }

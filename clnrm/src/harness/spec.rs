@@ -35,6 +35,8 @@ pub struct TestSpec {
     pub exclusive: Option<String>,
     /// Ignored, with the reason when given.
     pub ignore: Option<Option<String>>,
+    /// Services declared with `chaos = true`: a fault proxy in front of each.
+    pub chaos: Vec<String>,
 }
 
 const OPTIONS: &[&str] = &[
@@ -54,6 +56,7 @@ const OPTIONS: &[&str] = &[
     "wait_port",
     "wait_http",
     "wait_cmd",
+    "chaos",
 ];
 
 /// The test name libtest shows: the module path without the crate name, then the function.
@@ -122,6 +125,16 @@ impl TestSpec {
             tags: def.tags.iter().map(|t| (*t).to_owned()).collect(),
             exclusive: def.exclusive.map(str::to_owned),
             ignore: def.ignore.map(|reason| reason.map(str::to_owned)),
+            chaos: def
+                .services
+                .iter()
+                .filter(|s| {
+                    s.options
+                        .iter()
+                        .any(|o| o.key == "chaos" && o.value == OptValue::Bool(true))
+                })
+                .map(|s| s.name.to_owned())
+                .collect(),
         })
     }
 }
@@ -164,7 +177,7 @@ fn service(
     let mut key_parts = vec![format!("plugin={}", decl.plugin)];
     for opt in decl.options {
         let value = &opt.value;
-        if opt.key != "isolation" {
+        if opt.key != "isolation" && opt.key != "chaos" {
             key_parts.push(format!("{}={:?}", opt.key, value));
         }
         match opt.key {
@@ -248,6 +261,16 @@ fn service(
                 });
             }
             "wait_cmd" => spec.readiness.push(Readiness::Command(list(value))),
+            // A proxy in front of the service for this test (see `TestSpec::chaos`); the
+            // shared instance is the same.
+            "chaos" => match value {
+                OptValue::Bool(_) => {}
+                other => {
+                    return Err(format!(
+                        "chaos: expected `true` or `false`, found {other:?}"
+                    ));
+                }
+            },
             other => {
                 return Err(format!(
                     "unknown option `{other}`; known: {}",

@@ -182,6 +182,11 @@ impl ServiceHandle {
         &self.inner.container_id[..self.inner.container_id.len().min(12)]
     }
 
+    /// The Docker client it was started with (for what clnrm has no API for, like chaos).
+    pub fn docker(&self) -> &testcontainers::bollard::Docker {
+        &self.inner.docker
+    }
+
     /// The image that runs (after substitution).
     pub fn image(&self) -> &str {
         &self.inner.image

@@ -29,6 +29,8 @@ mod legacy;
 
 use legacy::{LEGACY_SCENARIO_KEYS, LEGACY_SERVICE_KEYS, LEGACY_STEP_KEYS};
 
+mod chaos_step;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
 
@@ -80,6 +82,7 @@ const STEP_KEYS: &[&str] = &[
     "run",
     "shell",
     "http",
+    "chaos",
     "service",
     "image",
     "expect",
@@ -1195,13 +1198,15 @@ impl Walker<'_> {
     fn action(&mut self, table: &DeTable<'_>, header: &Range<usize>, what: &str) -> Option<Action> {
         let present: Vec<(&Key<'_>, &Value<'_>)> = entries(table)
             .into_iter()
-            .filter(|(k, _)| matches!(k.get_ref().as_ref(), "run" | "shell" | "http"))
+            .filter(|(k, _)| matches!(k.get_ref().as_ref(), "run" | "shell" | "http" | "chaos"))
             .collect();
         match present.as_slice() {
             [] => {
                 self.sink.error(
                     header.clone(),
-                    format!("{what} has no action; expected one of `run`, `shell` or `http`"),
+                    format!(
+                        "{what} has no action; expected one of `run`, `shell`, `http` or `chaos`"
+                    ),
                 );
                 None
             }
@@ -1217,6 +1222,7 @@ impl Walker<'_> {
                 None
             }
             [(key, value)] => match key.get_ref().as_ref() {
+                "chaos" => self.chaos_step(value, what).map(Action::Chaos),
                 "http" => {
                     for stray in ["service", "image"] {
                         if let Some((k, _)) = table.get_key_value(stray) {

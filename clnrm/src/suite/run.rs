@@ -438,6 +438,8 @@ struct StepContext<'a> {
     scenario: &'a std::collections::BTreeMap<String, PreparedService>,
     /// `CLNRM_*` variables for command steps.
     env: Vec<(String, String)>,
+    /// The scenario's faults, when it has `chaos` steps.
+    chaos: Option<crate::chaos::ChaosSession>,
 }
 
 impl StepContext<'_> {
@@ -473,11 +475,19 @@ async fn run_scenario(
         Ok(prepared) => prepared,
         Err(e) => return record(Outcome::InfraError, 1, Some(e)),
     };
-    let steps = StepContext {
+    let mut steps = StepContext {
         suite: ctx,
         scenario: &prepared.services,
         env: scenario_env(&prepared.services),
+        chaos: None,
     };
+    match chaos_session(&steps, scenario).await {
+        Ok(chaos) => steps.chaos = chaos,
+        Err(e) => {
+            prepared.finish(ctx.pool).await;
+            return record(Outcome::InfraError, 1, Some(e));
+        }
+    }
     let mut outcome = Outcome::Passed;
     let mut message = None;
     let mut attempts_total = 0;
@@ -508,8 +518,61 @@ async fn run_scenario(
             }
         }
     }
+    // Every fault is healed before the scenario's services go back to the pool.
+    if let Some(chaos) = &steps.chaos {
+        let faults = chaos.heal_all().await;
+        if let Some(message) = message.as_mut().filter(|_| !faults.is_empty()) {
+            message.push_str("\nfaults injected:");
+            for fault in &faults {
+                message.push_str("\n  - ");
+                message.push_str(&fault.describe());
+            }
+        }
+    }
     prepared.finish(ctx.pool).await;
     record(outcome, attempts_total, message)
+}
+
+/// A chaos session over the services the scenario's `chaos` steps name; `None` without any.
+async fn chaos_session(
+    steps: &StepContext<'_>,
+    scenario: &ScenarioSpec,
+) -> std::result::Result<Option<crate::chaos::ChaosSession>, String> {
+    let mut names: Vec<&String> = scenario
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Chaos(chaos) => Some(chaos.service.get_ref()),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names.sort();
+    names.dedup();
+    let mut services = Vec::new();
+    for name in names {
+        let handle = steps.handle(name)?.clone();
+        // Only a `scope = "test"` service is the scenario's own.
+        let shared = !steps.scenario.contains_key(name)
+            || steps
+                .suite
+                .needs
+                .iter()
+                .any(|n| &n.local == name && n.scope == engine::Scope::Shared);
+        services.push(crate::chaos::ChaosService {
+            name: name.clone(),
+            url: handle.url().map(str::to_owned),
+            handle: Some(handle),
+            shared,
+            proxied: false,
+        });
+    }
+    crate::chaos::ChaosSession::new(services)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// `CLNRM_NAME_URL` (as seen from the suite's network) and the namespace of every service.
@@ -659,6 +722,8 @@ fn step_service(ctx: &StepContext<'_>, step: &StepSpec) -> Option<String> {
                 .map(|(_, s)| s.clone()),
         },
         Action::Http(http) => Some(http.service.get_ref().clone()),
+        // A fault step's service may be down on purpose.
+        Action::Chaos(_) => None,
     }
 }
 
@@ -745,6 +810,10 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             check_json(&output.stdout, &step.expect)
         }
         Action::Http(http) => attempt_http(ctx, http, &step.expect).await,
+        Action::Chaos(chaos) => match &ctx.chaos {
+            Some(session) => crate::chaos::suite::run_step(session, chaos).await,
+            None => Err("no chaos session for this scenario".to_owned()),
+        },
     }
 }
 

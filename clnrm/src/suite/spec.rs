@@ -191,6 +191,42 @@ pub enum Action {
     Exec(ExecSpec),
     /// `http`: a request to a service.
     Http(HttpSpec),
+    /// `chaos`: a fault injected into a service, healed at the end of the scenario at the
+    /// latest.
+    Chaos(ChaosStepSpec),
+}
+
+/// `chaos = { fault, service, signal, after, duration, allow_damage }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaosStepSpec {
+    /// What to do (span: the `fault` value).
+    pub fault: Spanned<ChaosFault>,
+    /// The service to break.
+    pub service: Spanned<String>,
+    /// The signal of a kill (default `SIGKILL`).
+    pub signal: Option<String>,
+    /// Inject it this long after the step, in the background, while the next steps run.
+    pub after: Option<Duration>,
+    /// Heal it this long after it was injected, in the background; without it, the fault
+    /// stays until the end of the scenario.
+    pub duration: Option<Duration>,
+    /// Allows kill, stop and restart on a service the suite's scenarios share.
+    pub allow_damage: bool,
+}
+
+/// A fault a suite can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChaosFault {
+    /// `docker pause`: a hang with connections kept open.
+    Pause,
+    /// A signal to the main process; healed by starting it again.
+    Kill,
+    /// `docker stop`; healed by starting it again.
+    Stop,
+    /// `docker restart`, waiting until it is ready again.
+    Restart,
+    /// Disconnected from the run network; healed by reconnecting it.
+    Partition,
 }
 
 /// A command to execute.

@@ -494,6 +494,7 @@ impl Validator<'_> {
                     );
                 }
             }
+            Action::Chaos(chaos) => self.service_ref(&what, &chaos.service),
             Action::Http(http) => {
                 self.service_ref(&what, &http.service);
                 if let Some(service) = self.spec.service(http.service.get_ref()) {
