@@ -296,7 +296,7 @@ service = "app"
 name = "a"
 service = "db"
 "#,
-            "11:1: error: step \"a\" has no action; expected one of `run`, `shell` or `http`",
+            "11:1: error: step \"a\" has no action; expected one of `run`, `shell`, `http` or `chaos`",
         ),
         base(
             "step_with_two_actions_is_reported",

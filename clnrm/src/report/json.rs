@@ -509,7 +509,7 @@ mod tests {
             message(&document.to_string()),
             format!(
                 "{shown}: `tests[2].outcome`: expected one of passed, failed, flaky, ignored, \
-                 timed_out, infra_error, found \"exploded\""
+                 timed_out, infra_error, interrupted, found \"exploded\""
             )
         );
 
