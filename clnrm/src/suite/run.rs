@@ -232,8 +232,10 @@ async fn run_suite(
         }
     };
     // Ctrl-C / SIGTERM: what runs is cut short and reported as interrupted, never as failed.
+    // Biased: once the signal is in, it wins over work that failed because of it (a container
+    // creation refused after the signal must not read as an infrastructure error).
     let finished = tokio::select! {
-        finished = limited => finished,
+        biased;
         signal = crate::interrupt::wait() => {
             let mut records = lock(&done);
             for r in interrupted(path, spec, records.len(), true, signal) {
@@ -242,6 +244,7 @@ async fn run_suite(
             }
             Ok(None)
         }
+        finished = limited => finished,
     };
     let services = match finished {
         Ok(services) => services,
@@ -289,6 +292,10 @@ fn report_all(
 }
 
 fn skipped_as_infra(path: &std::path::Path, spec: &SuiteSpec, error: &Error) -> Vec<TestRecord> {
+    // Services refused to start because the run was interrupted: not the infrastructure's fault.
+    if let Some(signal) = crate::interrupt::signal() {
+        return interrupted(path, spec, 0, true, signal);
+    }
     let mut records = skipped(path, spec, "");
     for r in &mut records {
         r.outcome = Outcome::InfraError;
@@ -460,16 +467,26 @@ async fn run_scenario(
 ) -> TestRecord {
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let record = |outcome, attempts: u32, message| TestRecord {
-        name: record_name(ctx.suite, scenario),
-        outcome,
-        duration: clock.elapsed(),
-        attempts: attempts.max(1),
-        // Step output and diagnostics may carry passwords, tokens and terminal escapes.
-        message: crate::report::clean_message(message),
-        started_at,
-        file: Some(path.display().to_string()),
-        line: None,
+    let record = |outcome, attempts: u32, message: Option<String>| {
+        // What failed after a signal failed because of it (a refused container, a removed one).
+        let (outcome, message) = match crate::interrupt::signal() {
+            Some(signal) if !matches!(outcome, Outcome::Passed | Outcome::Flaky) => (
+                Outcome::Interrupted,
+                Some(format!("interrupted by {signal}")),
+            ),
+            _ => (outcome, message),
+        };
+        TestRecord {
+            name: record_name(ctx.suite, scenario),
+            outcome,
+            duration: clock.elapsed(),
+            attempts: attempts.max(1),
+            // Step output and diagnostics may carry passwords, tokens and terminal escapes.
+            message: crate::report::clean_message(message),
+            started_at,
+            file: Some(path.display().to_string()),
+            line: None,
+        }
     };
     let prepared = match engine::prepare(ctx.pool, ctx.needs).await {
         Ok(prepared) => prepared,
