@@ -132,13 +132,33 @@ impl Drop for Hold {
 
 /// A container or network creation in flight; [`finish`] waits for it before sweeping.
 #[derive(Debug)]
-pub(crate) struct Creating(());
+pub(crate) struct Creating {
+    answered: bool,
+}
+
+impl Creating {
+    /// Docker answered the request (created, or refused): nothing more can appear from it.
+    pub(crate) fn answered(&mut self) {
+        self.answered = true;
+    }
+}
 
 impl Drop for Creating {
     fn drop(&mut self) {
+        if !self.answered {
+            // Dropped before Docker answered (a run winding down drops its futures): Docker may
+            // still create the container or network after this, so the final sweep looks again.
+            *lock(&ABANDONED) = Some(Instant::now());
+        }
         CREATING.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// When a creation was last abandoned before Docker answered.
+static ABANDONED: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// How long Docker may take to finish a creation whose request was abandoned.
+const ABANDONED_GRACE: Duration = Duration::from_millis(2500);
 
 /// Announces a container or network creation; `Err` once the process was interrupted (nothing
 /// may be created then: it could outlive the final sweep).
@@ -149,7 +169,7 @@ pub(crate) fn creating() -> Result<Creating, Signal> {
         CREATING.fetch_sub(1, Ordering::SeqCst);
         return Err(signal);
     }
-    Ok(Creating(()))
+    Ok(Creating { answered: false })
 }
 
 /// Registers a run whose containers and network [`finish`] removes.
@@ -234,7 +254,13 @@ pub fn finish(signal: Signal) -> ! {
         std::thread::sleep(Duration::from_millis(20));
     }
     let runs: Vec<(String, String)> = lock(&LIVE).drain(..).collect();
-    let removed = crate::docker::remove_owned_blocking(runs);
+    let mut removed = crate::docker::remove_owned_blocking(runs.clone());
+    // A creation abandoned mid-request can still land: look again once Docker had time for it.
+    let abandoned = *lock(&ABANDONED);
+    if let Some(at) = abandoned {
+        std::thread::sleep((at + ABANDONED_GRACE).saturating_duration_since(Instant::now()));
+        removed += crate::docker::remove_owned_blocking(runs);
+    }
     if removed > 0 {
         eprintln!("clnrm: removed {removed} container(s) and network(s) of the interrupted run");
     }

@@ -290,8 +290,11 @@ pub(crate) async fn start_container(
 
     tracing::debug!(service = %recipe.service, image = %image, "creating container");
     // Nothing is created once the process was interrupted: it could outlive the final sweep.
-    let creating = crate::interrupt::creating().map_err(Error::Interrupted)?;
+    let mut creating = crate::interrupt::creating().map_err(Error::Interrupted)?;
     let created = tokio::time::timeout_at(deadline.into(), request.start()).await;
+    if created.is_ok() {
+        creating.answered();
+    }
     drop(creating);
     let container = match created {
         Ok(Ok(container)) => container,

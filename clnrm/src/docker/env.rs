@@ -114,7 +114,7 @@ impl RunEnv {
         let owner = config.owner.clone().unwrap_or_else(Owner::current);
         let network = format!("clnrm-{id}");
         // Nothing is created once the process was interrupted: it could outlive the final sweep.
-        let creating = interrupt::creating().map_err(crate::Error::Interrupted)?;
+        let mut creating = interrupt::creating().map_err(crate::Error::Interrupted)?;
         let mut network_labels = HashMap::new();
         network_labels.insert(labels::MANAGED.to_owned(), "true".to_owned());
         network_labels.insert(labels::RUN.to_owned(), id.clone());
@@ -142,6 +142,7 @@ impl RunEnv {
                 .await
                 .map_err(Some)
         };
+        creating.answered();
         let created_here = match created {
             Ok(_) => true,
             // Another process of the same persistent run made it first.
