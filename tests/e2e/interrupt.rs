@@ -120,6 +120,26 @@ async fn soak(
     rounds
 }
 
+/// The checks every interrupted round shares: no invented failure, the interruption said, and the
+/// JSON report written and marked interrupted. Returns the report.
+fn interrupted_report(
+    path: &std::path::Path,
+    round: &Round,
+    transcript: &str,
+) -> serde_json::Value {
+    assert_no_invented_failures(transcript);
+    assert!(
+        transcript.contains(&format!("interrupted by SIG{}", round.signal)),
+        "says what it interrupted:\n{transcript}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(path).expect("the JSON report of an interrupted run is written"),
+    )
+    .expect("valid JSON");
+    assert_eq!(json["interrupted"], true, "{json:#}");
+    json
+}
+
 /// What an interrupted run must never print: failures it made up.
 fn assert_no_invented_failures(transcript: &str) {
     for invented in [
@@ -163,17 +183,8 @@ async fn clnrm_run_interrupted_at_random_points_removes_everything_and_exits_130
             )
         },
         |i, round, transcript| {
-            assert_no_invented_failures(transcript);
-            assert!(
-                transcript.contains(&format!("interrupted by SIG{}", round.signal)),
-                "says what it interrupted:\n{transcript}"
-            );
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(dir.join(format!("results-{i}.json")))
-                    .expect("the JSON report of an interrupted run is written"),
-            )
-            .expect("valid JSON");
-            assert_eq!(json["interrupted"], true, "{json:#}");
+            let json =
+                interrupted_report(&dir.join(format!("results-{i}.json")), round, transcript);
             assert!(json["summary"]["interrupted"].as_u64().unwrap() > 0);
             assert_eq!(json["summary"]["failed"], 0, "{json:#}");
             assert_eq!(json["summary"]["infra_error"], 0, "{json:#}");
@@ -230,17 +241,8 @@ async fn a_harness_binary_interrupted_at_random_points_removes_everything_and_ex
             )
         },
         |i, round, transcript| {
-            assert_no_invented_failures(transcript);
-            assert!(
-                transcript.contains(&format!("interrupted by SIG{}", round.signal)),
-                "says what it interrupted:\n{transcript}"
-            );
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(dir.join(format!("results-{i}.json")))
-                    .expect("the JSON report of an interrupted run is written"),
-            )
-            .expect("valid JSON");
-            assert_eq!(json["interrupted"], true, "{json:#}");
+            let json =
+                interrupted_report(&dir.join(format!("results-{i}.json")), round, transcript);
             assert_eq!(json["summary"]["failed"], 0, "{json:#}");
         },
     )
