@@ -41,6 +41,30 @@ fn bind_address_for(explicit: Option<&str>, docker_host: Option<&str>) -> String
         .map_or_else(|| "0.0.0.0".to_owned(), |a| a.ip().to_string())
 }
 
+/// The host address clients use to reach published ports: the bind address unless it is every
+/// interface (`0.0.0.0`, `::`), then the remote engine's host, else `127.0.0.1`. Never the
+/// bridge gateway testcontainers picks when the process runs inside a container: ports are
+/// published on one address, and the gateway is not it.
+pub(crate) fn connect_host() -> String {
+    connect_host_for(
+        std::env::var("CLNRM_BIND_ADDRESS").ok().as_deref(),
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+    )
+}
+
+fn connect_host_for(explicit: Option<&str>, docker_host: Option<&str>) -> String {
+    let bound = bind_address_for(explicit, docker_host);
+    let every_interface = bound
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if !every_interface {
+        return bound;
+    }
+    docker_host
+        .and_then(remote_engine_host)
+        .unwrap_or_else(|| "127.0.0.1".to_owned())
+}
+
 /// The host of a remote engine's `DOCKER_HOST`; `None` for local sockets and loopback.
 fn remote_engine_host(docker_host: &str) -> Option<String> {
     let rest = docker_host
@@ -98,7 +122,27 @@ fn flatten(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bind_address_for;
+    use super::{bind_address_for, connect_host_for};
+
+    #[test]
+    fn clients_connect_where_the_ports_are_published() {
+        assert_eq!(connect_host_for(None, None), "127.0.0.1");
+        assert_eq!(connect_host_for(Some("0.0.0.0"), None), "127.0.0.1");
+        assert_eq!(connect_host_for(Some("::"), None), "127.0.0.1");
+        assert_eq!(connect_host_for(Some("192.0.2.1"), None), "192.0.2.1");
+        assert_eq!(
+            connect_host_for(None, Some("tcp://10.1.2.3:2376")),
+            "10.1.2.3"
+        );
+        assert_eq!(
+            connect_host_for(None, Some("tcp://docker.invalid:2376")),
+            "docker.invalid"
+        );
+        assert_eq!(
+            connect_host_for(Some("0.0.0.0"), Some("ssh://ci@10.9.8.7")),
+            "10.9.8.7"
+        );
+    }
 
     #[test]
     fn ports_bind_to_loopback_unless_the_engine_is_remote_or_told_otherwise() {

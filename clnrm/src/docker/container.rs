@@ -341,10 +341,10 @@ pub(crate) async fn start_container(
 
     let prepared = async {
         let container = started.container.as_ref().expect("container is set above");
-        let host = container
-            .get_host()
-            .await
-            .map_err(|e| start_error(e.into()))?;
+        // Where the ports were published (see `client::connect_host`), not testcontainers'
+        // guess: inside a container it answers the bridge gateway, which loopback ports
+        // never listen on.
+        let host = super::client::connect_host();
         let mut ports = BTreeMap::new();
         for port in &recipe.ports {
             let host_port = container
@@ -353,10 +353,6 @@ pub(crate) async fn start_container(
                 .map_err(|e| start_error(e.into()))?;
             ports.insert(*port, host_port);
         }
-        let host = match host.to_string().as_str() {
-            "localhost" => "127.0.0.1".to_owned(),
-            other => other.to_owned(),
-        };
         Ok::<_, Error>(Endpoint { host, ports })
     };
     let image_for_report = image.clone();
