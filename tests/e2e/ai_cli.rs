@@ -1084,17 +1084,12 @@ async fn orchestrate_target_that_does_not_compile_is_a_build_error_not_failed_te
 
 /// Runs the harness fixture binary with `args` and `envs`, outside nextest's environment.
 fn harness_fixture(args: &[&str], envs: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_harness-fixture"));
+    let mut cmd = crate::support::own_run(env!("CARGO_BIN_EXE_harness-fixture"));
     cmd.args(args)
         .envs(envs.iter().copied())
         .env_remove("CLNRM_JSON")
         .env_remove("CLNRM_JUNIT")
         .stdin(std::process::Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST") {
-            cmd.env_remove(key);
-        }
-    }
     let out = cmd.output().expect("the fixture runs");
     Out {
         code: out.status.code(),

@@ -413,16 +413,10 @@ async fn a_timed_fault_heals_itself_and_the_end_heals_a_forgotten_guard() {
 fn a_panicking_test_leaves_no_fault_behind_and_its_faults_are_reported() {
     let dir = crate::support::scratch("chaos", "fixture");
     let report = dir.join("report.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaos-fixture"));
+    let mut cmd = crate::support::own_run(env!("CARGO_BIN_EXE_chaos-fixture"));
     cmd.args(["--test-threads", "1", "--order", "file", "--json"])
         .arg(&report)
         .env("CLNRM_HISTORY", dir.join("history.db"));
-    // A run of its own, not a test of the nextest run that runs this one.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST") {
-            cmd.env_remove(key);
-        }
-    }
     let out = cmd.output().expect("the chaos fixture runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let both = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

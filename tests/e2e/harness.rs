@@ -150,7 +150,7 @@ fn fixture(tag: &str, args: &[&str]) -> Run {
         .iter()
         .map(|a| a.replace("{dir}", &dir.to_string_lossy()))
         .collect();
-    let mut cmd = Command::new(FIXTURE);
+    let mut cmd = crate::support::own_run(FIXTURE);
     cmd.args(&args)
         .env("FIXTURE_DIR", &dir)
         .env("CLNRM_HISTORY", dir.join("history.db"))
@@ -159,12 +159,6 @@ fn fixture(tag: &str, args: &[&str]) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // The fixture is a run of its own, not a test of the nextest run that runs these tests.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST") {
-            cmd.env_remove(key);
-        }
-    }
     let window_start = unix_now() - 1.0;
     let t0 = Instant::now();
     let child = cmd.spawn().expect("the fixture starts");
@@ -633,7 +627,7 @@ fn a_harness_binary_run_directly_from_elsewhere_finds_its_migrations() {
     const MIGRATIONS_FIXTURE: &str = env!("CARGO_BIN_EXE_migrations-fixture");
     let elsewhere = std::env::temp_dir();
     let history = crate::support::scratch("harness", "direct").join("history.db");
-    let out = std::process::Command::new(MIGRATIONS_FIXTURE)
+    let out = crate::support::own_run(MIGRATIONS_FIXTURE)
         .current_dir(&elsewhere)
         .env_remove("CARGO_MANIFEST_DIR")
         .env("CLNRM_HISTORY", &history)

@@ -253,7 +253,7 @@ const MARKET_FIXTURE: &str = env!("CARGO_BIN_EXE_market-fixture");
 #[test]
 fn an_installed_plugin_runs_in_a_clnrm_test_by_name() {
     let (dir, _url) = install_official("memcached");
-    let out = std::process::Command::new(MARKET_FIXTURE)
+    let out = crate::support::own_run(MARKET_FIXTURE)
         .current_dir(&dir)
         .env("CLNRM_HOME", dir.join("home"))
         .env("CLNRM_HISTORY", dir.join("history.db"))

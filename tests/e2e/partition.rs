@@ -4,7 +4,7 @@
 //! Every run gets its own history, seeded here through the history store when a test needs one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use clnrm::history::HistoryStore;
@@ -58,7 +58,7 @@ fn scratch(tag: &str) -> PathBuf {
 
 /// Runs the fixture in `dir` (its history is `dir/history.db`) with `args` and `envs`.
 fn fixture(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(FIXTURE);
+    let mut cmd = crate::support::own_run(FIXTURE);
     cmd.args(args)
         .env("FIXTURE_DIR", dir)
         .env("CLNRM_HISTORY", dir.join("history.db"))
@@ -70,12 +70,6 @@ fn fixture(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // The fixture is a run of its own, not a test of the nextest run that runs these tests.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST") {
-            cmd.env_remove(key);
-        }
-    }
     for (k, v) in envs {
         cmd.env(k, v);
     }

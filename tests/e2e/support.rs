@@ -16,6 +16,19 @@ pub(crate) async fn run_env() -> Arc<RunEnv> {
     }
 }
 
+/// A command for a harness binary of this package that is a run of its own, not a test of the
+/// nextest run that runs these tests: without nextest's variables it neither joins that run's
+/// shared services nor spawns a reaper that would remove them when the calling test ends.
+pub(crate) fn own_run(bin: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("NEXTEST") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 /// Ids of the containers (running or not) carrying `label=value`.
 pub(crate) async fn containers_with_label(label: &str, value: &str) -> Vec<String> {
     use clnrm::docker::bollard::query_parameters::ListContainersOptions;
@@ -35,9 +48,9 @@ pub(crate) async fn containers_with_label(label: &str, value: &str) -> Vec<Strin
         .collect()
 }
 
-/// Runs a binary of this package and returns its output.
+/// Runs a binary of this package (a run of its own, see [`own_run`]) and returns its output.
 pub(crate) fn run_bin(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin);
+    let mut cmd = own_run(bin);
     cmd.args(args);
     for (k, v) in envs {
         cmd.env(k, v);
@@ -121,10 +134,11 @@ pub(crate) struct Spawned {
 }
 
 impl Spawned {
-    /// Starts `bin` with `args` and extra environment `envs`.
+    /// Starts `bin` with `args` and extra environment `envs`, as a run of its own (see
+    /// [`own_run`]; `envs` may set nextest's variables again).
     pub(crate) fn start(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> Spawned {
         use std::io::BufRead;
-        let mut child = Command::new(bin)
+        let mut child = own_run(bin)
             .args(args)
             .envs(envs.iter().copied())
             .stdin(std::process::Stdio::null())
