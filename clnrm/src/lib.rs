@@ -18,6 +18,7 @@ pub mod harness;
 pub mod history;
 pub mod interrupt;
 mod isolation;
+pub mod logging;
 pub mod marketplace;
 pub mod plan;
 pub mod plugins;

@@ -127,13 +127,7 @@ pub fn run_main() -> std::process::ExitCode {
     let mut args = Arguments::from_iter(args);
     let run_started = SystemTime::now();
     let run_t0 = Instant::now();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(crate::secrets::MaskingWriter)
-        .try_init();
+    crate::logging::init();
     let manifest_dir = manifest_dir();
 
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
