@@ -14,7 +14,7 @@ mod owner;
 pub use client::{bind_address, connect, docker_endpoint};
 pub(crate) use container::start_container;
 pub use container::{
-    ContainerRecipe, Endpoint, ExecOutput, Readiness, ReadyCheck, StartedContainer, exec_in,
+    ContainerRecipe, Endpoint, ExecOutput, Gpus, Readiness, ReadyCheck, StartedContainer, exec_in,
     logs_of,
 };
 pub(crate) use env::remove_owned_blocking;

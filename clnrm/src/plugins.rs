@@ -1,12 +1,15 @@
-//! Built-in plugins: `generic` (any image), `postgres`, `redis`; and declarative plugins from
+//! Built-in plugins: `generic` (any image), `postgres`, `redis`, the model servers `vllm`,
+//! `tgi` and `ollama`; and declarative plugins from
 //! `plugin.toml` recipes ([`ManifestPlugin`]).
 
 mod generic;
+mod llm;
 mod manifest;
 mod postgres;
 mod redis;
 
 pub use generic::GenericPlugin;
+pub use llm::{LlmPlugin, OLLAMA_IMAGE, TGI_IMAGE, VLLM_IMAGE};
 pub use manifest::{ManifestPlugin, load_declarative_plugins};
 pub use postgres::{POSTGRES_IMAGE, PostgresPlugin};
 pub use redis::{REDIS_IMAGE, RedisPlugin};
@@ -45,6 +48,7 @@ fn base_recipe(
     recipe.cpus = spec.cpus;
     recipe.mounts = spec.mounts.clone();
     recipe.user = spec.user.clone();
+    recipe.gpus = spec.gpus;
     recipe.startup_timeout = spec.startup_timeout.unwrap_or(default_timeout);
     Ok(recipe)
 }

@@ -78,6 +78,32 @@ impl fmt::Debug for Readiness {
     }
 }
 
+/// GPUs a container asks Docker for, as `docker run --gpus` does (a device request for the
+/// `gpu` capability). Docker refuses to start it on a machine without a GPU runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gpus {
+    /// Every GPU (`--gpus all`).
+    All,
+    /// This many.
+    Count(u32),
+}
+
+impl std::str::FromStr for Gpus {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.trim() {
+            "all" => Ok(Gpus::All),
+            n => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Gpus::Count)
+                .ok_or_else(|| format!("expected \"all\" or a number of GPUs, found `{text}`")),
+        }
+    }
+}
+
 /// Everything needed to start one container. Plugins build one from a
 /// [`crate::service::ServiceSpec`].
 #[derive(Debug, Clone)]
@@ -106,6 +132,8 @@ pub struct ContainerRecipe {
     pub user: Option<String>,
     /// Working directory.
     pub workdir: Option<String>,
+    /// GPUs to request.
+    pub gpus: Option<Gpus>,
     /// How long creation plus readiness may take.
     pub startup_timeout: Duration,
 }
@@ -126,6 +154,7 @@ impl ContainerRecipe {
             mounts: Vec::new(),
             user: None,
             workdir: None,
+            gpus: None,
             startup_timeout: Duration::from_secs(60),
         }
     }
@@ -456,7 +485,7 @@ fn build_request(
     if let Some(user) = &recipe.user {
         request = request.with_user(user);
     }
-    let (memory, cpus) = (recipe.memory, recipe.cpus);
+    let (memory, cpus, gpus) = (recipe.memory, recipe.cpus, recipe.gpus);
     // Published on one address (loopback by default), never on every interface: a test's
     // password-less Redis must not be reachable from other machines.
     let bind = super::client::bind_address();
@@ -483,6 +512,18 @@ fn build_request(
         }
         if let Some(cpus) = cpus {
             host_config.nano_cpus = Some((cpus * 1e9) as i64);
+        }
+        if let Some(gpus) = gpus {
+            host_config.device_requests =
+                Some(vec![testcontainers::bollard::models::DeviceRequest {
+                    driver: Some(String::new()),
+                    count: Some(match gpus {
+                        Gpus::All => -1,
+                        Gpus::Count(n) => i64::from(n),
+                    }),
+                    capabilities: Some(vec![vec!["gpu".to_owned()]]),
+                    ..Default::default()
+                }]);
         }
     });
     Ok(request)

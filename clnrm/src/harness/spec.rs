@@ -57,6 +57,9 @@ const OPTIONS: &[&str] = &[
     "wait_http",
     "wait_cmd",
     "chaos",
+    "model",
+    "models",
+    "gpus",
 ];
 
 /// The test name libtest shows: the module path without the crate name, then the function.
@@ -213,6 +216,9 @@ fn service(
             }
             "startup_timeout" => spec.startup_timeout = Some(parse_duration(&text(value)?)?),
             "user" => spec.user = Some(text(value)?),
+            "model" => spec.model = Some(text(value)?),
+            "models" => spec.models = list(value),
+            "gpus" => spec.gpus = Some(text(value)?.parse().map_err(|e| format!("gpus: {e}"))?),
             "isolation" => {
                 isolation = match (decl.plugin, text(value)?.as_str()) {
                     ("postgres", "database") => Isolation::Database,

@@ -33,6 +33,9 @@ impl Registry {
         registry.register(Arc::new(crate::plugins::GenericPlugin));
         registry.register(Arc::new(crate::plugins::PostgresPlugin));
         registry.register(Arc::new(crate::plugins::RedisPlugin));
+        registry.register(Arc::new(crate::plugins::LlmPlugin::vllm()));
+        registry.register(Arc::new(crate::plugins::LlmPlugin::tgi()));
+        registry.register(Arc::new(crate::plugins::LlmPlugin::ollama()));
         registry
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::docker::Readiness;
+use crate::docker::{Gpus, Readiness};
 
 /// One service as declared: a name bound to a plugin, with options. Plugins read what applies to
 /// them; the generic plugin reads everything.
@@ -38,6 +38,12 @@ pub struct ServiceSpec {
     pub depends_on: Vec<String>,
     /// Start-up timeout; the plugin's default when `None`.
     pub startup_timeout: Option<Duration>,
+    /// The model a one-model server serves (`vllm`, `tgi`).
+    pub model: Option<String>,
+    /// The models a server pulls at start (`ollama`).
+    pub models: Vec<String>,
+    /// GPUs to request from Docker.
+    pub gpus: Option<Gpus>,
 }
 
 impl ServiceSpec {
@@ -58,6 +64,9 @@ impl ServiceSpec {
             user: None,
             depends_on: Vec::new(),
             startup_timeout: None,
+            model: None,
+            models: Vec::new(),
+            gpus: None,
         }
     }
 
@@ -129,6 +138,24 @@ impl ServiceSpec {
     /// Starts after `service` is ready.
     pub fn depends_on(mut self, service: impl Into<String>) -> Self {
         self.depends_on.push(service.into());
+        self
+    }
+
+    /// The model a one-model server serves (`vllm`, `tgi`).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Models to pull at start (`ollama`).
+    pub fn models<S: Into<String>>(mut self, models: impl IntoIterator<Item = S>) -> Self {
+        self.models.extend(models.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requests GPUs from Docker (`docker run --gpus`).
+    pub fn gpus(mut self, gpus: Gpus) -> Self {
+        self.gpus = Some(gpus);
         self
     }
 

@@ -75,6 +75,9 @@ const SERVICE_KEYS: &[&str] = &[
     "scope",
     "isolation",
     "migrations",
+    "model",
+    "models",
+    "gpus",
 ];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
@@ -782,6 +785,9 @@ impl Walker<'_> {
             isolation: None,
             migrations: None,
             volumes: Vec::new(),
+            model: None,
+            models: Vec::new(),
+            gpus: None,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
@@ -830,6 +836,11 @@ impl Walker<'_> {
                 }
             }
             service.migrations = self.string(table, "migrations", what);
+            service.model = self.string(table, "model", what);
+            if let Some(models) = table.get("models") {
+                service.models = self.one_or_many(models, "models", what);
+            }
+            service.gpus = self.gpus(table, what);
         }
         if let Some(image) = self.string(table, "image", what) {
             service.image = Some(image);
@@ -987,6 +998,26 @@ impl Walker<'_> {
                     value.span(),
                     format!("`cpus` in {what}: expected a positive number of CPUs like 0.5 or 2"),
                 );
+                None
+            }
+        }
+    }
+
+    fn gpus(&mut self, table: &DeTable<'_>, what: &str) -> Option<Spanned<crate::docker::Gpus>> {
+        let value = table.get("gpus")?;
+        let text = match value.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(_) => integer(value.get_ref())
+                .flatten()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        match text.parse() {
+            Ok(gpus) => Some(Spanned::new(value.span(), gpus)),
+            Err(e) => {
+                self.sink
+                    .error(value.span(), format!("`gpus` in {what}: {e}"));
                 None
             }
         }

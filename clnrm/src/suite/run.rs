@@ -394,6 +394,13 @@ fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
     for dep in &s.depends_on {
         out = out.depends_on(dep.get_ref());
     }
+    if let Some(model) = &s.model {
+        out = out.model(model.get_ref().clone());
+    }
+    out = out.models(s.models.iter().map(|m| m.get_ref().clone()));
+    if let Some(gpus) = &s.gpus {
+        out = out.gpus(*gpus.get_ref());
+    }
     out
 }
 

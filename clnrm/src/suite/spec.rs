@@ -88,6 +88,12 @@ pub struct ServiceSpec {
     pub migrations: Option<Spanned<String>>,
     /// Bind mounts (the older format's `[[services.NAME.volumes]]`).
     pub volumes: Vec<VolumeSpec>,
+    /// The model a one-model server serves (`vllm`, `tgi`).
+    pub model: Option<Spanned<String>>,
+    /// Models pulled at start (`ollama`).
+    pub models: Vec<Spanned<String>>,
+    /// GPUs requested from Docker (`"all"` or a count).
+    pub gpus: Option<Spanned<crate::docker::Gpus>>,
 }
 
 /// A host directory or file mounted into a service's container.

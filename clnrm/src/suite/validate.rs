@@ -208,6 +208,39 @@ impl Validator<'_> {
         }
     }
 
+    /// `model` and `models` against the plugin: one model for `vllm` and `tgi` (required), a
+    /// list to pull for `ollama`, neither for the others.
+    fn models(&mut self, service: &ServiceSpec, what: &str) {
+        let plugin = service.plugin.get_ref().as_str();
+        let one_model = plugin == "vllm" || plugin == "tgi";
+        match &service.model {
+            None if one_model => self.sink.error(
+                service.name.span(),
+                format!("{what} uses plugin \"{plugin}\", which serves one model: add `model = \"org/name\"`"),
+            ),
+            Some(model) if !one_model => self.sink.error(
+                model.span(),
+                if plugin == "ollama" {
+                    format!("{what}: ollama pulls a list: write `models = [\"name:tag\"]`")
+                } else {
+                    format!("`model` in {what} is for the vllm and tgi plugins; it uses \"{plugin}\"")
+                },
+            ),
+            _ => {}
+        }
+        if let Some(first) = service.models.first()
+            && plugin != "ollama"
+        {
+            self.sink.error(
+                first.span(),
+                format!(
+                    "`models` in {what} is for the ollama plugin; it uses \"{plugin}\"{}",
+                    if one_model { " (write `model`)" } else { "" }
+                ),
+            );
+        }
+    }
+
     fn service(&mut self, service: &ServiceSpec) {
         let name = service.name.get_ref();
         let what = format!("service \"{name}\"");
@@ -233,6 +266,7 @@ impl Validator<'_> {
             None => {}
         }
         self.isolation(service, &what);
+        self.models(service, &what);
         self.volumes(service, &what);
         if let Some(timeout) = &service.startup_timeout {
             self.too_long(&what, "startup_timeout", timeout);
