@@ -288,6 +288,12 @@ fn service(
     if migrations.is_some() && decl.plugin != "postgres" {
         return Err("`migrations` is a postgres option".to_owned());
     }
+    if spec.model.is_some() && !matches!(decl.plugin, "vllm" | "tgi") {
+        return Err("`model` is a vllm and tgi option (ollama takes `models(...)`)".to_owned());
+    }
+    if !spec.models.is_empty() && decl.plugin != "ollama" {
+        return Err("`models` is an ollama option (vllm and tgi take `model`)".to_owned());
+    }
     if decl.plugin == "redis" && spec.cmd.is_none() && spec.entrypoint.is_none() {
         // Room for a logical database per concurrent test (Redis defaults to 16).
         spec.cmd = Some(
@@ -304,4 +310,61 @@ fn service(
         key: key_parts.join(","),
         scope: Scope::Shared,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__macro_support::{Opt, ServiceDecl};
+
+    fn declared(plugin: &'static str, options: &'static [Opt]) -> Result<TestService, String> {
+        let decl = ServiceDecl {
+            name: "llm",
+            plugin,
+            options,
+        };
+        service(&decl, std::path::Path::new("."))
+    }
+
+    #[test]
+    fn model_options_reach_the_spec_and_only_the_plugins_that_take_them() {
+        const MODEL: &[Opt] = &[Opt {
+            key: "model",
+            value: OptValue::Str("org/name"),
+        }];
+        const MODELS: &[Opt] = &[
+            Opt {
+                key: "models",
+                value: OptValue::List(&["gemma3:270m", "qwen3:0.6b"]),
+            },
+            Opt {
+                key: "gpus",
+                value: OptValue::Str("all"),
+            },
+        ];
+        let vllm = declared("vllm", MODEL).unwrap();
+        assert_eq!(vllm.spec.model.as_deref(), Some("org/name"));
+        let ollama = declared("ollama", MODELS).unwrap();
+        assert_eq!(ollama.spec.models, ["gemma3:270m", "qwen3:0.6b"]);
+        assert_eq!(ollama.spec.gpus, Some(crate::docker::Gpus::All));
+        assert!(
+            declared("postgres", MODEL)
+                .unwrap_err()
+                .contains("vllm and tgi")
+        );
+        assert!(
+            declared("tgi", MODELS)
+                .unwrap_err()
+                .contains("ollama option")
+        );
+        const BAD_GPUS: &[Opt] = &[Opt {
+            key: "gpus",
+            value: OptValue::Str("many"),
+        }];
+        assert!(
+            declared("vllm", BAD_GPUS)
+                .unwrap_err()
+                .contains("\"all\" or a number")
+        );
+    }
 }

@@ -366,7 +366,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown plugin `postgress` for service `db`; known: generic, postgres, redis"
+            "unknown plugin `postgress` for service `db`; known: generic, ollama, postgres, redis, tgi, vllm"
         );
     }
 
