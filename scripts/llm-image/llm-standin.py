@@ -207,10 +207,22 @@ def front(flavour_name, backend, served):
                         return self.send(200, {"details": {"format": "gguf", "family": "gemma3"}})
                     messages = body.get("messages") or [
                         {"role": "user", "content": body.get("prompt", "")}]
-                    status, _, data = backend_call(backend, "POST", "/v1/chat/completions", {
-                        "model": OLLAMA_MODEL, "messages": messages,
-                        "max_tokens": (body.get("options") or {}).get("num_predict", 64),
-                    })
+                    options = body.get("options") or {}
+                    request = {"model": OLLAMA_MODEL, "messages": messages,
+                               "max_tokens": options.get("num_predict", 128)}
+                    for key in ("temperature", "seed"):
+                        if key in options:
+                            request[key] = options[key]
+                    # Ollama's `format`: "json", or a JSON schema the answer must follow
+                    # (llama.cpp constrains decoding to it).
+                    answer_format = body.get("format")
+                    if isinstance(answer_format, dict):
+                        request["response_format"] = {"type": "json_object",
+                                                      "schema": answer_format}
+                    elif answer_format == "json":
+                        request["response_format"] = {"type": "json_object"}
+                    status, _, data = backend_call(backend, "POST", "/v1/chat/completions",
+                                                   request)
                     if status != 200:
                         return self.send(status, data)
                     content = json.loads(data)["choices"][0]["message"]["content"]

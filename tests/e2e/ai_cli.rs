@@ -297,6 +297,51 @@ async fn predict_with_an_llm_prints_its_rationale_next_to_the_statistics() {
     assert_eq!(order.len(), 4);
 }
 
+/// `--ai-service`: clnrm starts the model server itself (the ollama plugin, on the local
+/// stand-in image: llama.cpp with Gemma 3 270M), asks it, and removes it at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_asks_a_model_server_it_started_itself_and_removes_it() {
+    let dir = scratch("predict-service");
+    let suites = write_suites(&dir);
+    seed_suites(&dir);
+    let out = clnrm_with(
+        &dir,
+        &["ai-predict", &suites, "--ai-service", "ollama=gemma3:270m"],
+        NO_SERVER,
+        &[("CLNRM_AI_TIMEOUT", "300s")],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(
+        out.stderr.contains("clnrm: advisor at http://"),
+        "{}",
+        out.both()
+    );
+    // The model answered: its advice was used, or rejected with a reason; never unreachable
+    // (CLNRM_AI_URL points nowhere: only the started service can answer).
+    assert!(
+        out.stdout.contains("LLM `gemma3:270m`") || out.stderr.contains("LLM advisor rejected"),
+        "{}",
+        out.both()
+    );
+    assert!(!out.stderr.contains("unavailable"), "{}", out.both());
+    let left =
+        crate::support::containers_with_label(clnrm::docker::labels::SERVICE, "advisor").await;
+    assert!(left.is_empty(), "the advisor's server is removed: {left:?}");
+    let bad = clnrm(
+        &dir,
+        &["ai-predict", &suites, "--ai-service", "postgres=16"],
+        NO_SERVER,
+    )
+    .await;
+    assert_eq!(bad.code, Some(2), "{}", bad.both());
+    assert!(
+        bad.stderr.contains("not a model server plugin"),
+        "{}",
+        bad.both()
+    );
+}
+
 /// Runs `git ARGS` in `dir` with author and commit dates `secs` seconds from now.
 pub(crate) fn git_at(dir: &Path, secs: i64, args: &[&str]) {
     let now = SystemTime::now()

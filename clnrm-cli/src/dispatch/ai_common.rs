@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use clnrm::ai::AiConfig;
 use clnrm::ai::commands::{WorkUnits, Workload};
+use clnrm::ai::service::AdvisorService;
 use clnrm::history::HistoryStore;
 
 use crate::CliError;
@@ -33,16 +34,54 @@ pub(crate) struct AiArgs {
     /// The model (default: `CLNRM_AI_MODEL`, else chosen from what the server has).
     #[arg(long, value_name = "NAME")]
     ai_model: Option<String>,
+    /// Start a model server for this command and ask it: `ollama=gemma3:270m`,
+    /// `vllm=ORG/NAME` or `tgi=ORG/NAME` (the built-in plugins; removed at the end).
+    #[arg(
+        long,
+        value_name = "PLUGIN=MODEL",
+        conflicts_with_all = ["no_ai", "ai_url", "ai_model"]
+    )]
+    ai_service: Option<String>,
 }
 
 impl AiArgs {
-    /// The advisor's configuration, `None` with `--no-ai`.
-    pub(crate) fn config(&self) -> Result<Option<AiConfig>, CliError> {
+    /// Starts the `--ai-service` model server, when one is asked for.
+    pub(crate) async fn start_service(&self) -> Result<Option<AdvisorService>, CliError> {
+        let Some(text) = &self.ai_service else {
+            return Ok(None);
+        };
+        let spec = clnrm::ai::service::parse(text)
+            .map_err(|e| CliError::Invalid(format!("invalid --ai-service {e}")))?;
+        eprintln!("clnrm: starting the advisor's model server ({text})");
+        let service = AdvisorService::start(spec).await?;
+        eprintln!("clnrm: advisor at {}", service.base_url());
+        Ok(Some(service))
+    }
+
+    /// Removes the `--ai-service` server; a failure to remove it is a warning (the command's
+    /// work is done, and the next start's sweep removes what is left).
+    pub(crate) async fn stop_service(service: Option<AdvisorService>) {
+        if let Some(service) = service
+            && let Err(e) = service.stop().await
+        {
+            eprintln!("warning: the advisor's model server was not removed: {e}");
+        }
+    }
+
+    /// The advisor's configuration, `None` with `--no-ai`; pointed at `service` when one was
+    /// started.
+    pub(crate) fn config(
+        &self,
+        service: Option<&AdvisorService>,
+    ) -> Result<Option<AiConfig>, CliError> {
         if self.no_ai {
             return Ok(None);
         }
         let mut config =
             clnrm::ai::parse_ai_env(|k| std::env::var(k).ok()).map_err(clnrm::Error::from)?;
+        if let Some(service) = service {
+            service.apply(&mut config);
+        }
         if let Some(url) = &self.ai_url {
             config.base_url = clnrm::ai::config::normalize_base_url(url).ok_or_else(|| {
                 CliError::Invalid(format!(

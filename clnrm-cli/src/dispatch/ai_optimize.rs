@@ -23,7 +23,7 @@ pub(crate) struct OptimizeArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: OptimizeArgs) -> Result<(), CliError> {
+pub(crate) async fn run(args: OptimizeArgs) -> Result<(), CliError> {
     let store = open_history();
     let units = load_units(&args.workload, store.as_ref())?;
     let jobs = match args.jobs {
@@ -33,7 +33,8 @@ pub(crate) fn run(args: OptimizeArgs) -> Result<(), CliError> {
         }
         None => 2,
     };
-    let config = args.ai.config()?;
+    let service = args.ai.start_service().await?;
+    let config = args.ai.config(service.as_ref())?;
     let plan = optimize_with_advice(&units, jobs, args.shards.map(usize::from), config.as_ref())?;
     for line in args
         .ai
@@ -48,6 +49,7 @@ pub(crate) fn run(args: OptimizeArgs) -> Result<(), CliError> {
     } else {
         print_plan(&plan);
     }
+    AiArgs::stop_service(service).await;
     Ok(())
 }
 

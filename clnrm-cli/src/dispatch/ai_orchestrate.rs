@@ -48,7 +48,8 @@ pub(crate) async fn run(args: OrchestrateArgs) -> Result<(), CliError> {
         None => super::run::load_all(&args.paths)?,
     };
     let store = open_history();
-    let config = args.ai.config()?;
+    let service = args.ai.start_service().await?;
+    let config = args.ai.config(service.as_ref())?;
     if let Some(notice) = args.ai.skipped_notice() {
         eprintln!("{notice}");
     }
@@ -80,6 +81,7 @@ pub(crate) async fn run(args: OrchestrateArgs) -> Result<(), CliError> {
             .await?
         }
     };
+    AiArgs::stop_service(service).await;
     finish(&args, &done)
 }
 

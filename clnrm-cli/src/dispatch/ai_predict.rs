@@ -20,7 +20,8 @@ pub(crate) struct PredictArgs {
 pub(crate) async fn run(args: PredictArgs) -> Result<(), CliError> {
     let store = open_history();
     let units = load_units(&args.workload, store.as_ref())?;
-    let config = args.ai.config()?;
+    let service = args.ai.start_service().await?;
+    let config = args.ai.config(service.as_ref())?;
     let prediction = predict(&units, config.as_ref()).await?;
     for notice in args
         .ai
@@ -35,6 +36,7 @@ pub(crate) async fn run(args: PredictArgs) -> Result<(), CliError> {
     } else {
         print_prediction(&prediction);
     }
+    AiArgs::stop_service(service).await;
     Ok(())
 }
 
