@@ -31,6 +31,8 @@ use legacy::{LEGACY_SCENARIO_KEYS, LEGACY_SERVICE_KEYS, LEGACY_STEP_KEYS};
 
 mod chaos_step;
 
+mod spans;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
 
@@ -56,8 +58,17 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const CURRENT_TOP: &[&str] = &["version", "suite", "services", "steps", "scenarios"];
-const LEGACY_TOP: &[&str] = &["test", "meta", "services", "service", "steps", "scenario"];
+const CURRENT_TOP: &[&str] = &[
+    "version",
+    "suite",
+    "services",
+    "steps",
+    "scenarios",
+    "expect",
+];
+const LEGACY_TOP: &[&str] = &[
+    "test", "meta", "services", "service", "steps", "scenario", "expect",
+];
 const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
 const SERVICE_KEYS: &[&str] = &[
     "plugin",
@@ -75,6 +86,8 @@ const SERVICE_KEYS: &[&str] = &[
     "scope",
     "isolation",
     "migrations",
+    "volumes",
+    "otel",
 ];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
@@ -617,6 +630,7 @@ impl Walker<'_> {
             timeout: None,
             services: Vec::new(),
             scenarios: Vec::new(),
+            expect: crate::telemetry::SpanExpectations::default(),
         };
         if self.legacy {
             self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
@@ -682,6 +696,7 @@ impl Walker<'_> {
                 format!("suite has no steps; expected [[steps]] or [[{scenario_key}]]"),
             );
         }
+        spec.expect = self.span_expectations(root, &spec.services);
         spec
     }
 
@@ -782,6 +797,7 @@ impl Walker<'_> {
             isolation: None,
             migrations: None,
             volumes: Vec::new(),
+            otel: false,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
@@ -830,7 +846,9 @@ impl Walker<'_> {
                 }
             }
             service.migrations = self.string(table, "migrations", what);
+            self.volumes(table, what, &mut service);
         }
+        service.otel = self.bool(table, "otel", what).unwrap_or(false);
         if let Some(image) = self.string(table, "image", what) {
             service.image = Some(image);
         }
