@@ -127,6 +127,7 @@ count = { min = 3, max = 1 }
 name = "clnrm.run"
 "#;
     let (checked, shown) = check(text);
+    assert!(checked.has_errors());
     let want = [
         "s.clnrm.toml:13:11: error: expect.span[a] has both `name` and `name_re`; keep one",
         "s.clnrm.toml:13:11: error: `name_re` in expect.span[a]: invalid regex",

@@ -189,6 +189,56 @@ fn span_expectations_pass_only_for_the_honest_system_under_test() {
 }
 
 #[test]
+fn an_http_step_hands_its_trace_to_the_service_in_a_traceparent_header() {
+    let dir = ScratchDir::new("telemetry-http");
+    let file = dir.write(
+        "http.clnrm.toml",
+        &format!(
+            r#"version = 1
+[suite]
+name = "http"
+
+[services.api]
+image = "debian:bookworm"
+cmd = ["otel-sut", "http", "8080"]
+ports = [8080]
+wait_for = {{ tcp = 8080 }}
+otel = true
+[[services.api.volumes]]
+host_path = "{SUT}"
+container_path = "/usr/local/bin/otel-sut"
+read_only = true
+
+[[steps]]
+name = "get order"
+http = {{ service = "api", path = "/orders/7" }}
+expect = {{ stdout = {{ contains = "success" }} }}
+
+[[expect.span]]
+name = "GET /orders/{{id}}"
+service = "api"
+kind = "server"
+attrs = {{ "http.request.method" = "GET", "http.response.status_code" = 200 }}
+attrs_re = {{ "url.path" = "^/orders/[0-9]+$" }}
+count = 1
+"#
+        ),
+    );
+    let output = run_bin(
+        CLNRM,
+        &["run", file.to_str().expect("utf-8")],
+        &[(
+            "CLNRM_HISTORY",
+            dir.0.join("history.db").to_str().expect("utf-8"),
+        )],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS http/http"), "{stdout}");
+}
+
+#[test]
 fn the_sdk_exporter_reaches_the_receiver_with_the_parent_from_traceparent() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -9,7 +9,9 @@
 //!   a TCP connection there (`server.address`, `server.port`); flushes, prints "success";
 //! - `lie`: prints "success" and sends nothing;
 //! - `wrong-attr`: as `honest`, but the response status attribute says 500;
-//! - `no-propagation`: as `honest`, but ignores `TRACEPARENT` (a trace of its own).
+//! - `no-propagation`: as `honest`, but ignores `TRACEPARENT` (a trace of its own);
+//! - `http PORT`: an HTTP server; each request gets a server span `GET /orders/{id}` parented by
+//!   the request's `traceparent` header, and the answer "success".
 
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
@@ -22,17 +24,25 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next().unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().cloned().unwrap_or_default();
     let mut peer = None;
-    while let Some(arg) = args.next() {
+    let mut port = None;
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--peer" => peer = args.next(),
+            "--peer" => peer = rest.next().cloned(),
+            other if mode == "http" && port.is_none() => port = Some(other.to_owned()),
             other => fail(&format!("unknown argument {other:?}")),
         }
     }
     match mode.as_str() {
         "lie" => println!("success"),
+        "http" => {
+            let port =
+                port.unwrap_or_else(|| fail("http: expected a port, like `otel-sut http 8080`"));
+            serve_http(&provider(), &port);
+        }
         "serve" => {
             let provider = provider();
             let tracer = opentelemetry::global::tracer("otel-sut");
@@ -64,8 +74,58 @@ fn main() {
             }
         }
         other => fail(&format!(
-            "unknown mode {other:?}; expected serve, honest, lie, wrong-attr or no-propagation"
+            "unknown mode {other:?}; expected serve, http, honest, lie, wrong-attr or no-propagation"
         )),
+    }
+}
+
+/// Answers every HTTP request with "success", under a server span parented by its
+/// `traceparent` header.
+fn serve_http(provider: &SdkTracerProvider, port: &str) {
+    let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+        .unwrap_or_else(|e| fail(&format!("listen on {port}: {e}")));
+    println!("listening on {port}");
+    let tracer = opentelemetry::global::tracer("otel-sut");
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = head.lines();
+        let request = lines.next().unwrap_or_default().to_owned();
+        let mut carrier = HashMap::new();
+        for line in lines {
+            if let Some((k, v)) = line.split_once(':') {
+                carrier.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let parent = TraceContextPropagator::new().extract(&carrier);
+        let mut parts = request.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let mut span = tracer
+            .span_builder("GET /orders/{id}")
+            .with_kind(SpanKind::Server)
+            .with_attributes([
+                KeyValue::new("http.request.method", method),
+                KeyValue::new("url.path", path),
+                KeyValue::new("http.response.status_code", 200_i64),
+            ])
+            .start_with_context(&tracer, &parent);
+        let body = "success";
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
+        span.end();
+        flush(provider);
     }
 }
 

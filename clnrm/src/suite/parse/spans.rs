@@ -308,10 +308,10 @@ impl Walker<'_> {
         if let Some(v) = t.get("duration_ms") {
             e.duration_ms = self.bounds(v, "duration_ms", what);
         }
-        if let Some(v) = t.get("count") {
-            if let Some(b) = self.bounds(v, "count", what) {
-                e.count = b;
-            }
+        if let Some(v) = t.get("count")
+            && let Some(b) = self.bounds(v, "count", what)
+        {
+            e.count = b;
         }
         e.parent = self.string(t, "parent", what).map(|s| s.into_inner());
         e.ancestor = self.string(t, "ancestor", what).map(|s| s.into_inner());
