@@ -161,7 +161,11 @@ fn span_expectations_pass_only_for_the_honest_system_under_test() {
             ));
         }
     };
-    want("honest", "passed", "");
+    want(
+        "honest",
+        "passed",
+        "span expectations: ok expect.span[handle]: 1 matching span(s); ok expect.span[store]",
+    );
     want("lie", "failed", "span expectations: expect.span[handle]");
     want(
         "wrong-attr",

@@ -583,6 +583,10 @@ async fn run_scenario(
         && matches!(outcome, Outcome::Passed | Outcome::Flaky)
     {
         match telemetry.verdict(trace, ctx.suite).await {
+            // Reported like a step's result: in the record (JSON), not on the terminal.
+            Ok(rules) if outcome == Outcome::Passed && message.is_none() && !rules.is_empty() => {
+                message = Some(format!("span expectations: {rules}"));
+            }
             Ok(_) => {}
             Err(SpanVerdict::Failed(why)) => {
                 outcome = Outcome::Failed;

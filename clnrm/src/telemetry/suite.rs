@@ -146,7 +146,8 @@ impl SuiteTelemetry {
         scenario.trace.traceparent(&span)
     }
 
-    /// Waits for late spans, then checks the suite's expectations against the scenario's.
+    /// Waits for late spans, then checks the suite's expectations against the scenario's;
+    /// `Ok` carries every rule's verdict (`ok expect.span[x]: 1 matching span(s); ...`).
     pub(crate) async fn verdict(
         &self,
         scenario: &ScenarioTelemetry,
@@ -181,7 +182,12 @@ impl SuiteTelemetry {
             .collect::<Vec<_>>()
             .join(", ");
         match evaluation.first_failure() {
-            None => Ok(summary),
+            None => Ok(evaluation
+                .results
+                .iter()
+                .map(|r| format!("ok {}: {}", r.rule, r.message))
+                .collect::<Vec<_>>()
+                .join("; ")),
             Some(first) => Err(SpanVerdict::Failed(format!(
                 "span expectations: {}\n  rules: {summary}",
                 first.message
