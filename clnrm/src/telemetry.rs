@@ -23,7 +23,7 @@ pub use decode::{DecodeError, decode_json, decode_protobuf};
 pub use expect::{
     AttrExpect, Bounds, HermeticExpect, OrderExpect, SpanExpect, SpanExpectations, TraceExpect,
 };
-pub use matcher::{Evaluation, RuleResult, evaluate};
+pub use matcher::{Evaluation, RuleResult, evaluate, trace_tree};
 pub use propagation::{TraceContext, otel_env};
 pub use receiver::Receiver;
 pub use span::{AttrValue, Span, SpanKind, SpanStatus};

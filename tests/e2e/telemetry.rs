@@ -172,6 +172,13 @@ fn span_expectations_pass_only_for_the_honest_system_under_test() {
         "failed",
         "span expectations: expect.span[handle].attrs.\"http.response.status_code\": expected 200, found 500",
     );
+    // The scenario's trace as a tree: the SUT's child span under its server span.
+    want("wrong-attr", "failed", "\n    handle order (app, server, ");
+    want(
+        "wrong-attr",
+        "failed",
+        "\n      store.write (app, internal, ",
+    );
     want(
         "no-propagation",
         "failed",

@@ -589,6 +589,49 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The spans of trace `trace_id` as an indented tree (children under their parent, in start
+/// order), at most `limit` lines; spans whose parent clnrm never received start at the left.
+pub fn trace_tree(spans: &[Span], trace_id: &str, limit: usize) -> String {
+    let mut linked: Vec<&Span> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+    linked.sort_by_key(|s| s.start_ns);
+    let ids: BTreeSet<&str> = linked.iter().map(|s| s.span_id.as_str()).collect();
+    let mut lines = Vec::new();
+    fn walk<'s>(
+        parent: Option<&str>,
+        depth: usize,
+        spans: &[&'s Span],
+        ids: &BTreeSet<&str>,
+        lines: &mut Vec<String>,
+        seen: &mut BTreeSet<&'s str>,
+    ) {
+        for span in spans {
+            let is_child = match parent {
+                Some(p) => span.parent_span_id == p,
+                None => !ids.contains(span.parent_span_id.as_str()),
+            };
+            if is_child && seen.insert(span.span_id.as_str()) {
+                lines.push(format!(
+                    "{}{} ({}, {}, {:.1} ms)",
+                    "  ".repeat(depth),
+                    span.name,
+                    span.service,
+                    span.kind,
+                    span.duration_ms()
+                ));
+                walk(Some(&span.span_id), depth + 1, spans, ids, lines, seen);
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    walk(None, 0, &linked, &ids, &mut lines, &mut seen);
+    let total = lines.len();
+    lines.truncate(limit);
+    if total > limit {
+        lines.push(format!("... and {} more", total - limit));
+    }
+    lines.join("\n")
+}
+
 fn count_text(count: &Bounds) -> String {
     count.to_string()
 }
@@ -743,6 +786,19 @@ mod tests {
         let eval = evaluate(&all(), TRACE, &honest());
         assert_eq!(eval.first_failure(), None, "{eval:#?}");
         assert_eq!(eval.results.len(), 4);
+    }
+
+    #[test]
+    fn the_trace_tree_indents_children_under_their_parent() {
+        let tree = trace_tree(&honest(), TRACE, 10);
+        assert_eq!(
+            tree,
+            "handle (app, server, 4.0 ms)\n  write (app, client, 1.0 ms)"
+        );
+        assert_eq!(
+            trace_tree(&honest(), TRACE, 1),
+            "handle (app, server, 4.0 ms)\n... and 1 more"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::matcher::evaluate;
+use super::matcher::{evaluate, trace_tree};
 use super::propagation::{TraceContext, otel_env};
 use super::receiver::Receiver;
 use super::span::Span;
@@ -188,10 +188,19 @@ impl SuiteTelemetry {
                 .map(|r| format!("ok {}: {}", r.rule, r.message))
                 .collect::<Vec<_>>()
                 .join("; ")),
-            Some(first) => Err(SpanVerdict::Failed(format!(
-                "span expectations: {}\n  rules: {summary}",
-                first.message
-            ))),
+            Some(first) => {
+                let tree = trace_tree(&spans, scenario.trace.trace_id(), 30);
+                let tree = if tree.is_empty() {
+                    "(no span)".to_owned()
+                } else {
+                    format!("\n{}", indent(&tree, "    "))
+                };
+                Err(SpanVerdict::Failed(format!(
+                    "span expectations: {}\n  rules: {summary}\n  the scenario's trace {}: {tree}",
+                    first.message,
+                    scenario.trace.trace_id()
+                )))
+            }
         }
     }
 
@@ -209,6 +218,13 @@ impl SuiteTelemetry {
             .filter(|s| !others.contains(&s.trace_id))
             .collect()
     }
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
