@@ -26,6 +26,7 @@ pub mod report;
 pub mod secrets;
 pub mod service;
 pub mod suite;
+pub mod telemetry;
 pub mod values;
 pub mod vcs;
 

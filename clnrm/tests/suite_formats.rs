@@ -246,7 +246,6 @@ enabled = true
         "wait_for_span",
         "concurrent = true",
         "timeout_ms",
-        "expect",
         "determinism",
         "report",
         "limits",
@@ -257,13 +256,14 @@ enabled = true
     // Each points at the key itself, and says why.
     let det = find("determinism");
     assert_eq!((det.line, det.column), (27, 2));
-    assert!(
-        find("expect")
-            .message
-            .contains("span expectations are not supported yet"),
-        "{}",
-        find("expect")
-    );
+    // Span expectations are evaluated now, but one on clnrm's own span proves nothing.
+    let own = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("names a span of clnrm itself"))
+        .unwrap_or_else(|| panic!("`clnrm.run` not refused:\n{}", shown.join("\n")));
+    assert_eq!(own.severity, Severity::Error, "{own}");
+    assert_eq!((own.line, own.column), (25, 8), "{own}");
 }
 
 #[test]

@@ -860,7 +860,7 @@ command = ["echo"]
             "9:11: error: step \"x\" does not say which service runs its command; expected `service = \"NAME\"`, known: a, b",
         ),
         bare(
-            "legacy_span_expectation_is_an_error_never_a_warning",
+            "legacy_span_expectation_on_clnrm_own_span_is_an_error",
             r#"[test.metadata]
 name = "t"
 [services.c]
@@ -870,9 +870,9 @@ image = "alpine:3"
 name = "a"
 command = ["echo"]
 [[expect.span]]
-name = "x"
+name = "clnrm.run"
 "#,
-            "9:3: error: `expect` in the top level asks for a check clnrm does not evaluate: span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm",
+            "10:8: error: `name = \"clnrm.run\"` in expect.span[clnrm.run] names a span of clnrm itself: it proves only that clnrm ran, not that the system under test did anything; expect a span the system under test sends",
         ),
         bare(
             "legacy_otel_validation_is_an_error",
@@ -887,7 +887,7 @@ command = ["echo"]
 [otel_validation]
 enabled = true
 "#,
-            "9:2: error: `otel_validation` in the top level asks for a check clnrm does not evaluate: span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm",
+            "9:2: error: `otel_validation` in the top level asks for a check clnrm does not evaluate: the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)",
         ),
         bare(
             "legacy_assertions_are_an_error",
@@ -944,7 +944,7 @@ wait_for_span = "ready"
 name = "a"
 command = ["echo"]
 "#,
-            "6:1: error: `wait_for_span` in service \"c\" asks for a check clnrm does not evaluate: waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)",
+            "6:1: error: `wait_for_span` in service \"c\" asks for a check clnrm does not evaluate: waiting for a span before the steps is not supported; clnrm checks spans after each scenario (`[[expect.span]]`)",
         ),
         bare(
             "legacy_generic_container_is_mapped_with_a_note",

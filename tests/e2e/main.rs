@@ -17,4 +17,5 @@ mod services;
 mod suite_cli;
 mod suite_run;
 mod support;
+mod telemetry;
 mod watch_cli;

@@ -177,6 +177,33 @@ impl RunEnv {
         &self.network
     }
 
+    /// The IPv4 gateway of the run's network: the host's address as the run's containers see
+    /// it, where a receiver of the test process listens for them (never on every interface).
+    pub async fn network_gateway(&self) -> Result<std::net::IpAddr> {
+        let inspected = self
+            .docker
+            .inspect_network(
+                &self.network,
+                None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(|e| docker_request(format!("inspect network `{}`", self.network), e))?;
+        inspected
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.gateway)
+            .filter_map(|g| g.parse::<std::net::IpAddr>().ok())
+            .find(std::net::IpAddr::is_ipv4)
+            .ok_or_else(|| {
+                crate::Error::other(format!(
+                    "network `{}` has no IPv4 gateway in its IPAM configuration",
+                    self.network
+                ))
+            })
+    }
+
     /// The Docker client.
     pub fn docker(&self) -> &Docker {
         &self.docker

@@ -21,6 +21,8 @@ pub(crate) enum Place {
     Scenario,
     /// `[[steps]]` / `[[scenario.steps]]`.
     Step,
+    /// `[expect]`.
+    Expect,
 }
 
 impl Place {
@@ -31,6 +33,7 @@ impl Place {
             Self::Service => "service",
             Self::Scenario => "`[[scenario]]`",
             Self::Step => "step",
+            Self::Expect => "`[expect]`",
         }
     }
 }
@@ -66,14 +69,13 @@ const fn key(place: Place, name: &'static str, treatment: Treatment) -> OldKey {
     }
 }
 
-use Place::{Meta, Scenario, Service, Step, Top};
+use Place::{Expect, Meta, Scenario, Service, Step, Top};
 use Treatment::{Check, Describes, Ignored, Mapped, Unsupported};
 
-const SPANS: &str = "span expectations are not supported yet (clnrm has no OTLP receiver for suites); remove them, or keep the suite on the older clnrm";
+const SPANS: &str = "the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)";
 
 /// Every older-format key clnrm does not read as one of its own current keys.
 pub(crate) const OLD_KEYS: &[OldKey] = &[
-    key(Top, "expect", Check(SPANS)),
     key(Top, "otel_validation", Check(SPANS)),
     key(
         Top,
@@ -187,12 +189,16 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Service,
         "wait_for_span",
-        Check("waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)"),
+        Check(
+            "waiting for a span before the steps is not supported; clnrm checks spans after each scenario (`[[expect.span]]`)",
+        ),
     ),
     key(
         Service,
         "wait_for_span_timeout_secs",
-        Check("waiting for a span is not supported yet (clnrm has no OTLP receiver for suites)"),
+        Check(
+            "waiting for a span before the steps is not supported; clnrm checks spans after each scenario (`[[expect.span]]`)",
+        ),
     ),
     key(
         Service,
@@ -236,6 +242,41 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(Step, "expected_exit_code", Mapped("`expect.exit_code`")),
     key(Step, "should_fail", Mapped("any exit code but 0")),
     key(Step, "description", Describes),
+    key(
+        Expect,
+        "graph",
+        Mapped(
+            "`parent` edges of `[[expect.span]]` (`must_include`; `must_not_cross` as `count = 0` on the edge; `acyclic` always holds)",
+        ),
+    ),
+    key(
+        Expect,
+        "counts",
+        Mapped(
+            "`[expect.trace]` `min_spans`/`max_spans` (`spans_total`) and `errors` (`errors_total`, upper bound only), and a `count` per span name (`by_name`)",
+        ),
+    ),
+    key(
+        Expect,
+        "status",
+        Mapped(
+            "`[expect.trace] errors = 0` (`all = \"OK\"`; other values are an error) and a `status` per span name (`by_name`)",
+        ),
+    ),
+    key(
+        Expect,
+        "hermeticity",
+        Mapped(
+            "`[expect.hermetic]`: `no_external_services = true` allows the suite's services and loopback only (other keys are an error)",
+        ),
+    ),
+    key(
+        Expect,
+        "window",
+        Mapped(
+            "`within`: each `contains` span descends from an `outer` span and lies inside its interval",
+        ),
+    ),
 ];
 
 /// The entry for `name` at `place`, if it is an older-format key clnrm knows about.

@@ -31,6 +31,8 @@ use legacy::{LEGACY_SCENARIO_KEYS, LEGACY_SERVICE_KEYS, LEGACY_STEP_KEYS};
 
 mod chaos_step;
 
+mod spans;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
 
@@ -56,8 +58,17 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const CURRENT_TOP: &[&str] = &["version", "suite", "services", "steps", "scenarios"];
-const LEGACY_TOP: &[&str] = &["test", "meta", "services", "service", "steps", "scenario"];
+const CURRENT_TOP: &[&str] = &[
+    "version",
+    "suite",
+    "services",
+    "steps",
+    "scenarios",
+    "expect",
+];
+const LEGACY_TOP: &[&str] = &[
+    "test", "meta", "services", "service", "steps", "scenario", "expect",
+];
 const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
 const SERVICE_KEYS: &[&str] = &[
     "plugin",
@@ -78,6 +89,8 @@ const SERVICE_KEYS: &[&str] = &[
     "model",
     "models",
     "gpus",
+    "volumes",
+    "otel",
 ];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
@@ -620,6 +633,7 @@ impl Walker<'_> {
             timeout: None,
             services: Vec::new(),
             scenarios: Vec::new(),
+            expect: crate::telemetry::SpanExpectations::default(),
         };
         if self.legacy {
             self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
@@ -685,6 +699,7 @@ impl Walker<'_> {
                 format!("suite has no steps; expected [[steps]] or [[{scenario_key}]]"),
             );
         }
+        spec.expect = self.span_expectations(root, &spec.services);
         spec
     }
 
@@ -788,6 +803,7 @@ impl Walker<'_> {
             model: None,
             models: Vec::new(),
             gpus: None,
+            otel: false,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
@@ -841,7 +857,9 @@ impl Walker<'_> {
                 service.models = self.one_or_many(models, "models", what);
             }
             service.gpus = self.gpus(table, what);
+            self.volumes(table, what, &mut service);
         }
+        service.otel = self.bool(table, "otel", what).unwrap_or(false);
         if let Some(image) = self.string(table, "image", what) {
             service.image = Some(image);
         }

@@ -32,6 +32,7 @@ use crate::engine::{
 };
 use crate::report::{Outcome, RunEvent, RunRecord, TestRecord};
 use crate::service::{Registry, ServiceHandle, ServiceSpec, Services};
+use crate::telemetry::{ScenarioTelemetry, SpanVerdict, SuiteTelemetry};
 use crate::{DockerError, Error, Result};
 
 /// A step without `timeout` may run this long per attempt.
@@ -179,13 +180,26 @@ async fn run_suite(
             return Ok(records);
         }
     };
-    let (specs, images) = service_specs(path, spec);
-    let needs = service_needs(path, spec);
     // Isolation leases and `scope = "test"` containers; the suite's shared services are adopted.
     let pool = SharedServices::in_env(std::sync::Arc::clone(&env), 1);
     // Finished scenarios, kept outside `work` so a suite timeout reports only the others.
     let done: std::sync::Mutex<Vec<TestRecord>> = std::sync::Mutex::new(Vec::new());
     let work = async {
+        // The OTLP receiver, before the services it must be handed to.
+        let telemetry = if SuiteTelemetry::needed(spec) {
+            match SuiteTelemetry::start(&env, spec).await {
+                Ok(telemetry) => Some(telemetry),
+                Err(e) => {
+                    let records = report_all(skipped_as_infra(path, spec, &e), on_event);
+                    lock(&done).extend(records);
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let (specs, images) = service_specs(path, spec, telemetry.as_ref());
+        let needs = service_needs(path, spec, telemetry.as_ref());
         let project = path.parent().unwrap_or(std::path::Path::new("."));
         let services = match Registry::with_installed(project)
             .start_all(&env, &specs)
@@ -214,6 +228,7 @@ async fn run_suite(
             pool: &pool,
             needs: &needs,
             http: reqwest::Client::new(),
+            telemetry: telemetry.as_ref(),
         };
         for scenario in &spec.scenarios {
             let name = record_name(spec, scenario);
@@ -309,13 +324,14 @@ fn skipped_as_infra(path: &std::path::Path, spec: &SuiteSpec, error: &Error) -> 
 fn service_specs(
     path: &std::path::Path,
     spec: &SuiteSpec,
+    telemetry: Option<&SuiteTelemetry>,
 ) -> (Vec<ServiceSpec>, Vec<(String, String)>) {
     // `scope = "test"` services start per scenario (`engine::prepare`), never for the suite.
     let mut specs: Vec<ServiceSpec> = spec
         .services
         .iter()
         .filter(|s| s.scope == SuiteScope::Shared)
-        .map(|s| engine_spec(path, s))
+        .map(|s| engine_spec(path, s, telemetry))
         .collect();
     let mut images: Vec<(String, String)> = Vec::new();
     for step in spec.scenarios.iter().flat_map(|s| &s.steps) {
@@ -339,7 +355,11 @@ fn service_specs(
     (specs, images)
 }
 
-fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
+fn engine_spec(
+    path: &std::path::Path,
+    s: &SuiteServiceSpec,
+    telemetry: Option<&SuiteTelemetry>,
+) -> ServiceSpec {
     let mut out = ServiceSpec::new(s.name.get_ref(), s.plugin.get_ref());
     for volume in &s.volumes {
         let host = volume.host_path_for(path);
@@ -355,6 +375,9 @@ fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
         out = out.image(image.get_ref().clone());
     }
     for (k, v) in &s.env {
+        out = out.env(k, v);
+    }
+    for (k, v) in telemetry.map(|t| t.service_env(s)).unwrap_or_default() {
         out = out.env(k, v);
     }
     for port in &s.ports {
@@ -406,7 +429,11 @@ fn engine_spec(path: &std::path::Path, s: &SuiteServiceSpec) -> ServiceSpec {
 
 /// What each scenario needs of the suite's services: shared ones borrowed (isolated inside when
 /// the service says so), `scope = "test"` ones started fresh.
-fn service_needs(path: &std::path::Path, spec: &SuiteSpec) -> Vec<ServiceNeed> {
+fn service_needs(
+    path: &std::path::Path,
+    spec: &SuiteSpec,
+    telemetry: Option<&SuiteTelemetry>,
+) -> Vec<ServiceNeed> {
     spec.services
         .iter()
         .map(|s| {
@@ -419,7 +446,7 @@ fn service_needs(path: &std::path::Path, spec: &SuiteSpec) -> Vec<ServiceNeed> {
             };
             ServiceNeed {
                 local: s.name.get_ref().clone(),
-                spec: engine_spec(path, s),
+                spec: engine_spec(path, s, telemetry),
                 isolation,
                 migrations: s
                     .migrations
@@ -444,6 +471,8 @@ struct SuiteContext<'a> {
     pool: &'a SharedServices,
     needs: &'a [ServiceNeed],
     http: reqwest::Client,
+    /// The OTLP receiver, when the suite has span expectations or `otel = true` services.
+    telemetry: Option<&'a SuiteTelemetry>,
 }
 
 /// What the steps of one scenario run with: the suite's, plus the scenario's own services.
@@ -454,6 +483,8 @@ struct StepContext<'a> {
     env: Vec<(String, String)>,
     /// The scenario's faults, when it has `chaos` steps.
     chaos: Option<crate::chaos::ChaosSession>,
+    /// The scenario's trace, when the suite has telemetry.
+    trace: Option<ScenarioTelemetry>,
 }
 
 impl StepContext<'_> {
@@ -504,6 +535,7 @@ async fn run_scenario(
         scenario: &prepared.services,
         env: scenario_env(&prepared.services),
         chaos: None,
+        trace: ctx.telemetry.map(SuiteTelemetry::scenario),
     };
     match chaos_session(&steps, scenario).await {
         Ok(chaos) => steps.chaos = chaos,
@@ -550,6 +582,26 @@ async fn run_scenario(
             for fault in &faults {
                 message.push_str("\n  - ");
                 message.push_str(&fault.describe());
+            }
+        }
+    }
+    // The spans the scenario's systems under test sent, once its steps passed.
+    if let (Some(telemetry), Some(trace)) = (ctx.telemetry, &steps.trace)
+        && matches!(outcome, Outcome::Passed | Outcome::Flaky)
+    {
+        match telemetry.verdict(trace, ctx.suite).await {
+            // Reported like a step's result: in the record (JSON), not on the terminal.
+            Ok(rules) if outcome == Outcome::Passed && message.is_none() && !rules.is_empty() => {
+                message = Some(format!("span expectations: {rules}"));
+            }
+            Ok(_) => {}
+            Err(SpanVerdict::Failed(why)) => {
+                outcome = Outcome::Failed;
+                message = Some(why);
+            }
+            Err(SpanVerdict::Infra(why)) => {
+                outcome = Outcome::InfraError;
+                message = Some(why);
             }
         }
     }
@@ -806,6 +858,9 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             if let Some(own) = ctx.scenario.get(&service) {
                 env.extend(libpq_env(own));
             }
+            if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace) {
+                env.extend(telemetry.step_env(trace, ctx.suite.suite.service(&service)));
+            }
             // The step's own `env` wins.
             env.retain(|(k, _)| !step.env.contains_key(k));
             env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -862,6 +917,14 @@ async fn attempt_http(
     let url = format!("http://{}:{host_port}{}", handle.host(), http.path);
     let method = reqwest::Method::from_bytes(http.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut request = ctx.suite.http.request(method, &url);
+    if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace)
+        && !http
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("traceparent"))
+    {
+        request = request.header("traceparent", telemetry.traceparent(trace));
+    }
     for (k, v) in &http.headers {
         request = request.header(k, v);
     }

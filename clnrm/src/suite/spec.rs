@@ -30,6 +30,8 @@ pub struct SuiteSpec {
     pub services: Vec<ServiceSpec>,
     /// The tests of the suite. Top-level `[[steps]]` become one scenario named after the suite.
     pub scenarios: Vec<ScenarioSpec>,
+    /// `[expect]`: spans the systems under test must have sent, checked after each scenario.
+    pub expect: crate::telemetry::SpanExpectations,
 }
 
 impl SuiteSpec {
@@ -86,7 +88,7 @@ pub struct ServiceSpec {
     /// Directory of `*.sql` files applied once to the template every isolated Postgres
     /// database (or schema) is made from, in name order; relative to the suite file.
     pub migrations: Option<Spanned<String>>,
-    /// Bind mounts (the older format's `[[services.NAME.volumes]]`).
+    /// Bind mounts (`[[services.NAME.volumes]]`).
     pub volumes: Vec<VolumeSpec>,
     /// The model a one-model server serves (`vllm`, `tgi`).
     pub model: Option<Spanned<String>>,
@@ -94,6 +96,9 @@ pub struct ServiceSpec {
     pub models: Vec<Spanned<String>>,
     /// GPUs requested from Docker (`"all"` or a count).
     pub gpus: Option<Spanned<crate::docker::Gpus>>,
+    /// `otel = true`: the service gets the OTLP variables pointing at clnrm's receiver and
+    /// must send telemetry (one that sends none is an infrastructure error).
+    pub otel: bool,
 }
 
 /// A host directory or file mounted into a service's container.

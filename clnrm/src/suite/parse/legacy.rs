@@ -19,7 +19,7 @@ use crate::suite::spec::{
 use crate::values;
 
 /// Besides these, old-format tables take the keys [`compat::OLD_KEYS`] maps.
-pub(super) const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "image", "env", "ports"];
+pub(super) const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "image", "env", "ports", "otel"];
 pub(super) const VOLUME_KEYS: &[&str] = &["host_path", "container_path", "read_only"];
 pub(super) const LEGACY_STEP_KEYS: &[&str] =
     &["name", "service", "workdir", "env", "continue_on_failure"];
@@ -200,6 +200,11 @@ impl Walker<'_> {
                 );
             }
         }
+        self.volumes(table, what, service);
+    }
+
+    /// `[[services.NAME.volumes]]`: bind mounts (both formats).
+    pub(super) fn volumes(&mut self, table: &DeTable<'_>, what: &str, service: &mut ServiceSpec) {
         for (volume, header) in self.tables(table, "volumes", what) {
             let inner = format!("a volume of {what}");
             self.check_keys(volume, &inner, VOLUME_KEYS, None);

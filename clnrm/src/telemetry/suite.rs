@@ -1,0 +1,232 @@
+//! Telemetry for one suite run: the receiver, the variables handed to `otel = true` services
+//! and to steps, and the per-scenario verdict of the suite's span expectations.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::matcher::{evaluate, trace_tree};
+use super::propagation::{TraceContext, otel_env};
+use super::receiver::Receiver;
+use super::span::Span;
+use crate::docker::RunEnv;
+use crate::suite::{ServiceSpec as SuiteServiceSpec, SuiteSpec};
+
+/// Quiet time that ends the settle after a scenario.
+const QUIET: Duration = Duration::from_millis(300);
+/// Default cap of the settle (`[expect] settle_ms`).
+const DEFAULT_SETTLE: Duration = Duration::from_millis(2000);
+
+/// A suite run's receiver and what it hands out.
+#[derive(Debug)]
+pub(crate) struct SuiteTelemetry {
+    receiver: Receiver,
+    run_id: String,
+    /// `(service, its OTEL_SERVICE_NAME)` of every `otel = true` service.
+    otel_services: Vec<(String, String)>,
+    /// The trace of the services' containers (their start-up and background work).
+    suite_trace: TraceContext,
+    /// Trace ids of the scenarios so far: late spans of one never count for the next.
+    scenario_traces: Mutex<Vec<String>>,
+}
+
+/// One scenario's trace and where its spans start in the receiver.
+#[derive(Debug)]
+pub(crate) struct ScenarioTelemetry {
+    trace: TraceContext,
+    mark: usize,
+}
+
+/// Why a scenario's spans did not pass.
+#[derive(Debug)]
+pub(crate) enum SpanVerdict {
+    /// An expectation did not hold: a test failure.
+    Failed(String),
+    /// An `otel = true` service never sent anything: configuration or infrastructure.
+    Infra(String),
+}
+
+impl SuiteTelemetry {
+    /// Whether `spec` needs a receiver: it has span expectations or an `otel = true` service.
+    pub(crate) fn needed(spec: &SuiteSpec) -> bool {
+        !spec.expect.is_empty() || spec.services.iter().any(|s| s.otel)
+    }
+
+    /// Starts the receiver on the run network's gateway and a free port.
+    pub(crate) async fn start(env: &RunEnv, spec: &SuiteSpec) -> crate::Result<SuiteTelemetry> {
+        let gateway = env.network_gateway().await?;
+        let receiver = Receiver::start(gateway).await.map_err(|e| {
+            crate::Error::other(format!(
+                "cannot start the OTLP receiver on {gateway} (the gateway of network `{}`): {e}",
+                env.network()
+            ))
+        })?;
+        let otel_services = spec
+            .services
+            .iter()
+            .filter(|s| s.otel)
+            .map(|s| {
+                let name = s.name.get_ref().clone();
+                let service_name = s
+                    .env
+                    .get("OTEL_SERVICE_NAME")
+                    .cloned()
+                    .unwrap_or_else(|| name.clone());
+                (name, service_name)
+            })
+            .collect();
+        Ok(SuiteTelemetry {
+            receiver,
+            run_id: env.id().to_owned(),
+            otel_services,
+            suite_trace: TraceContext::new(),
+            scenario_traces: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where the receiver listens.
+    pub(crate) fn endpoint(&self) -> String {
+        self.receiver.endpoint()
+    }
+
+    /// The variables an `otel = true` service's container gets (none for other services);
+    /// the service's own `env` wins.
+    pub(crate) fn service_env(&self, service: &SuiteServiceSpec) -> Vec<(String, String)> {
+        if !service.otel {
+            return Vec::new();
+        }
+        let user = |k: &str| service.env.contains_key(k);
+        let mut env = otel_env(
+            &self.endpoint(),
+            service.name.get_ref(),
+            &self.run_id,
+            &user,
+        );
+        if !user("TRACEPARENT") {
+            let span = self.suite_trace.span_id();
+            env.push(("TRACEPARENT".into(), self.suite_trace.traceparent(&span)));
+        }
+        env
+    }
+
+    /// A new trace for a scenario that starts now.
+    pub(crate) fn scenario(&self) -> ScenarioTelemetry {
+        let trace = TraceContext::new();
+        lock(&self.scenario_traces).push(trace.trace_id().to_owned());
+        ScenarioTelemetry {
+            trace,
+            mark: self.receiver.mark(),
+        }
+    }
+
+    /// The variables of one command step running in `service` (a step-image container when
+    /// `None`): `TRACEPARENT` with a span id of the step's own, and the OTLP variables when the
+    /// service is `otel = true`.
+    pub(crate) fn step_env(
+        &self,
+        scenario: &ScenarioTelemetry,
+        service: Option<&SuiteServiceSpec>,
+    ) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(service) = service.filter(|s| s.otel) {
+            let user = |k: &str| service.env.contains_key(k);
+            env = otel_env(
+                &self.endpoint(),
+                service.name.get_ref(),
+                &self.run_id,
+                &user,
+            );
+        }
+        env.push(("TRACEPARENT".into(), self.traceparent(scenario)));
+        env
+    }
+
+    /// A `traceparent` for one step of `scenario` (also the header of HTTP steps).
+    pub(crate) fn traceparent(&self, scenario: &ScenarioTelemetry) -> String {
+        let span = scenario.trace.span_id();
+        scenario.trace.traceparent(&span)
+    }
+
+    /// Waits for late spans, then checks the suite's expectations against the scenario's;
+    /// `Ok` carries every rule's verdict (`ok expect.span[x]: 1 matching span(s); ...`).
+    pub(crate) async fn verdict(
+        &self,
+        scenario: &ScenarioTelemetry,
+        spec: &SuiteSpec,
+    ) -> Result<String, SpanVerdict> {
+        let cap = spec
+            .expect
+            .settle_ms
+            .map_or(DEFAULT_SETTLE, Duration::from_millis);
+        self.receiver.settle(QUIET, cap).await;
+        let all = self.receiver.spans();
+        for (service, service_name) in &self.otel_services {
+            if !all.iter().any(|s| &s.service == service_name) {
+                let refused = self.receiver.refused();
+                let refused = if refused.is_empty() {
+                    String::new()
+                } else {
+                    format!("; requests refused: {}", refused.join("; "))
+                };
+                return Err(SpanVerdict::Infra(format!(
+                    "OTLP from service `{service}` never reached clnrm: no span with service.name `{service_name}` arrived at {} (given to it as OTEL_EXPORTER_OTLP_ENDPOINT){refused}; does it export traces over OTLP/HTTP?",
+                    self.endpoint()
+                )));
+            }
+        }
+        let spans = self.scenario_spans(scenario);
+        let evaluation = evaluate(&spec.expect, scenario.trace.trace_id(), &spans);
+        let summary = evaluation
+            .results
+            .iter()
+            .map(|r| format!("{} {}", if r.passed { "ok" } else { "FAILED" }, r.rule))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match evaluation.first_failure() {
+            None => Ok(evaluation
+                .results
+                .iter()
+                .map(|r| format!("ok {}: {}", r.rule, r.message))
+                .collect::<Vec<_>>()
+                .join("; ")),
+            Some(first) => {
+                let tree = trace_tree(&spans, scenario.trace.trace_id(), 30);
+                let tree = if tree.is_empty() {
+                    "(no span)".to_owned()
+                } else {
+                    format!("\n{}", indent(&tree, "    "))
+                };
+                Err(SpanVerdict::Failed(format!(
+                    "span expectations: {}\n  rules: {summary}\n  the scenario's trace {}: {tree}",
+                    first.message,
+                    scenario.trace.trace_id()
+                )))
+            }
+        }
+    }
+
+    /// The scenario's spans: everything that arrived since it started, but spans of other
+    /// scenarios' traces.
+    fn scenario_spans(&self, scenario: &ScenarioTelemetry) -> Vec<Span> {
+        let others: Vec<String> = lock(&self.scenario_traces)
+            .iter()
+            .filter(|t| t.as_str() != scenario.trace.trace_id())
+            .cloned()
+            .collect();
+        self.receiver
+            .spans_since(scenario.mark)
+            .into_iter()
+            .filter(|s| !others.contains(&s.trace_id))
+            .collect()
+    }
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
