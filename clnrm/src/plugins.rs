@@ -46,5 +46,6 @@ fn base_recipe(
     recipe.mounts = spec.mounts.clone();
     recipe.user = spec.user.clone();
     recipe.startup_timeout = spec.startup_timeout.unwrap_or(default_timeout);
+    recipe.front = spec.chaos;
     Ok(recipe)
 }

@@ -38,6 +38,9 @@ pub struct ServiceSpec {
     pub depends_on: Vec<String>,
     /// Start-up timeout; the plugin's default when `None`.
     pub startup_timeout: Option<Duration>,
+    /// Chaos on connections (`chaos = true`): a front answers its name on the run network, so
+    /// a chaos session's proxy sees the other containers' connections too.
+    pub chaos: bool,
 }
 
 impl ServiceSpec {
@@ -58,7 +61,14 @@ impl ServiceSpec {
             user: None,
             depends_on: Vec::new(),
             startup_timeout: None,
+            chaos: false,
         }
+    }
+
+    /// Puts a front in front of it (`chaos = true`, see [`ServiceSpec::chaos`]).
+    pub fn chaos(mut self, chaos: bool) -> Self {
+        self.chaos = chaos;
+        self
     }
 
     /// Sets the image.
