@@ -75,6 +75,7 @@ const SERVICE_KEYS: &[&str] = &[
     "scope",
     "isolation",
     "migrations",
+    "chaos",
 ];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
@@ -782,6 +783,7 @@ impl Walker<'_> {
             isolation: None,
             migrations: None,
             volumes: Vec::new(),
+            chaos: false,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
@@ -800,6 +802,7 @@ impl Walker<'_> {
             service.cpus = self.cpus(table, what);
             service.user = self.string(table, "user", what);
             service.startup_timeout = self.duration(table, "startup_timeout", what);
+            service.chaos = self.bool(table, "chaos", what).unwrap_or(false);
             if let Some(deps) = table.get("depends_on") {
                 service.depends_on = self.one_or_many(deps, "depends_on", what);
             }
