@@ -414,17 +414,17 @@ mod tests {
                 "interrupted": false,
                 "tests": [
                     { "name": "api::users::creates_user", "outcome": "passed", "duration_secs": 0.125,
-                      "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12 },
+                      "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12, "faults": [] },
                     { "name": "api::fails", "outcome": "failed", "duration_secs": 0.5,
-                      "attempts": 1, "message": "boom", "file": null, "line": null },
+                      "attempts": 1, "message": "boom", "file": null, "line": null, "faults": [] },
                     { "name": "api::flakes", "outcome": "flaky", "duration_secs": 0.25,
-                      "attempts": 2, "message": "reset", "file": null, "line": null },
+                      "attempts": 2, "message": "reset", "file": null, "line": null, "faults": [] },
                     { "name": "api::hangs", "outcome": "timed_out", "duration_secs": 1.0,
-                      "attempts": 1, "message": null, "file": null, "line": null },
+                      "attempts": 1, "message": null, "file": null, "line": null, "faults": [] },
                     { "name": "api::later", "outcome": "ignored", "duration_secs": 0.0,
-                      "attempts": 0, "message": null, "file": null, "line": null },
+                      "attempts": 0, "message": null, "file": null, "line": null, "faults": [] },
                     { "name": "api::no_db", "outcome": "infra_error", "duration_secs": 0.0,
-                      "attempts": 1, "message": "db down", "file": null, "line": null },
+                      "attempts": 1, "message": "db down", "file": null, "line": null, "faults": [] },
                 ]
             })
         );
