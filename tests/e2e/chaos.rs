@@ -807,8 +807,8 @@ expect = { stdout = { contains = ["closed"] } }
 name = "down in the background, for a second"
 
 [[scenarios.steps]]
-name = "down in half a second"
-chaos = { fault = "down", service = "cache", after = "500ms", duration = "1500ms" }
+name = "down in a second"
+chaos = { fault = "down", service = "cache", after = "1s", duration = "1500ms" }
 
 [[scenarios.steps]]
 name = "up at first"
@@ -818,7 +818,7 @@ expect = { stdout = { contains = ["PONG"] } }
 
 [[scenarios.steps]]
 name = "down then"
-shell = "sleep 1; timeout 2 redis-cli -h cache ping 2>&1 || echo down"
+shell = "sleep 1.5; timeout 2 redis-cli -h cache ping 2>&1 || echo down"
 service = "app"
 expect = { stdout = { not_contains = ["PONG"] } }
 
