@@ -336,3 +336,62 @@ impl Walker<'_> {
             .map(|n| n.into_inner().unsigned_abs())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::chaos::Toxic;
+    use crate::suite::spec::{Action, ChaosFault};
+    use crate::suite::{SuiteSource, parse_suite};
+    use std::time::Duration;
+
+    /// The faults of one scenario whose steps are `chaos` tables; panics on any diagnostic.
+    fn steps(chaos: &[&str]) -> Vec<(ChaosFault, Option<Toxic>)> {
+        let mut text = String::from(
+            "version = 1\n[suite]\nname = \"s\"\n[services.c]\nplugin = \"redis\"\nchaos = true\n\
+             [[scenarios]]\nname = \"x\"\n",
+        );
+        for (i, c) in chaos.iter().enumerate() {
+            text.push_str(&format!(
+                "[[scenarios.steps]]\nname = \"s{i}\"\nchaos = {{ service = \"c\", {c} }}\n"
+            ));
+        }
+        let parsed = parse_suite(&SuiteSource::new("t.clnrm.toml", &text)).unwrap();
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        assert!(parsed.spec.services[0].chaos, "chaos = true is read");
+        parsed.spec.scenarios[0]
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Chaos(c) => (*c.fault.get_ref(), c.toxic.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_connection_fault_becomes_its_toxic_with_the_rust_apis_defaults() {
+        let ms = Duration::from_millis;
+        let got = steps(&[
+            r#"fault = "latency", latency = "200ms", jitter = "20ms""#,
+            r#"fault = "bandwidth", rate = 64, direction = "upstream""#,
+            r#"fault = "timeout", timeout = "1s""#,
+            r#"fault = "reset_peer", toxicity = 0.5"#,
+            r#"fault = "slow_close", delay = "300ms""#,
+            r#"fault = "limit_data", bytes = 1024, direction = "upstream", toxicity = 1"#,
+            r#"fault = "down""#,
+        ]);
+        let expected = [
+            Toxic::latency(ms(200)).jitter(ms(20)),
+            Toxic::bandwidth(64).upstream(),
+            Toxic::timeout(ms(1000)).upstream(),
+            Toxic::reset_peer(Duration::ZERO).upstream().toxicity(0.5),
+            Toxic::slow_close(ms(300)),
+            Toxic::limit_data(1024).upstream(),
+        ];
+        for ((fault, toxic), want) in got.iter().zip(expected) {
+            assert_eq!(*fault, ChaosFault::Toxic);
+            assert_eq!(toxic.as_ref(), Some(&want.validate().unwrap()));
+        }
+        assert_eq!(got[6], (ChaosFault::Down, None));
+    }
+}
