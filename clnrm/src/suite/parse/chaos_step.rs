@@ -342,6 +342,7 @@ mod tests {
     use crate::chaos::Toxic;
     use crate::suite::spec::{Action, ChaosFault};
     use crate::suite::{SuiteSource, parse_suite};
+    use std::fmt::Write;
     use std::time::Duration;
 
     /// The faults of one scenario whose steps are `chaos` tables; panics on any diagnostic.
@@ -351,9 +352,10 @@ mod tests {
              [[scenarios]]\nname = \"x\"\n",
         );
         for (i, c) in chaos.iter().enumerate() {
-            text.push_str(&format!(
-                "[[scenarios.steps]]\nname = \"s{i}\"\nchaos = {{ service = \"c\", {c} }}\n"
-            ));
+            let _ = writeln!(
+                text,
+                "[[scenarios.steps]]\nname = \"s{i}\"\nchaos = {{ service = \"c\", {c} }}"
+            );
         }
         let parsed = parse_suite(&SuiteSource::new("t.clnrm.toml", &text)).unwrap();
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
