@@ -110,7 +110,7 @@ pub struct ContainerRecipe {
     pub startup_timeout: Duration,
     /// Put a front in front of it (`chaos = true`): a small forwarder container answers the
     /// service's name on the run network, the service itself is `NAME-upstream`, and a chaos
-    /// session routes other containers through its proxy (see [`super::front`]).
+    /// session routes other containers through its proxy (see [`super::Front`]).
     pub front: bool,
     /// The host name (the alias other containers reach it by); from the service name when
     /// `None`.
