@@ -719,6 +719,15 @@ plugin = "generic"
 image = "debian:bookworm"
 cmd = ["sleep", "infinity"]
 
+# A tiny HTTP server (Perl's core sockets), for the http steps.
+[services.web]
+plugin = "generic"
+image = "debian:bookworm"
+entrypoint = ["perl", "-MIO::Socket::INET", "-e", '$| = 1; my $l = IO::Socket::INET->new(LocalPort => 8080, Listen => 16, ReuseAddr => 1) or die; print "listening\n"; while (my $c = $l->accept) { while (my $h = <$c>) { last if $h =~ /^\r?\n$/ } print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"; close $c }']
+ports = [8080]
+wait_for = { log = "listening" }
+chaos = true
+
 [[scenarios]]
 name = "latency"
 
@@ -829,6 +838,24 @@ service = "app"
 expect = { stdout = { contains = ["PONG"] } }
 
 [[scenarios]]
+name = "http steps go through the proxy"
+
+[[scenarios.steps]]
+name = "up"
+http = { service = "web", path = "/" }
+expect = { status = 200 }
+
+[[scenarios.steps]]
+name = "down"
+chaos = { fault = "down", service = "web" }
+
+[[scenarios.steps]]
+name = "refused while down"
+http = { service = "web", path = "/" }
+expect = { status = 200 }
+continue_on_failure = true
+
+[[scenarios]]
 name = "healed for the next scenario"
 
 [[scenarios.steps]]
@@ -887,6 +914,23 @@ fn a_suite_injects_each_connection_fault_into_a_chaos_service_reached_by_name() 
         faults("healed for the next scenario"),
         Vec::<serde_json::Value>::new()
     );
+    // The http step reached the service through its proxy: refused while it was down.
+    let http = tests
+        .iter()
+        .find(|t| {
+            t["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("http steps go through the proxy")
+        })
+        .unwrap();
+    let message = http["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("step `refused while down`") && message.contains("continue_on_failure"),
+        "{http:#}"
+    );
+    assert_eq!(http["faults"][0]["fault"], "down");
+    assert_eq!(http["faults"][0]["service"], "web");
     for scenario in [
         "bandwidth",
         "timeout",
