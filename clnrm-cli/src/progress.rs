@@ -209,6 +209,7 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             file: None,
             line: None,
+            faults: Vec::new(),
         }
     }
 

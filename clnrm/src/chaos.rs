@@ -2,8 +2,11 @@
 //!
 //! - Container faults through the Docker API ([`Chaos::pause`], [`Chaos::kill`],
 //!   [`Chaos::stop`], [`Chaos::restart`], [`Chaos::partition`]).
-//! - Connection faults through a TCP [`Proxy`] on the loopback, in front of a service declared
-//!   with `chaos = true`: the test's URL goes through it without the test changing anything.
+//! - Connection faults through a TCP [`Proxy`] in front of a service declared with
+//!   `chaos = true`: the test's URL goes through it without the test changing anything, and so
+//!   do the other containers that reach the service by name (its front, see
+//!   [`crate::docker::Front`], routes them to the proxy, which listens on the run network's
+//!   gateway).
 //!   Its [`Toxic`]s are Toxiproxy's (latency, bandwidth, timeout, reset_peer, slow_close,
 //!   limit_data, slicer, plus "down"), and a [`ControlApi`] speaks Toxiproxy's REST API.
 //! - A [`ChaosSession`] holds one test's faults: each injection returns a [`FaultGuard`] that

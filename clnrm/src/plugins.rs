@@ -50,5 +50,6 @@ fn base_recipe(
     recipe.user = spec.user.clone();
     recipe.gpus = spec.gpus;
     recipe.startup_timeout = spec.startup_timeout.unwrap_or(default_timeout);
+    recipe.front = spec.chaos;
     Ok(recipe)
 }

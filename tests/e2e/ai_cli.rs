@@ -143,6 +143,7 @@ fn seed(dir: &Path, target: &str, runs: usize, tests: &[(&str, Outcome, f64, &st
                         started_at: now,
                         file: None,
                         line: None,
+                        faults: Vec::new(),
                     })
                     .collect(),
             })

@@ -244,6 +244,88 @@ async fn a_partitioned_redis_is_unreachable_by_name_from_another_container_until
     services.stop_all().await.unwrap();
 }
 
+/// `redis-cli -h cache ping` from another container of the run: what it printed and how long
+/// the exec took.
+async fn ping_from(app: &clnrm::ServiceHandle) -> (String, Duration) {
+    let t0 = Instant::now();
+    let out = app
+        .exec(&["timeout", "10", "redis-cli", "-h", "cache", "ping"])
+        .await
+        .unwrap();
+    (format!("{}{}", out.stdout, out.stderr), t0.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_container_reaching_a_chaos_service_by_name_feels_its_faults_until_healed() {
+    let env = run_env().await;
+    let specs = [
+        ServiceSpec::new("cache", "redis").chaos(true),
+        ServiceSpec::new("app", "generic")
+            .image(TOOLBOX)
+            .cmd(["sleep", "infinity"]),
+    ];
+    let services = Registry::builtin().start_all(&env, &specs).await.unwrap();
+    let app = services.get("app").unwrap();
+    // Without a session the name reaches the service (through its front).
+    let (out, _) = ping_from(app).await;
+    assert_eq!(out.trim(), "PONG", "before any session");
+
+    let chaos = session(&services, &["cache"], &[]).await;
+    let cache = chaos.chaos("cache").unwrap();
+    let (out, _) = ping_from(app).await;
+    assert_eq!(out.trim(), "PONG", "through the proxy, no toxic");
+
+    let lag = cache.latency(Duration::from_secs(3)).await.unwrap();
+    let (out, took) = ping_from(app).await;
+    assert_eq!(out.trim(), "PONG", "a slow answer is still an answer");
+    assert!(
+        took >= Duration::from_secs(3),
+        "no latency by name: {took:?}"
+    );
+    // The test's own URL goes through the same proxy.
+    let url = chaos.url("cache").unwrap();
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    assert_eq!(ping(&mut conn).await.unwrap(), "PONG");
+    assert!(t0.elapsed() >= Duration::from_secs(3), "{:?}", t0.elapsed());
+    lag.heal().await.unwrap();
+    let (out, took) = ping_from(app).await;
+    assert_eq!(out.trim(), "PONG");
+    assert!(
+        took < Duration::from_secs(3),
+        "latency after the heal: {took:?}"
+    );
+
+    let reset = cache.reset_peer(Duration::ZERO).await.unwrap();
+    let (out, _) = ping_from(app).await;
+    assert!(
+        out.to_lowercase().contains("reset by peer"),
+        "no reset by name: {out:?}"
+    );
+    reset.heal().await.unwrap();
+    assert_eq!(ping_from(app).await.0.trim(), "PONG");
+
+    let down = cache.down().await.unwrap();
+    let (out, _) = ping_from(app).await;
+    assert!(
+        !out.contains("PONG"),
+        "reached a service that is down: {out:?}"
+    );
+    down.heal().await.unwrap();
+    assert_eq!(ping_from(app).await.0.trim(), "PONG");
+
+    // A fault left in force ends with the session, and the name leads to the service again.
+    cache.down().await.unwrap().until_end();
+    let records = chaos.heal_all().await;
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert_eq!(ping_from(app).await.0.trim(), "PONG", "after the session");
+    services.stop_all().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_postgres_is_started_again_ready_on_its_ports_and_restart_follows_new_ports() {
     let env = run_env().await;
@@ -571,7 +653,7 @@ fn a_suite_partitions_and_pauses_in_the_background_and_every_fault_heals() {
 }
 
 #[test]
-fn a_connection_fault_or_an_unknown_fault_in_a_suite_is_refused_with_its_position() {
+fn a_bad_chaos_step_is_refused_with_its_position() {
     let dir = crate::support::scratch("chaos", "invalid");
     let suite = dir.join("bad.clnrm.toml");
     std::fs::write(
@@ -583,16 +665,28 @@ name = "bad"
 [services.cache]
 plugin = "redis"
 
+[services.front]
+plugin = "redis"
+chaos = true
+
 [[scenarios]]
 name = "s"
 
 [[scenarios.steps]]
 name = "lag"
-chaos = { fault = "latency", service = "cache" }
+chaos = { fault = "latency", service = "cache", latency = "1s" }
 
 [[scenarios.steps]]
 name = "typo"
 chaos = { fault = "paus", service = "cahce", after = "soon" }
+
+[[scenarios.steps]]
+name = "mixed up"
+chaos = { fault = "bandwidth", service = "front", latency = "1s", toxicity = 2.0, direction = "sideways" }
+
+[[scenarios.steps]]
+name = "pause"
+chaos = { fault = "pause", service = "front", delay = "1s" }
 "#,
     )
     .unwrap();
@@ -600,12 +694,258 @@ chaos = { fault = "paus", service = "cahce", after = "soon" }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for needle in [
-        "bad.clnrm.toml:13:19",
-        "fault `latency` in chaos of step \"lag\" needs a proxy",
         "bad.clnrm.toml:17:19",
+        "a connection fault in chaos of step \"lag\" needs a proxy in front of service \"cache\": declare it with `chaos = true`",
+        "bad.clnrm.toml:21:19",
         "unknown fault `paus` in chaos of step \"typo\", did you mean `pause`?",
         "`after` in chaos of step \"typo\"",
+        "bad.clnrm.toml:25:61",
+        "`latency` in chaos of step \"mixed up\": fault `bandwidth` takes only rate",
+        "bad.clnrm.toml:25:9",
+        "chaos of step \"mixed up\": fault `bandwidth` needs `rate`, like rate = 64 (KB/s)",
+        "bad.clnrm.toml:25:78",
+        "`toxicity` in chaos of step \"mixed up\": expected a probability from 0.0 to 1.0",
+        "bad.clnrm.toml:25:95",
+        "unknown direction `sideways` in chaos of step \"mixed up\"",
+        "bad.clnrm.toml:29:55",
+        "`delay` in chaos of step \"pause\" is for a connection fault",
     ] {
         assert!(stderr.contains(needle), "no {needle:?} in\n{stderr}");
+    }
+}
+
+const CONNECTION_SUITE: &str = r#"version = 1
+[suite]
+name = "connection-chaos"
+
+[services.cache]
+plugin = "redis"
+chaos = true
+
+[services.app]
+plugin = "generic"
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+
+# A tiny HTTP server (Perl's core sockets), for the http steps.
+[services.web]
+plugin = "generic"
+image = "debian:bookworm"
+entrypoint = ["perl", "-MIO::Socket::INET", "-e", '$| = 1; my $l = IO::Socket::INET->new(LocalPort => 8080, Listen => 16, ReuseAddr => 1) or die; print "listening\n"; while (my $c = $l->accept) { while (my $h = <$c>) { last if $h =~ /^\r?\n$/ } print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"; close $c }']
+ports = [8080]
+wait_for = { log = "listening" }
+chaos = true
+
+[[scenarios]]
+name = "latency"
+
+[[scenarios.steps]]
+name = "a value of 40 KB, for bandwidth"
+shell = "head -c 40960 /dev/zero | tr '\\0' x | redis-cli -h cache -x set big"
+service = "app"
+expect = { stdout = { contains = ["OK"] } }
+
+[[scenarios.steps]]
+name = "lag"
+chaos = { fault = "latency", service = "cache", latency = "1500ms", jitter = "10ms" }
+
+[[scenarios.steps]]
+name = "a slow answer by name"
+shell = "t0=$(date +%s%N); redis-cli -h cache ping; echo ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
+service = "app"
+expect = { stdout = { contains = ["PONG"], regex = "ms=(1[5-9][0-9]{2}|[2-9][0-9]{3})" } }
+
+[[scenarios]]
+name = "bandwidth"
+
+[[scenarios.steps]]
+name = "throttle"
+chaos = { fault = "bandwidth", service = "cache", rate = 20, direction = "downstream" }
+
+[[scenarios.steps]]
+name = "40 KB at 20 KB/s"
+shell = "t0=$(date +%s%N); redis-cli -h cache get big | wc -c; echo ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
+service = "app"
+expect = { stdout = { contains = ["40961"], regex = "ms=(1[5-9][0-9]{2}|[2-9][0-9]{3})" } }
+
+[[scenarios]]
+name = "timeout"
+
+[[scenarios.steps]]
+name = "blackhole"
+chaos = { fault = "timeout", service = "cache", timeout = "0s" }
+
+[[scenarios.steps]]
+name = "no answer"
+shell = "timeout 2 redis-cli -h cache ping; echo exit=$?"
+service = "app"
+expect = { stdout = { contains = ["exit=124"], not_contains = ["PONG"] } }
+
+[[scenarios]]
+name = "reset_peer"
+
+[[scenarios.steps]]
+name = "reset"
+chaos = { fault = "reset_peer", service = "cache", toxicity = 1.0 }
+
+[[scenarios.steps]]
+name = "connection reset by peer"
+shell = "redis-cli -h cache ping 2>&1; echo exit=$?"
+service = "app"
+expect = { stdout = { contains = ["reset by peer", "exit=1"], not_contains = ["PONG"] } }
+
+[[scenarios]]
+name = "slow_close"
+
+[[scenarios.steps]]
+name = "slow close"
+chaos = { fault = "slow_close", service = "cache", delay = "1500ms" }
+
+[[scenarios.steps]]
+name = "the close comes late"
+shell = "t0=$(date +%s%N); printf 'QUIT\\r\\n' | nc cache 6379; echo ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
+service = "app"
+expect = { stdout = { contains = ["+OK"], regex = "ms=(1[5-9][0-9]{2}|[2-9][0-9]{3})" } }
+
+[[scenarios]]
+name = "limit_data"
+
+[[scenarios.steps]]
+name = "a hundred bytes"
+chaos = { fault = "limit_data", service = "cache", bytes = 100 }
+
+[[scenarios.steps]]
+name = "cut short"
+shell = "redis-cli -h cache get big 2>&1 | head -c 300"
+service = "app"
+expect = { stdout = { contains = ["closed"] } }
+
+[[scenarios]]
+name = "down in the background, for a second"
+
+[[scenarios.steps]]
+name = "down in a second"
+chaos = { fault = "down", service = "cache", after = "1s", duration = "1500ms" }
+
+[[scenarios.steps]]
+name = "up at first"
+run = ["redis-cli", "-h", "cache", "ping"]
+service = "app"
+expect = { stdout = { contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "down then"
+shell = "sleep 1.5; timeout 2 redis-cli -h cache ping 2>&1 || echo down"
+service = "app"
+expect = { stdout = { not_contains = ["PONG"] } }
+
+[[scenarios.steps]]
+name = "up after the duration"
+shell = "sleep 2; redis-cli -h cache ping"
+service = "app"
+expect = { stdout = { contains = ["PONG"] } }
+
+[[scenarios]]
+name = "http steps go through the proxy"
+
+[[scenarios.steps]]
+name = "up"
+http = { service = "web", path = "/" }
+expect = { status = 200 }
+
+[[scenarios.steps]]
+name = "down"
+chaos = { fault = "down", service = "web" }
+
+[[scenarios.steps]]
+name = "refused while down"
+http = { service = "web", path = "/" }
+expect = { status = 200 }
+continue_on_failure = true
+
+[[scenarios]]
+name = "healed for the next scenario"
+
+[[scenarios.steps]]
+name = "plain again"
+run = ["redis-cli", "-h", "cache", "get", "big"]
+service = "app"
+expect = { stdout = { contains = ["xxxxxxxxxx"] } }
+"#;
+
+#[test]
+fn a_suite_injects_each_connection_fault_into_a_chaos_service_reached_by_name() {
+    let dir = crate::support::scratch("chaos", "connection");
+    let suite = dir.join("connection.clnrm.toml");
+    std::fs::write(&suite, CONNECTION_SUITE).unwrap();
+    let json = dir.join("report.json");
+    let out = crate::support::run_bin(
+        CLNRM,
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[("CLNRM_HISTORY", dir.join("history.db").to_str().unwrap())],
+    );
+    let both = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{both}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    let faults = |scenario: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"].as_str().unwrap().ends_with(scenario))
+            .unwrap_or_else(|| panic!("{scenario} in {report:#}"))["faults"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let lag = faults("latency");
+    assert_eq!(lag.len(), 1, "{lag:?}");
+    assert_eq!(lag[0]["service"], "cache");
+    assert_eq!(lag[0]["fault"], "latency 1500ms ±10ms downstream");
+    assert_eq!(lag[0]["healed_by"], "end of test");
+    assert!(lag[0]["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(lag[0]["duration_secs"].as_f64().unwrap() >= 1.5);
+    let down = faults("down in the background, for a second");
+    assert_eq!(down[0]["fault"], "down");
+    assert_eq!(down[0]["healed_by"], "timer");
+    assert!(down[0]["duration_secs"].as_f64().unwrap() >= 1.5);
+    assert_eq!(
+        faults("healed for the next scenario"),
+        Vec::<serde_json::Value>::new()
+    );
+    // The http step reached the service through its proxy: refused while it was down.
+    let http = tests
+        .iter()
+        .find(|t| {
+            t["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("http steps go through the proxy")
+        })
+        .unwrap();
+    let message = http["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("step `refused while down`") && message.contains("continue_on_failure"),
+        "{http:#}"
+    );
+    assert_eq!(http["faults"][0]["fault"], "down");
+    assert_eq!(http["faults"][0]["service"], "web");
+    for scenario in [
+        "bandwidth",
+        "timeout",
+        "reset_peer",
+        "slow_close",
+        "limit_data",
+    ] {
+        assert_eq!(faults(scenario).len(), 1, "{scenario}: {report:#}");
     }
 }

@@ -102,6 +102,7 @@ fn seed_history(dir: &Path, tests: &[(&str, Outcome, f64)]) {
                     started_at: now,
                     file: None,
                     line: None,
+                    faults: Vec::new(),
                 })
                 .collect(),
         })
@@ -374,6 +375,7 @@ fn run_orders_suites_by_their_scenarios_history_unless_file_order_is_asked() {
         started_at: now,
         file: None,
         line: None,
+        faults: Vec::new(),
     };
     store
         .append(&RunRecord {
@@ -424,6 +426,7 @@ fn run_puts_a_suite_whose_file_changed_since_its_last_green_run_first() {
         started_at: now,
         file: None,
         line: None,
+        faults: Vec::new(),
     };
     store
         .append(&RunRecord {

@@ -365,3 +365,169 @@ async fn remove_toxic(
         Err(e) => proxy_error(e),
     }
 }
+
+/// The answers pinned against the JSON shapes Toxiproxy documents for its HTTP API (its
+/// README, "HTTP API"): what its clients parse.
+#[cfg(test)]
+mod toxiproxy_shapes {
+    use super::*;
+
+    async fn call(
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        url: String,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        };
+        (status, json)
+    }
+
+    fn keys(value: &Value) -> Vec<&str> {
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap_or_else(|| panic!("an object: {value}"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[tokio::test]
+    async fn proxies_toxics_errors_reset_and_version_have_toxiproxys_shapes() {
+        use reqwest::Method;
+        let api = ControlApi::start("127.0.0.1:0", Vec::new()).await.unwrap();
+        let base = api.url();
+        let client = reqwest::Client::new();
+        let proxy_keys = ["enabled", "listen", "name", "toxics", "upstream"];
+
+        // POST /proxies: 201 and the proxy.
+        let new = json!({"name": "redis", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:6379"});
+        let (status, made) =
+            call(&client, Method::POST, format!("{base}/proxies"), Some(new)).await;
+        assert_eq!(status, 201, "{made}");
+        assert_eq!(keys(&made), proxy_keys);
+        assert_eq!(made["name"], "redis");
+        assert_eq!(made["upstream"], "127.0.0.1:6379");
+        assert_eq!(made["enabled"], true);
+        assert_eq!(made["toxics"], json!([]));
+        assert!(made["listen"].as_str().unwrap().starts_with("127.0.0.1:"));
+
+        // GET /proxies: an object keyed by proxy name.
+        let (status, all) = call(&client, Method::GET, format!("{base}/proxies"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(keys(&all), ["redis"]);
+        assert_eq!(keys(&all["redis"]), proxy_keys);
+
+        // POST /proxies/{proxy}/toxics: the toxic, named `<type>_<stream>` by default.
+        let latency = json!({"type": "latency", "stream": "downstream", "toxicity": 1.0,
+                             "attributes": {"latency": 1000, "jitter": 10}});
+        let url = format!("{base}/proxies/redis/toxics");
+        let (status, toxic) = call(&client, Method::POST, url.clone(), Some(latency)).await;
+        assert_eq!(status, 200, "{toxic}");
+        assert_eq!(
+            toxic,
+            json!({"name": "latency_downstream", "type": "latency", "stream": "downstream",
+                   "toxicity": 1.0, "attributes": {"latency": 1000, "jitter": 10}})
+        );
+        for (kind, attributes) in [
+            ("bandwidth", json!({"rate": 64})),
+            ("slow_close", json!({"delay": 100})),
+            ("timeout", json!({"timeout": 500})),
+            ("reset_peer", json!({"timeout": 0})),
+            ("limit_data", json!({"bytes": 1024})),
+            (
+                "slicer",
+                json!({"average_size": 64, "size_variation": 8, "delay": 10}),
+            ),
+        ] {
+            let body = json!({"type": kind, "stream": "upstream", "toxicity": 0.5,
+                              "attributes": attributes});
+            let (status, toxic) = call(&client, Method::POST, url.clone(), Some(body)).await;
+            assert_eq!(status, 200, "{toxic}");
+            assert_eq!(
+                keys(&toxic),
+                ["attributes", "name", "stream", "toxicity", "type"]
+            );
+            assert_eq!(toxic["name"], format!("{kind}_upstream"));
+            assert_eq!(toxic["attributes"], attributes, "{kind}");
+            assert_eq!(toxic["toxicity"], 0.5);
+        }
+        // GET …/toxics: an array; the proxy lists them too.
+        let (_, listed) = call(&client, Method::GET, url.clone(), None).await;
+        assert_eq!(listed.as_array().unwrap().len(), 7);
+        let (_, shown) = call(&client, Method::GET, format!("{base}/proxies/redis"), None).await;
+        assert_eq!(shown["toxics"], listed);
+
+        // Disabling through POST /proxies/{proxy}: the proxy, `enabled: false`.
+        let off = json!({"enabled": false});
+        let (status, proxy) = call(
+            &client,
+            Method::POST,
+            format!("{base}/proxies/redis"),
+            Some(off),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(proxy["enabled"], false);
+
+        // Errors: `{"error": "...", "status": N}`.
+        let (status, missing) =
+            call(&client, Method::GET, format!("{base}/proxies/nope"), None).await;
+        assert_eq!(status, 404);
+        assert_eq!(missing, json!({"error": "proxy not found", "status": 404}));
+        let (status, missing) = call(
+            &client,
+            Method::GET,
+            format!("{base}/proxies/redis/toxics/nope"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(missing, json!({"error": "toxic not found", "status": 404}));
+
+        // DELETE a toxic and POST /reset: 204, no body; reset enables and clears.
+        let (status, body) = call(
+            &client,
+            Method::DELETE,
+            format!("{url}/latency_downstream"),
+            None,
+        )
+        .await;
+        assert_eq!((status, body), (204, Value::Null));
+        let (status, body) = call(&client, Method::POST, format!("{base}/reset"), None).await;
+        assert_eq!((status, body), (204, Value::Null));
+        let (_, proxy) = call(&client, Method::GET, format!("{base}/proxies/redis"), None).await;
+        assert_eq!(proxy["enabled"], true);
+        assert_eq!(proxy["toxics"], json!([]));
+
+        // POST /populate: 201 and `{"proxies": [...]}`.
+        let list = json!([{"name": "pg", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:5432"}]);
+        let (status, made) = call(
+            &client,
+            Method::POST,
+            format!("{base}/populate"),
+            Some(list),
+        )
+        .await;
+        assert_eq!(status, 201, "{made}");
+        assert_eq!(keys(&made), ["proxies"]);
+        assert_eq!(keys(&made["proxies"][0]), proxy_keys);
+
+        // GET /version: `{"version": "..."}`.
+        let (status, version) = call(&client, Method::GET, format!("{base}/version"), None).await;
+        assert_eq!(status, 200);
+        assert!(version["version"].is_string(), "{version}");
+    }
+}

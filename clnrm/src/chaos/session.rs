@@ -13,7 +13,7 @@ use super::container::{Cut, Target};
 use super::proxy::Proxy;
 use super::toxic::Toxic;
 use super::{ChaosError, api::ControlApi};
-use crate::docker::Endpoint;
+use crate::docker::{Endpoint, Front};
 use crate::error::{Error, Result};
 use crate::service::{HealthStatus, Registry, ServiceHandle};
 
@@ -117,12 +117,19 @@ struct State {
     in_flight: usize,
     /// Faults scheduled to be injected later ([`ChaosSession::schedule`]).
     scheduled: Vec<JoinHandle<()>>,
+    /// The fronts route to the services themselves again (the session ended).
+    unrouted: bool,
 }
 
 struct Served {
     service: ChaosService,
     target: Option<Target>,
     proxy: Option<(Proxy, u16)>,
+    /// The service's front (`chaos = true` on its spec), routed through the proxy while the
+    /// session lasts: the container port it routes.
+    front: Option<(Front, u16)>,
+    /// The proxy's address, as a host name.
+    proxy_host: Option<String>,
 }
 
 struct Inner {
@@ -142,7 +149,17 @@ impl Drop for Inner {
             .into_values()
             .map(|a| a.heal)
             .collect();
-        if heals.is_empty() {
+        let unrouted = state.unrouted;
+        let fronts: Vec<(Front, u16, String)> = self
+            .services
+            .values()
+            .filter(|_| !unrouted)
+            .filter_map(|s| {
+                let ((front, port), (proxy, _)) = (s.front.as_ref()?, s.proxy.as_ref()?);
+                Some((front.clone(), *port, proxy.listen_addr().to_string()))
+            })
+            .collect();
+        if heals.is_empty() && fronts.is_empty() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -153,6 +170,11 @@ impl Drop for Inner {
             return;
         };
         runtime.spawn(async move {
+            for (front, port, from) in fronts {
+                if let Err(e) = front.route(port, None, &from).await {
+                    tracing::warn!("chaos: routing the front back failed: {e}");
+                }
+            }
             for heal in heals {
                 let healed = match heal {
                     Heal::Unpause(target) => target.unpause().await,
@@ -199,7 +221,10 @@ fn url_port(url: &str, host: &str, ports: &BTreeMap<u16, u16>) -> Option<(u16, u
 
 impl ChaosSession {
     /// A session over `services`; the ones marked `proxied` get a proxy on the loopback in
-    /// front of the port their URL uses (or their lowest published port).
+    /// front of the port their URL uses (or their lowest published port). A service started
+    /// with `chaos = true` has a front on the run network: the proxy listens on the network's
+    /// gateway instead, and the front routes the other containers' connections through it
+    /// until the session ends.
     pub async fn new(services: Vec<ChaosService>) -> Result<ChaosSession> {
         let mut served = BTreeMap::new();
         for service in services {
@@ -210,6 +235,7 @@ impl ChaosSession {
                 host: h.host().to_owned(),
             });
             let mut proxy = None;
+            let mut front = None;
             if service.proxied
                 && let Some(handle) = &service.handle
             {
@@ -221,9 +247,42 @@ impl ChaosSession {
                     .or_else(|| ports.iter().next().map(|(c, h)| (*c, *h)));
                 if let Some((container_port, host_port)) = chosen {
                     let upstream = format!("{}:{host_port}", handle.host());
-                    let p = Proxy::start(service.name.clone(), "127.0.0.1:0", upstream)
+                    let found =
+                        crate::docker::front_of(handle.docker(), handle.container_id()).await?;
+                    // On the gateway when the engine is local (its bridges are ours), else
+                    // on the loopback, with the other containers reaching the service itself.
+                    let on_gateway = match found {
+                        Some(f) => match Proxy::start(
+                            service.name.clone(),
+                            &format!("{}:0", f.gateway),
+                            upstream.clone(),
+                        )
                         .await
-                        .map_err(|e| Error::Chaos(e.into()))?;
+                        {
+                            Ok(p) => Some((p, f)),
+                            Err(e) => {
+                                tracing::warn!(
+                                    "chaos: the proxy of `{}` cannot listen on the run \
+                                     network's gateway ({e}): other containers reach the \
+                                     service directly",
+                                    service.name
+                                );
+                                None
+                            }
+                        },
+                        None => None,
+                    };
+                    let p = match on_gateway {
+                        Some((p, f)) => {
+                            f.route(container_port, Some(&p.listen_addr().to_string()), "")
+                                .await?;
+                            front = Some((f, container_port));
+                            p
+                        }
+                        None => Proxy::start(service.name.clone(), "127.0.0.1:0", upstream)
+                            .await
+                            .map_err(|e| Error::Chaos(e.into()))?,
+                    };
                     proxy = Some((p, container_port));
                 }
             }
@@ -232,7 +291,11 @@ impl ChaosSession {
                 Served {
                     service,
                     target,
+                    proxy_host: proxy
+                        .as_ref()
+                        .map(|(p, _)| p.listen_addr().ip().to_string()),
                     proxy,
+                    front,
                 },
             );
         }
@@ -306,10 +369,24 @@ impl ChaosSession {
             .and_then(|e| e.port(container_port))
     }
 
-    /// The host for `service` when it has a proxy in front of it.
-    pub fn host(&self, service: &str) -> Option<&'static str> {
+    /// Where the test connects to `container_port` of `service` when chaos changed it: its
+    /// proxy (for the port it stands in front of), or its new port after a restart.
+    pub fn addr(&self, service: &str, container_port: u16) -> Option<(String, u16)> {
         let served = self.inner.services.get(service)?;
-        served.proxy.as_ref().map(|_| "127.0.0.1")
+        if let Some((proxy, proxied)) = &served.proxy
+            && *proxied == container_port
+        {
+            let addr = proxy.listen_addr();
+            return Some((addr.ip().to_string(), addr.port()));
+        }
+        let port = self.state().endpoints.get(service)?.port(container_port)?;
+        Some((served.service.handle.as_ref()?.host().to_owned(), port))
+    }
+
+    /// The host for `service` when it has a proxy in front of it (the loopback, or the run
+    /// network's gateway when the service has a front).
+    pub fn host(&self, service: &str) -> Option<&str> {
+        self.inner.services.get(service)?.proxy_host.as_deref()
     }
 
     /// A Toxiproxy-compatible control API over this session's proxies (named after their
@@ -516,15 +593,23 @@ impl ChaosSession {
             }
             notified.await;
         }
-        // Toxics and downs made through the control API are undone too.
+        // Toxics and downs made through the control API are undone too, and the other
+        // containers reach the service itself again.
         for served in self.inner.services.values() {
             if let Some((proxy, _)) = &served.proxy {
                 proxy.reset();
                 proxy.set_enabled_and_wait(true).await;
+                if let Some((front, port)) = &served.front {
+                    let from = proxy.listen_addr().to_string();
+                    if let Err(e) = front.route(*port, None, &from).await {
+                        tracing::warn!("chaos: routing the front back failed: {e}");
+                    }
+                }
             }
         }
         let mut state = self.state();
         state.api = None;
+        state.unrouted = true;
         state.records.clone()
     }
 

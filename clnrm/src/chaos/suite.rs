@@ -13,6 +13,11 @@ fn name(step: &ChaosStepSpec) -> String {
         ChaosFault::Stop => "stop".to_owned(),
         ChaosFault::Restart => "restart".to_owned(),
         ChaosFault::Partition => "partition".to_owned(),
+        ChaosFault::Down => "down".to_owned(),
+        ChaosFault::Toxic => step
+            .toxic
+            .as_ref()
+            .map_or_else(|| "toxic".to_owned(), |t| t.describe()),
     }
 }
 
@@ -26,6 +31,11 @@ async fn inject_now(chaos: &Chaos, step: &ChaosStepSpec) -> crate::Result<Option
         ChaosFault::Kill => chaos.kill(signal(step)).await?,
         ChaosFault::Stop => chaos.stop(Duration::from_secs(1)).await?,
         ChaosFault::Partition => chaos.partition().await?,
+        ChaosFault::Down => chaos.down().await?,
+        ChaosFault::Toxic => match &step.toxic {
+            Some(toxic) => chaos.toxic(toxic.clone()).await?,
+            None => return Ok(None),
+        },
         ChaosFault::Restart => {
             chaos.restart().await?;
             return Ok(None);

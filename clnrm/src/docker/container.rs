@@ -136,6 +136,15 @@ pub struct ContainerRecipe {
     pub gpus: Option<Gpus>,
     /// How long creation plus readiness may take.
     pub startup_timeout: Duration,
+    /// Put a front in front of it (`chaos = true`): a small forwarder container answers the
+    /// service's name on the run network, the service itself is `NAME-upstream`, and a chaos
+    /// session routes other containers through its proxy (see [`super::Front`]).
+    pub front: bool,
+    /// The host name (the alias other containers reach it by); from the service name when
+    /// `None`.
+    pub hostname: Option<String>,
+    /// Labels beyond the run's.
+    pub labels: Vec<(String, String)>,
 }
 
 impl ContainerRecipe {
@@ -156,6 +165,9 @@ impl ContainerRecipe {
             workdir: None,
             gpus: None,
             startup_timeout: Duration::from_secs(60),
+            front: false,
+            hostname: None,
+            labels: Vec::new(),
         }
     }
 }
@@ -168,6 +180,8 @@ pub struct StartedContainer {
     image: String,
     endpoint: Endpoint,
     docker: Docker,
+    /// Its front container (`chaos = true`), removed with it.
+    front: Option<String>,
 }
 
 impl fmt::Debug for StartedContainer {
@@ -235,8 +249,11 @@ impl StartedContainer {
         }
     }
 
-    /// Stops and removes the container.
+    /// Stops and removes the container (and its front).
     pub async fn remove(mut self) -> Result<()> {
+        if let Some(front) = self.front.take() {
+            remove_all(&self.docker, &[front]).await;
+        }
         if let Some(container) = self.container.take() {
             container
                 .rm()
@@ -254,7 +271,9 @@ impl Drop for StartedContainer {
             // exit, after a panic or outside any runtime, so remove it on a thread of its own
             // with a fresh client, and let testcontainers forget it.
             std::mem::forget(container);
-            remove_blocking(vec![self.id.clone()], None);
+            let mut ids = vec![self.id.clone()];
+            ids.extend(self.front.take());
+            remove_blocking(ids, None);
         }
     }
 }
@@ -366,6 +385,7 @@ pub(crate) async fn start_container(
             ports: BTreeMap::new(),
         },
         docker: docker.clone(),
+        front: None,
     };
 
     let prepared = async {
@@ -421,6 +441,15 @@ pub(crate) async fn start_container(
         elapsed_ms = started_at.elapsed().as_millis() as u64,
         "service ready"
     );
+    if recipe.front {
+        match super::front::start(env, recipe, &image, &id).await {
+            Ok(front) => started.front = Some(front),
+            Err(e) => {
+                let _ = started.remove().await;
+                return Err(e);
+            }
+        }
+    }
     Ok(started)
 }
 
@@ -463,8 +492,12 @@ fn build_request(
     let mut request = generic
         .with_container_name(name)
         .with_network(env.network())
-        .with_hostname(sanitize(&recipe.service).replace('_', "-"))
-        .with_labels(env.labels_for(&recipe.service))
+        .with_hostname(hostname(recipe))
+        .with_labels(
+            env.labels_for(&recipe.service)
+                .into_iter()
+                .chain(recipe.labels.iter().cloned()),
+        )
         .with_startup_timeout(recipe.startup_timeout);
     if let Some(cmd) = cmd {
         request = request.with_cmd(cmd);
@@ -527,6 +560,20 @@ fn build_request(
         }
     });
     Ok(request)
+}
+
+/// The host name other containers reach `recipe` by: its service name, or `NAME-upstream`
+/// behind a front (which answers the name itself).
+pub(super) fn hostname(recipe: &ContainerRecipe) -> String {
+    if let Some(hostname) = &recipe.hostname {
+        return hostname.clone();
+    }
+    let name = sanitize(&recipe.service).replace('_', "-");
+    if recipe.front {
+        format!("{name}-upstream")
+    } else {
+        name
+    }
 }
 
 fn sanitize(name: &str) -> String {

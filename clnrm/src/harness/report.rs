@@ -242,6 +242,7 @@ pub(crate) fn finish(
                 started_at: r.started_at,
                 file: Some(r.file.to_owned()),
                 line: Some(r.line),
+                faults: Vec::new(),
             })
             .collect(),
     };
@@ -346,6 +347,7 @@ mod tests {
                         started_at: now,
                         file: None,
                         line: None,
+                        faults: Vec::new(),
                     })
                     .into(),
             })

@@ -180,7 +180,8 @@ fn service(
     let mut key_parts = vec![format!("plugin={}", decl.plugin)];
     for opt in decl.options {
         let value = &opt.value;
-        if opt.key != "isolation" && opt.key != "chaos" {
+        // `chaos = true` changes the container (a front answers its name): its own instance.
+        if opt.key != "isolation" && (opt.key != "chaos" || *value == OptValue::Bool(true)) {
             key_parts.push(format!("{}={:?}", opt.key, value));
         }
         match opt.key {
@@ -267,10 +268,10 @@ fn service(
                 });
             }
             "wait_cmd" => spec.readiness.push(Readiness::Command(list(value))),
-            // A proxy in front of the service for this test (see `TestSpec::chaos`); the
-            // shared instance is the same.
+            // A proxy in front of the service for this test (see `TestSpec::chaos`), and a
+            // front that routes the other containers through it.
             "chaos" => match value {
-                OptValue::Bool(_) => {}
+                OptValue::Bool(chaos) => spec.chaos = *chaos,
                 other => {
                     return Err(format!(
                         "chaos: expected `true` or `false`, found {other:?}"

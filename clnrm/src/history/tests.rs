@@ -25,6 +25,7 @@ fn run(run_id: &str, target: &str, tests: &[(&str, Outcome, u64)]) -> RunRecord 
                 started_at: UNIX_EPOCH + Duration::from_millis(1_714_564_800_500),
                 file: Some("tests/a.rs".into()),
                 line: Some(7),
+                faults: Vec::new(),
             })
             .collect(),
     }

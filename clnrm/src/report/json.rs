@@ -12,14 +12,16 @@
 //!   "interrupted": false,
 //!   "tests": [
 //!     { "name": "api::users::creates_user", "outcome": "passed", "duration_secs": 0.12,
-//!       "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12 }
+//!       "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12, "faults": [] }
 //!   ]
 //! }
 //! ```
 //!
 //! `started_at` is RFC 3339 in UTC; `outcome` is one of `passed`, `failed`, `flaky`, `ignored`,
 //! `timed_out`, `infra_error`, `interrupted` (version 2: cut short or never started by Ctrl-C /
-//! SIGTERM; `"interrupted": true` marks such a run); `message`, `file` and `line` are `null` when unknown. Tests keep
+//! SIGTERM; `"interrupted": true` marks such a run); `message`, `file` and `line` are `null` when unknown;
+//! `faults` lists the faults a test injected (`service`, `fault`, `started_at`, `duration_secs`,
+//! `healed_by`, `heal_error`). Tests keep
 //! the order of the run record.
 //!
 //! [`read_json`] / [`parse_json`] turn a document back into a [`RunRecord`] (what
@@ -55,6 +57,7 @@ pub fn json(run: &RunRecord) -> Value {
                 "message": t.message,
                 "file": t.file,
                 "line": t.line,
+                "faults": t.faults,
             })
         })
         .collect();
@@ -187,6 +190,8 @@ fn parse(text: &str, path: &Path) -> Result<RunRecord, JsonReportError> {
                     doc.wrong(&format!("{at}line"), "a u32", Fields::get(test, "line"))
                 })?),
             },
+            // Read back for the outcomes; the faults stay in the document.
+            faults: Vec::new(),
         });
     }
     Ok(RunRecord {
@@ -370,6 +375,7 @@ mod tests {
             started_at: UNIX_EPOCH,
             file: None,
             line: None,
+            faults: Vec::new(),
         };
         let mut first = test("api::users::creates_user", Outcome::Passed, 125, 1, None);
         first.file = Some("tests/api.rs".into());
@@ -408,17 +414,17 @@ mod tests {
                 "interrupted": false,
                 "tests": [
                     { "name": "api::users::creates_user", "outcome": "passed", "duration_secs": 0.125,
-                      "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12 },
+                      "attempts": 1, "message": null, "file": "tests/api.rs", "line": 12, "faults": [] },
                     { "name": "api::fails", "outcome": "failed", "duration_secs": 0.5,
-                      "attempts": 1, "message": "boom", "file": null, "line": null },
+                      "attempts": 1, "message": "boom", "file": null, "line": null, "faults": [] },
                     { "name": "api::flakes", "outcome": "flaky", "duration_secs": 0.25,
-                      "attempts": 2, "message": "reset", "file": null, "line": null },
+                      "attempts": 2, "message": "reset", "file": null, "line": null, "faults": [] },
                     { "name": "api::hangs", "outcome": "timed_out", "duration_secs": 1.0,
-                      "attempts": 1, "message": null, "file": null, "line": null },
+                      "attempts": 1, "message": null, "file": null, "line": null, "faults": [] },
                     { "name": "api::later", "outcome": "ignored", "duration_secs": 0.0,
-                      "attempts": 0, "message": null, "file": null, "line": null },
+                      "attempts": 0, "message": null, "file": null, "line": null, "faults": [] },
                     { "name": "api::no_db", "outcome": "infra_error", "duration_secs": 0.0,
-                      "attempts": 1, "message": "db down", "file": null, "line": null },
+                      "attempts": 1, "message": "db down", "file": null, "line": null, "faults": [] },
                 ]
             })
         );

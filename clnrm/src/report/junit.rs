@@ -214,6 +214,7 @@ mod tests {
             started_at: UNIX_EPOCH + Duration::from_secs(1_714_564_800),
             file: None,
             line: None,
+            faults: Vec::new(),
         }
     }
 

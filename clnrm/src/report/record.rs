@@ -94,6 +94,8 @@ pub struct TestRecord {
     pub file: Option<String>,
     /// The line of the declaration in `file`, if known.
     pub line: Option<u32>,
+    /// The faults it injected (chaos), in order.
+    pub faults: Vec<crate::chaos::FaultRecord>,
 }
 
 impl TestRecord {
@@ -211,6 +213,7 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             file: None,
             line: None,
+            faults: Vec::new(),
         };
         assert_eq!(test.module_path(), Some("api::users"));
         assert_eq!(test.fn_name(), "creates_user");

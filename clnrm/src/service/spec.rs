@@ -44,6 +44,9 @@ pub struct ServiceSpec {
     pub models: Vec<String>,
     /// GPUs to request from Docker.
     pub gpus: Option<Gpus>,
+    /// Chaos on connections (`chaos = true`): a front answers its name on the run network, so
+    /// a chaos session's proxy sees the other containers' connections too.
+    pub chaos: bool,
 }
 
 impl ServiceSpec {
@@ -67,7 +70,14 @@ impl ServiceSpec {
             model: None,
             models: Vec::new(),
             gpus: None,
+            chaos: false,
         }
+    }
+
+    /// Puts a front in front of it (`chaos = true`, see [`ServiceSpec::chaos`]).
+    pub fn chaos(mut self, chaos: bool) -> Self {
+        self.chaos = chaos;
+        self
     }
 
     /// Sets the image.

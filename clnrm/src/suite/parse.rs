@@ -91,6 +91,7 @@ const SERVICE_KEYS: &[&str] = &[
     "gpus",
     "volumes",
     "otel",
+    "chaos",
 ];
 const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
 const STEP_KEYS: &[&str] = &[
@@ -804,6 +805,7 @@ impl Walker<'_> {
             models: Vec::new(),
             gpus: None,
             otel: false,
+            chaos: false,
         };
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
@@ -822,6 +824,7 @@ impl Walker<'_> {
             service.cpus = self.cpus(table, what);
             service.user = self.string(table, "user", what);
             service.startup_timeout = self.duration(table, "startup_timeout", what);
+            service.chaos = self.bool(table, "chaos", what).unwrap_or(false);
             if let Some(deps) = table.get("depends_on") {
                 service.depends_on = self.one_or_many(deps, "depends_on", what);
             }

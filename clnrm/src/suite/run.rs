@@ -153,6 +153,7 @@ fn skipped(path: &std::path::Path, spec: &SuiteSpec, why: &str) -> Vec<TestRecor
             started_at: SystemTime::now(),
             file: Some(path.display().to_string()),
             line: None,
+            faults: Vec::new(),
         })
         .collect()
 }
@@ -360,7 +361,7 @@ fn engine_spec(
     s: &SuiteServiceSpec,
     telemetry: Option<&SuiteTelemetry>,
 ) -> ServiceSpec {
-    let mut out = ServiceSpec::new(s.name.get_ref(), s.plugin.get_ref());
+    let mut out = ServiceSpec::new(s.name.get_ref(), s.plugin.get_ref()).chaos(s.chaos);
     for volume in &s.volumes {
         let host = volume.host_path_for(path);
         // Docker binds absolute host paths only.
@@ -524,6 +525,7 @@ async fn run_scenario(
             started_at,
             file: Some(path.display().to_string()),
             line: None,
+            faults: Vec::new(),
         }
     };
     let prepared = match engine::prepare(ctx.pool, ctx.needs).await {
@@ -575,8 +577,9 @@ async fn run_scenario(
         }
     }
     // Every fault is healed before the scenario's services go back to the pool.
+    let mut faults = Vec::new();
     if let Some(chaos) = &steps.chaos {
-        let faults = chaos.heal_all().await;
+        faults = chaos.heal_all().await;
         if let Some(message) = message.as_mut().filter(|_| !faults.is_empty()) {
             message.push_str("\nfaults injected:");
             for fault in &faults {
@@ -606,7 +609,9 @@ async fn run_scenario(
         }
     }
     prepared.finish(ctx.pool).await;
-    record(outcome, attempts_total, message)
+    let mut done = record(outcome, attempts_total, message);
+    done.faults = faults;
+    done
 }
 
 /// A chaos session over the services the scenario's `chaos` steps name; `None` without any.
@@ -637,12 +642,18 @@ async fn chaos_session(
                 .needs
                 .iter()
                 .any(|n| &n.local == name && n.scope == engine::Scope::Shared);
+        let proxied = steps
+            .suite
+            .suite
+            .services
+            .iter()
+            .any(|s| s.name.get_ref() == name && s.chaos);
         services.push(crate::chaos::ChaosService {
             name: name.clone(),
             url: handle.url().map(str::to_owned),
             handle: Some(handle),
             shared,
-            proxied: false,
+            proxied,
         });
     }
     crate::chaos::ChaosSession::new(services)
@@ -913,8 +924,15 @@ async fn attempt_http(
             .map(|p| *p.get_ref())
             .ok_or_else(|| format!("service `{name}` has no port to call"))?,
     };
-    let host_port = handle.port(port).map_err(|e| e.to_string())?;
-    let url = format!("http://{}:{host_port}{}", handle.host(), http.path);
+    // Through the proxy of a `chaos = true` service (or to its new port after a restart).
+    let (host, host_port) = match ctx.chaos.as_ref().and_then(|c| c.addr(name, port)) {
+        Some(addr) => addr,
+        None => (
+            handle.host().to_owned(),
+            handle.port(port).map_err(|e| e.to_string())?,
+        ),
+    };
+    let url = format!("http://{host}:{host_port}{}", http.path);
     let method = reqwest::Method::from_bytes(http.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut request = ctx.suite.http.request(method, &url);
     if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace)

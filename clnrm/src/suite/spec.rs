@@ -99,6 +99,9 @@ pub struct ServiceSpec {
     /// `otel = true`: the service gets the OTLP variables pointing at clnrm's receiver and
     /// must send telemetry (one that sends none is an infrastructure error).
     pub otel: bool,
+    /// `chaos = true`: a proxy in front of it, for connection faults, that the scenario's
+    /// steps (host and containers alike) go through.
+    pub chaos: bool,
 }
 
 /// A host directory or file mounted into a service's container.
@@ -207,8 +210,10 @@ pub enum Action {
     Chaos(ChaosStepSpec),
 }
 
-/// `chaos = { fault, service, signal, after, duration, allow_damage }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `chaos = { fault, service, signal, after, duration, allow_damage }`, plus a connection
+/// fault's parameters (`latency`, `jitter`, `rate`, `timeout`, `delay`, `bytes`, `direction`,
+/// `toxicity`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChaosStepSpec {
     /// What to do (span: the `fault` value).
     pub fault: Spanned<ChaosFault>,
@@ -223,6 +228,8 @@ pub struct ChaosStepSpec {
     pub duration: Option<Duration>,
     /// Allows kill, stop and restart on a service the suite's scenarios share.
     pub allow_damage: bool,
+    /// A connection fault's toxic (all but `down`), for the proxy in front of the service.
+    pub toxic: Option<crate::chaos::Toxic>,
 }
 
 /// A fault a suite can inject.
@@ -238,6 +245,18 @@ pub enum ChaosFault {
     Restart,
     /// Disconnected from the run network; healed by reconnecting it.
     Partition,
+    /// A toxic on the proxy in front of the service (`chaos = true`): latency, bandwidth,
+    /// timeout, reset_peer, slow_close or limit_data ([`ChaosStepSpec::toxic`]).
+    Toxic,
+    /// The proxy in front of the service is down: connections closed, new ones refused.
+    Down,
+}
+
+impl ChaosFault {
+    /// Needs a proxy in front of the service (`chaos = true`).
+    pub fn needs_proxy(self) -> bool {
+        matches!(self, ChaosFault::Toxic | ChaosFault::Down)
+    }
 }
 
 /// A command to execute.

@@ -528,7 +528,23 @@ impl Validator<'_> {
                     );
                 }
             }
-            Action::Chaos(chaos) => self.service_ref(&what, &chaos.service),
+            Action::Chaos(chaos) => {
+                self.service_ref(&what, &chaos.service);
+                let name = chaos.service.get_ref();
+                if chaos.fault.get_ref().needs_proxy()
+                    && let Some(service) = self.spec.service(name)
+                    && !service.chaos
+                {
+                    self.sink.error(
+                        chaos.fault.span(),
+                        format!(
+                            "a connection fault in chaos of {what} needs a proxy in front of \
+                             service \"{name}\": declare it with `chaos = true` in \
+                             [services.{name}]"
+                        ),
+                    );
+                }
+            }
             Action::Http(http) => {
                 self.service_ref(&what, &http.service);
                 if let Some(service) = self.spec.service(http.service.get_ref()) {

@@ -2,12 +2,17 @@
 //! the round trip of Redis PINGs and the throughput of a bulk GET, straight to the service's
 //! published port and through the proxy, interleaved in one run on the same Redis.
 //!
+//! Then the same from another container of the run, reaching a `chaos = true` Redis by its
+//! name (`redis-benchmark -c 1` in the toolbox image): straight to the service
+//! (`NAME-upstream`), through its front alone (no test in progress), and through its front and
+//! a test's proxy (a chaos session in progress), interleaved.
+//!
 //! `cargo run --release -p clnrm-examples --bin bench-chaos-proxy [-- PINGS [MIB]]`
 //! (default 1000 PINGs each way, an 8 MiB value fetched 10 times each way).
 
 use std::time::{Duration, Instant};
 
-use clnrm::chaos::Proxy;
+use clnrm::chaos::{ChaosService, ChaosSession, Proxy};
 use clnrm::{Registry, RunConfig, RunEnv, ServiceSpec};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -98,6 +103,87 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{:<10} {:>9.1}", "proxied", mb / pt.as_secs_f64());
 
     drop(proxy);
+    services.stop_all().await?;
+
+    // From another container, by name.
+    let specs = [
+        ServiceSpec::new("kv", "redis").chaos(true),
+        ServiceSpec::new("app", "generic")
+            .image("clnrm-local/toolbox:bookworm")
+            .cmd(["sleep", "infinity"]),
+    ];
+    let services = Registry::builtin().start_all(&env, &specs).await?;
+    let kv = services.get("kv")?;
+    let app = services.get("app")?;
+    let n = pings.to_string();
+    // p50 and p99 in µs of `redis-benchmark` PINGs (one connection) to `host`.
+    let bench = |host: &'static str| {
+        let n = n.clone();
+        async move {
+            let argv = [
+                "redis-benchmark",
+                "-h",
+                host,
+                "-t",
+                "ping",
+                "-n",
+                n.as_str(),
+                "-c",
+                "1",
+                "--csv",
+            ];
+            let out = app.exec(&argv).await?;
+            let line = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("\"PING_MBULK\""))
+                .ok_or_else(|| format!("no PING_MBULK line: {out:?}"))?
+                .to_owned();
+            let fields: Vec<f64> = line
+                .split(',')
+                .skip(1)
+                .map(|f| f.trim_matches('"').parse::<f64>())
+                .collect::<Result<_, _>>()?;
+            // rps, avg, min, p50, p95, p99, max (ms)
+            Ok::<_, Box<dyn std::error::Error>>((fields[3] * 1e3, fields[5] * 1e3))
+        }
+    };
+    let (mut direct, mut front, mut both) = (Vec::new(), Vec::new(), Vec::new());
+    let rounds = 3;
+    for _ in 0..rounds {
+        direct.push(bench("kv-upstream").await?);
+        front.push(bench("kv").await?);
+        let session = ChaosSession::new(vec![ChaosService {
+            name: "kv".to_owned(),
+            handle: Some(kv.clone()),
+            url: kv.url().map(str::to_owned),
+            shared: false,
+            proxied: true,
+        }])
+        .await?;
+        both.push(bench("kv").await?);
+        session.heal_all().await;
+    }
+    let median = |v: &mut Vec<(f64, f64)>| {
+        let mut p50: Vec<f64> = v.iter().map(|x| x.0).collect();
+        let mut p99: Vec<f64> = v.iter().map(|x| x.1).collect();
+        p50.sort_by(f64::total_cmp);
+        p99.sort_by(f64::total_cmp);
+        (p50[p50.len() / 2], p99[p99.len() / 2])
+    };
+    println!(
+        "Redis PING from another container by name, redis-benchmark -c 1, {pings} each, \
+         median of {rounds} rounds, µs"
+    );
+    println!("{:<22} {:>9} {:>9}", "", "p50", "p99");
+    for (name, v) in [
+        ("direct (NAME-upstream)", &mut direct),
+        ("front", &mut front),
+        ("front + proxy", &mut both),
+    ] {
+        let (p50, p99) = median(v);
+        println!("{name:<22} {p50:>9.1} {p99:>9.1}");
+    }
     services.stop_all().await?;
     env.stop().await?;
     Ok(())
