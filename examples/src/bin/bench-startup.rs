@@ -2,6 +2,11 @@
 //! with the same readiness criterion, interleaved on the same machine.
 //!
 //! `cargo run --release -p clnrm-examples --bin bench-startup [-- ROUNDS]` (default 5 rounds).
+//! `... --bin bench-startup -- ROUNDS models` measures the model servers instead (vllm, tgi,
+//! ollama with one model pulled), against testcontainers starting the same image with the same
+//! command line and polling the same endpoints; on this repository's CI all three are the
+//! local stand-in image (llama.cpp with Gemma 3 270M), so the figures are model load time plus
+//! what each side adds.
 //!
 //! clnrm's time includes what it adds: image substitution, labels, joining the run network under
 //! the service's name, readiness polling. The plain side starts the same (substituted) image
@@ -18,6 +23,9 @@ use testcontainers::{GenericImage, ImageExt};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
+    if std::env::args().nth(2).as_deref() == Some("models") {
+        return model_servers(rounds).await;
+    }
     let config = RunConfig::from_env()?;
     let images = config.images.clone();
     let t0 = Instant::now();
@@ -144,6 +152,107 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("          clnrm            {:?}", ms(&ours));
         println!("          plain, bridge    {:?}", ms(&plain));
         println!("          plain, user net  {:?}", ms(&plain_net));
+    }
+    env.stop().await?;
+    Ok(())
+}
+
+/// The model-server plugins against plain testcontainers on Docker's default bridge.
+async fn model_servers(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    const MODEL: &str = "google/gemma-3-270m";
+    let config = RunConfig::from_env()?;
+    let images = config.images.clone();
+    let env = RunEnv::start(config).await?;
+    let registry = Registry::builtin();
+    println!("start-to-ready of the model servers, median of {rounds} rounds, ms");
+    println!(
+        "{:<9} {:>9} {:>12} {:>12}",
+        "plugin", "clnrm", "tc bridge", "vs bridge"
+    );
+    for plugin in ["vllm", "tgi", "ollama"] {
+        let (mut ours, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let spec = match plugin {
+                "ollama" => ServiceSpec::new("llm", "ollama").models(["gemma3:270m"]),
+                other => ServiceSpec::new("llm", other).model(MODEL),
+            };
+            let t = Instant::now();
+            let services = registry.start_all(&env, &[spec]).await?;
+            ours.push(t.elapsed());
+            services.stop_all().await?;
+
+            let (official, port, cmd): (&str, u16, Vec<&str>) = match plugin {
+                "vllm" => (
+                    clnrm::plugins::VLLM_IMAGE,
+                    8000,
+                    vec!["--model", MODEL, "--port", "8000"],
+                ),
+                "tgi" => (
+                    clnrm::plugins::TGI_IMAGE,
+                    80,
+                    vec!["--model-id", MODEL, "--port", "80"],
+                ),
+                _ => (clnrm::plugins::OLLAMA_IMAGE, 11434, vec!["serve"]),
+            };
+            let image = images.resolve(official);
+            let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
+            let t = Instant::now();
+            let container = GenericImage::new(name, tag)
+                .with_exposed_port(ContainerPort::Tcp(port))
+                .with_cmd(cmd)
+                .with_env_var("OLLAMA_HOST", "0.0.0.0:11434")
+                .start()
+                .await?;
+            let base = format!(
+                "http://127.0.0.1:{}",
+                container.get_host_port_ipv4(port).await?
+            );
+            let http = reqwest::Client::new();
+            let ok = |path: &'static str| {
+                let (http, base) = (http.clone(), base.clone());
+                async move {
+                    loop {
+                        if let Ok(r) = http.get(format!("{base}{path}")).send().await
+                            && r.status().is_success()
+                        {
+                            return r.text().await.unwrap_or_default();
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            };
+            match plugin {
+                "vllm" => {
+                    ok("/health").await;
+                    ok("/v1/models").await;
+                }
+                "tgi" => {
+                    ok("/health").await;
+                    ok("/info").await;
+                }
+                _ => {
+                    ok("/api/version").await;
+                    http.post(format!("{base}/api/pull"))
+                        .json(&serde_json::json!({"model": "gemma3:270m"}))
+                        .send()
+                        .await?
+                        .text()
+                        .await?;
+                    ok("/api/tags").await;
+                }
+            }
+            plain.push(t.elapsed());
+            container.rm().await?;
+        }
+        let (m_ours, m_plain) = (median(&mut ours), median(&mut plain));
+        println!(
+            "{plugin:<9} {:>9} {:>12} {:>11.1}%",
+            m_ours.as_millis(),
+            m_plain.as_millis(),
+            (m_ours.as_secs_f64() / m_plain.as_secs_f64() - 1.0) * 100.0
+        );
+        println!("          clnrm            {:?}", ms(&ours));
+        println!("          plain, bridge    {:?}", ms(&plain));
     }
     env.stop().await?;
     Ok(())
