@@ -622,11 +622,12 @@ chaos = { fault = "kill", service = "cache" }
 continue_on_failure = true
 "#;
 
-#[test]
-fn a_suite_partitions_and_pauses_in_the_background_and_every_fault_heals() {
-    let dir = crate::support::scratch("chaos", "suite");
-    let suite = dir.join("chaos.clnrm.toml");
-    std::fs::write(&suite, SUITE).unwrap();
+/// Runs `text` as a suite (in a scratch directory named after `tag`) with `--json`, checks
+/// that it passed, and returns the JSON report.
+fn run_passing_suite(tag: &str, text: &str) -> String {
+    let dir = crate::support::scratch("chaos", tag);
+    let suite = dir.join(format!("{tag}.clnrm.toml"));
+    std::fs::write(&suite, text).unwrap();
     let json = dir.join("report.json");
     let out = crate::support::run_bin(
         CLNRM,
@@ -644,7 +645,12 @@ fn a_suite_partitions_and_pauses_in_the_background_and_every_fault_heals() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(0), "{both}");
-    let report = std::fs::read_to_string(&json).unwrap();
+    std::fs::read_to_string(&json).unwrap()
+}
+
+#[test]
+fn a_suite_partitions_and_pauses_in_the_background_and_every_fault_heals() {
+    let report = run_passing_suite("suite", SUITE);
     // The refused kill is reported (continue_on_failure), with the way out.
     assert!(
         report.contains("would damage it for the other tests") && report.contains("allow_damage"),
@@ -875,28 +881,8 @@ expect = { stdout = { contains = ["xxxxxxxxxx"] } }
 
 #[test]
 fn a_suite_injects_each_connection_fault_into_a_chaos_service_reached_by_name() {
-    let dir = crate::support::scratch("chaos", "connection");
-    let suite = dir.join("connection.clnrm.toml");
-    std::fs::write(&suite, CONNECTION_SUITE).unwrap();
-    let json = dir.join("report.json");
-    let out = crate::support::run_bin(
-        CLNRM,
-        &[
-            "run",
-            suite.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        &[("CLNRM_HISTORY", dir.join("history.db").to_str().unwrap())],
-    );
-    let both = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{both}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        serde_json::from_str(&run_passing_suite("connection", CONNECTION_SUITE)).unwrap();
     let tests = report["tests"].as_array().unwrap();
     let faults = |scenario: &str| {
         tests
