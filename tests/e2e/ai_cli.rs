@@ -309,7 +309,7 @@ async fn predict_asks_a_model_server_it_started_itself_and_removes_it() {
         &dir,
         &["ai-predict", &suites, "--ai-service", "ollama=gemma3:270m"],
         NO_SERVER,
-        &[("CLNRM_AI_TIMEOUT", "300s")],
+        &[("CLNRM_AI_TIMEOUT", "900s")],
     )
     .await;
     assert_eq!(out.code, Some(0), "{}", out.both());
