@@ -160,6 +160,9 @@ static ABANDONED: Mutex<Option<Instant>> = Mutex::new(None);
 /// How long Docker may take to finish a creation whose request was abandoned.
 const ABANDONED_GRACE: Duration = Duration::from_millis(2500);
 
+/// When the final sweep looks a second time, at the least.
+const RESWEEP_AFTER: Duration = Duration::from_millis(1000);
+
 /// Announces a container or network creation; `Err` once the process was interrupted (nothing
 /// may be created then: it could outlive the final sweep).
 pub(crate) fn creating() -> Result<Creating, Signal> {
@@ -255,12 +258,17 @@ pub fn finish(signal: Signal) -> ! {
     }
     let runs: Vec<(String, String)> = lock(&LIVE).drain(..).collect();
     let mut removed = crate::docker::remove_owned_blocking(runs.clone());
-    // A creation abandoned mid-request can still land: look again once Docker had time for it.
-    let abandoned = *lock(&ABANDONED);
-    if let Some(at) = abandoned {
-        std::thread::sleep((at + ABANDONED_GRACE).saturating_duration_since(Instant::now()));
-        removed += crate::docker::remove_owned_blocking(runs);
-    }
+    // Always look again: a creation abandoned mid-request can still land (Docker gets
+    // `ABANDONED_GRACE` for it), and a container being created or removed by another thread
+    // while the first sweep listed can be missed by it (seen once in ten interrupted harness
+    // runs outside nextest on a busy machine).
+    let again = Instant::now() + RESWEEP_AFTER;
+    let again = match *lock(&ABANDONED) {
+        Some(at) => again.max(at + ABANDONED_GRACE),
+        None => again,
+    };
+    std::thread::sleep(again.saturating_duration_since(Instant::now()));
+    removed += crate::docker::remove_owned_blocking(runs);
     if removed > 0 {
         eprintln!("clnrm: removed {removed} container(s) and network(s) of the interrupted run");
     }

@@ -450,22 +450,23 @@ service = "{service}"
         ),
     )
     .expect("write suite");
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        - 1;
-    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
-    let events = std::process::Command::new("docker")
-        .args(["events", "--since", &since.to_string(), "--until", "0s"])
-        .args(["--filter", "event=create", "--filter"])
+    // Watched live: Docker keeps only its last 256 events, fewer than a busy test run makes.
+    let mut watch = std::process::Command::new("docker")
+        .args(["events", "--filter", "event=create", "--filter"])
         .arg(format!(
             "label={}={service}",
             clnrm::docker::labels::SERVICE
         ))
         .args(["--format", "{{.ID}}"])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("docker events runs");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (code, stdout, stderr) = clnrm(&dir, &["run", suite.to_str().expect("utf-8")], &[]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = watch.kill();
+    let events = watch.wait_with_output().expect("docker events ends");
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let created = String::from_utf8_lossy(&events.stdout).lines().count();
