@@ -11,6 +11,7 @@
 
 pub mod ai;
 pub mod chaos;
+pub mod config;
 pub mod docker;
 pub mod engine;
 mod error;

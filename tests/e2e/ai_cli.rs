@@ -1219,6 +1219,49 @@ fn the_harness_asks_the_advisor_within_its_budget_caches_the_answer_and_says_wha
         .count();
     assert_eq!(chats, 2, "{:?}", server.paths());
 
+    // the same settings from the `[ai]` table of the project's clnrm.toml instead of the
+    // environment: the advisor is configured, its cached advice applies
+    let project = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../clnrm.toml"))
+        .expect("the repository's clnrm.toml");
+    let config = dir.join("clnrm.toml");
+    let with_ai = |table: &str| {
+        std::fs::write(&config, format!("{project}\n[ai]\n{table}")).expect("write clnrm.toml");
+        harness_fixture(
+            &["basic::sync_"],
+            &[
+                ("CLNRM_HISTORY", history.to_str().expect("utf-8")),
+                ("CLNRM_CONFIG", config.to_str().expect("utf-8")),
+                ("CLNRM_AI_URL", ""),
+                ("CLNRM_AI_TIMEOUT", ""),
+                ("CLNRM_AI_BUDGET", ""),
+            ],
+        )
+    };
+    let from_file = with_ai(&format!(
+        "url = \"{}\"\ntimeout = \"20s\"\nbudget = \"20s\"\n",
+        server.url
+    ));
+    assert_eq!(from_file.code, Some(0), "{}", from_file.both());
+    assert_eq!(
+        line(&from_file),
+        "clnrm: order: cached LLM advice (qwen2.5:0.5b-instruct) merged with the statistical plan",
+        "{}",
+        from_file.both()
+    );
+    // a bad value in the table: statistics only, naming the file, its line and what was expected
+    let bad_line = project.lines().count() + 4; // a blank line, `[ai]`, `url`, then `budget`
+    let bad = with_ai(&format!("url = \"{}\"\nbudget = \"soon\"\n", server.url));
+    assert_eq!(bad.code, Some(0), "{}", bad.both());
+    assert_eq!(
+        line(&bad),
+        format!(
+            "clnrm: order: statistics only ({}:{bad_line}: [ai] budget = `soon`: expected a positive duration such as \"800ms\" or \"2s\")",
+            config.display()
+        ),
+        "{}",
+        bad.both()
+    );
+
     // no LLM configured: nothing said, nothing asked
     let plain = harness_fixture(
         &["basic::sync_"],

@@ -77,8 +77,11 @@ impl AiArgs {
         if self.no_ai {
             return Ok(None);
         }
-        let mut config =
-            clnrm::ai::parse_ai_env(|k| std::env::var(k).ok()).map_err(clnrm::Error::from)?;
+        // `CLNRM_AI_*`, else the `[ai]` table of the project's clnrm.toml.
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        let settings = clnrm::ai::config::with_project_file(&cwd, |k| std::env::var(k).ok())
+            .map_err(clnrm::Error::from)?;
+        let mut config = clnrm::ai::parse_ai_env(settings).map_err(clnrm::Error::from)?;
         if let Some(service) = service {
             service.apply(&mut config);
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clnrm::history::{PLAN_RUNS, SUITES_TARGET};
-use clnrm::plan::{Partition, RunOrder};
+use clnrm::plan::{Objective, Partition, RunOrder};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{
     RunOptions, SuiteSpec, load_suite, run_suites, select_loaded_suites, suites_changed_since_green,
@@ -39,6 +39,11 @@ pub(crate) struct RunArgs {
     /// the order given.
     #[arg(long, value_name = "ORDER", default_value_t = RunOrder::Planned)]
     order: RunOrder,
+    /// What the planned order serves: `time` (the shortest wait for the first failure: chance
+    /// to fail per expected second), `failures` (likeliest failures first, whatever they cost)
+    /// or `balanced`.
+    #[arg(long, value_name = "OBJECTIVE", default_value_t = Objective::Time)]
+    objective: Objective,
     /// Show a live status area (running suites, counts, elapsed) redrawn in place on stderr.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     progress: ProgressMode,
@@ -63,6 +68,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         &changed,
         &records,
         args.order,
+        args.objective,
         args.partition,
         args.jobs,
     )

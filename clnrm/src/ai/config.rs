@@ -1,6 +1,12 @@
-//! Advisor configuration and its pure parser from `CLNRM_AI_*` values.
+//! Advisor configuration and its pure parser from `CLNRM_AI_*` values, which may also come from
+//! the `[ai]` table of the project's `clnrm.toml` ([`with_project_file`]; the environment wins).
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
 
 use super::error::AiError;
 
@@ -103,6 +109,130 @@ pub fn parse_ai_env(lookup: impl Fn(&str) -> Option<String>) -> Result<AiConfig,
         })?;
     }
     Ok(config)
+}
+
+/// `[ai]` of `clnrm.toml`: the settings of the `CLNRM_AI_*` variables under short names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AiTable {
+    url: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    backend: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    budget: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    ai: Option<AiTable>,
+}
+
+/// A lookup of `CLNRM_AI_*` values: `env`'s (when set and not empty), else those of the `[ai]`
+/// table of the project's `clnrm.toml` found from `dir` ([`crate::config::project_config_path`]):
+///
+/// ```toml
+/// [ai]
+/// url = "http://localhost:11434"   # CLNRM_AI_URL
+/// model = "qwen2.5:0.5b-instruct"  # CLNRM_AI_MODEL
+/// backend = "auto"                 # CLNRM_AI_BACKEND
+/// timeout = "30s"                  # CLNRM_AI_TIMEOUT
+/// budget = "800ms"                 # CLNRM_AI_BUDGET (the harness's wait for fresh advice)
+/// ```
+///
+/// Every value of the table is checked here: an invalid one, an unknown key or a file that is
+/// not TOML is [`AiError::ConfigFile`] naming the file and line. No file, or no `[ai]` table,
+/// leaves `env` alone.
+pub fn with_project_file(
+    dir: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<impl Fn(&str) -> Option<String>, AiError> {
+    let file = match crate::config::project_config_path(dir, &env) {
+        Some(path) => project_values(&path)?,
+        None => BTreeMap::new(),
+    };
+    Ok(move |key: &str| {
+        env(key)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| file.get(key).cloned())
+    })
+}
+
+/// The `[ai]` values of the configuration file at `path`, by variable name.
+fn project_values(path: &Path) -> Result<BTreeMap<&'static str, String>, AiError> {
+    let fail = |line: usize, message: String| AiError::ConfigFile {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(1, format!("cannot read the configuration file: {e}")))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(1, |span| crate::config::line_of(&text, span.start));
+        fail(line, e.message().to_owned())
+    })?;
+    let Some(table) = file.ai else {
+        return Ok(BTreeMap::new());
+    };
+    let mut out = BTreeMap::new();
+    let mut take = |key: &str,
+                    var: &'static str,
+                    value: Option<Spanned<String>>,
+                    valid: &dyn Fn(&str) -> bool,
+                    expected: &str|
+     -> Result<(), AiError> {
+        let Some(value) = value else {
+            return Ok(());
+        };
+        let line = crate::config::line_of(&text, value.span().start);
+        let value = value.into_inner();
+        if !valid(&value) {
+            return Err(fail(
+                line,
+                format!("[ai] {key} = `{value}`: expected {expected}"),
+            ));
+        }
+        out.insert(var, value);
+        Ok(())
+    };
+    take(
+        "url",
+        ENV_URL,
+        table.url,
+        &|v| normalize_base_url(v).is_some(),
+        "an http:// or https:// URL such as http://localhost:11434",
+    )?;
+    take(
+        "model",
+        ENV_MODEL,
+        table.model,
+        &|v| !v.trim().is_empty(),
+        "a model name such as qwen2.5:0.5b-instruct",
+    )?;
+    take(
+        "backend",
+        ENV_BACKEND,
+        table.backend,
+        &|v| parse_backend(v).is_some(),
+        "one of auto, ollama, openai",
+    )?;
+    take(
+        "timeout",
+        ENV_TIMEOUT,
+        table.timeout,
+        &|v| parse_timeout(v).is_some(),
+        "a positive duration such as \"30s\", \"1500ms\" or \"2m\"",
+    )?;
+    take(
+        "budget",
+        super::run_advice::ENV_BUDGET,
+        table.budget,
+        &|v| parse_timeout(v).is_some(),
+        "a positive duration such as \"800ms\" or \"2s\"",
+    )?;
+    Ok(out)
 }
 
 /// `auto` | `ollama` | `openai` (case-insensitive).
@@ -222,5 +352,80 @@ mod tests {
             err.to_string(),
             "invalid CLNRM_AI_BACKEND value `gpt`: expected one of auto, ollama, openai"
         );
+    }
+
+    fn project(name: &str, config: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("clnrm-ai-config-{name}-{}", std::process::id()));
+        let nested = dir.join("crate").join("src");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(dir.join("clnrm.toml"), config).unwrap();
+        nested
+    }
+
+    #[test]
+    fn the_project_file_fills_in_what_the_environment_leaves_unset() {
+        let dir = project(
+            "fill",
+            "[images]\nredis = \"r:7\"\n\n[ai]\nurl = \"http://10.0.0.9:8080/v1\"\nmodel = \"m1\"\nbudget = \"2s\"\ntimeout = \"45s\"\nbackend = \"openai\"\n",
+        );
+        let lookup = with_project_file(
+            &dir,
+            env(&[("CLNRM_AI_MODEL", "from-env"), ("CLNRM_AI_URL", " ")]),
+        )
+        .unwrap();
+        let config = parse_ai_env(&lookup).unwrap();
+        assert_eq!(
+            config.base_url, "http://10.0.0.9:8080",
+            "the file's url (the variable is blank)"
+        );
+        assert_eq!(
+            config.model.as_deref(),
+            Some("from-env"),
+            "the variable wins"
+        );
+        assert_eq!(config.timeout, Duration::from_secs(45));
+        assert_eq!(config.backend, BackendChoice::OpenAi);
+        assert_eq!(
+            lookup(super::super::run_advice::ENV_BUDGET).as_deref(),
+            Some("2s")
+        );
+        // no [ai] table, no file: the environment alone
+        let plain = project("plain", "[images]\n");
+        assert_eq!(with_project_file(&plain, env(&[])).unwrap()(ENV_URL), None);
+        let _ = std::fs::remove_dir_all(dir.ancestors().nth(2).unwrap());
+        let _ = std::fs::remove_dir_all(plain.ancestors().nth(2).unwrap());
+    }
+
+    #[test]
+    fn a_bad_project_value_or_key_names_the_file_line_and_what_is_expected() {
+        let dir = project("bad", "[ai]\nmodel = \"m\"\ntimeout = \"soon\"\n");
+        let file = dir.ancestors().nth(2).unwrap().join("clnrm.toml");
+        let err = with_project_file(&dir, env(&[])).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: [ai] timeout = `soon`: expected a positive duration such as \"30s\", \"1500ms\" or \"2m\"",
+                file.display()
+            )
+        );
+        std::fs::write(&file, "[ai]\nurl = \"http://x\"\nmodle = \"m\"\n").unwrap();
+        let err = with_project_file(&dir, env(&[])).err().unwrap().to_string();
+        assert!(
+            err.starts_with(&format!("{}:3: unknown field `modle`", file.display())),
+            "{err}"
+        );
+        // CLNRM_CONFIG names another file
+        let other = file.with_file_name("other.toml");
+        std::fs::write(&other, "[ai]\nurl = \"ftp://x\"\n").unwrap();
+        let err = with_project_file(&dir, env(&[("CLNRM_CONFIG", other.to_str().unwrap())]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:2: [ai] url = `ftp://x`", other.display())),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir.ancestors().nth(2).unwrap());
     }
 }

@@ -18,6 +18,16 @@ pub enum AiError {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// The `[ai]` table of `clnrm.toml` is invalid.
+    #[error("{}:{line}: {message}", path.display())]
+    ConfigFile {
+        /// The configuration file.
+        path: std::path::PathBuf,
+        /// 1-based line of the offending value (1 for a file that cannot be read).
+        line: usize,
+        /// What was wrong and what was expected.
+        message: String,
+    },
     /// The TCP connection was refused.
     #[error("connection refused at {url}")]
     ConnectionRefused {

@@ -77,11 +77,9 @@ impl ImageMap {
     /// then applies the environment `vars` (pass `std::env::vars()`).
     pub fn load(dir: &Path, vars: impl IntoIterator<Item = (String, String)>) -> Result<ImageMap> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let explicit = vars
-            .iter()
-            .find(|(k, _)| k == "CLNRM_CONFIG")
-            .map(|(_, v)| PathBuf::from(v));
-        let path = explicit.or_else(|| find_config(dir));
+        let path = crate::config::project_config_path(dir, |key| {
+            vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        });
         let mut map = match &path {
             Some(path) => Self::from_file(path)?,
             None => ImageMap::default(),
@@ -177,13 +175,6 @@ pub(crate) fn env_key(repo: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The nearest `clnrm.toml` from `dir` upwards.
-fn find_config(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .map(|d| d.join("clnrm.toml"))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::runner::TestRun;
 use crate::__macro_support::TestDef;
 use crate::history::{HistoryStore, PLAN_RUNS, default_history_path};
-use crate::plan::{Partition, PlanError, RunOrder, TestCandidate, TestHistoryRecord};
+use crate::plan::{Objective, Partition, PlanError, RunOrder, TestCandidate, TestHistoryRecord};
 use crate::report::{RunRecord, TestRecord};
 
 /// Where to write reports, from `--json PATH` / `--junit PATH` (taken out of the arguments
@@ -25,6 +25,7 @@ pub(crate) struct Outputs {
 pub(crate) struct Choice {
     pub(crate) partition: Option<Partition>,
     pub(crate) order: RunOrder,
+    pub(crate) objective: Objective,
 }
 
 /// Splits clnrm's own flags from libtest's. Flags win over the environment; a bad partition or
@@ -37,6 +38,7 @@ pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Cho
     };
     let mut partition = env("CLNRM_PARTITION");
     let mut order = env("CLNRM_ORDER");
+    let mut objective = env("CLNRM_OBJECTIVE");
     let mut rest = Vec::new();
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
@@ -57,6 +59,7 @@ pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Cho
                 partition = Some(value(inline, &mut iter).unwrap_or_default());
             }
             "--order" => order = Some(value(inline, &mut iter).unwrap_or_default()),
+            "--objective" => objective = Some(value(inline, &mut iter).unwrap_or_default()),
             _ => rest.push(arg),
         }
     }
@@ -65,6 +68,11 @@ pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Cho
         order: order
             .as_deref()
             .map(RunOrder::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        objective: objective
+            .as_deref()
+            .map(Objective::parse)
             .transpose()?
             .unwrap_or_default(),
     };
@@ -134,12 +142,26 @@ pub(crate) fn select_tests(
     if order == RunOrder::Planned && !records.is_empty() {
         mark_changed_sources(&mut candidates, defs, manifest_dir, &records);
     }
-    let selection =
-        crate::plan::select(&candidates, &records, order, choice.partition, 1).or_else(|e| {
-            // History the planner cannot read must not decide shards: plan without it.
-            eprintln!("clnrm: warning: history not used for the plan: {e}");
-            crate::plan::select(&candidates, &[], order, choice.partition, 1)
-        });
+    let selection = crate::plan::select(
+        &candidates,
+        &records,
+        order,
+        choice.objective,
+        choice.partition,
+        1,
+    )
+    .or_else(|e| {
+        // History the planner cannot read must not decide shards: plan without it.
+        eprintln!("clnrm: warning: history not used for the plan: {e}");
+        crate::plan::select(
+            &candidates,
+            &[],
+            order,
+            choice.objective,
+            choice.partition,
+            1,
+        )
+    });
     let Ok(selection) = selection else {
         return Vec::new();
     };
@@ -163,8 +185,16 @@ fn advised_run(
     let env = |k: &str| std::env::var(k).ok();
     let names: Vec<String> = run.iter().map(|&i| candidates[i].name.clone()).collect();
     let history_path = default_history_path(manifest_dir, env);
+    // `CLNRM_AI_*`, else the `[ai]` table of the project's clnrm.toml.
+    let settings = match crate::ai::config::with_project_file(manifest_dir, env) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("clnrm: order: statistics only ({e})");
+            return run;
+        }
+    };
     let Some(consultation) =
-        crate::ai::run_advice::consult_for_run(names, records, &history_path, env)
+        crate::ai::run_advice::consult_for_run(names, records, &history_path, settings)
     else {
         return run;
     };
@@ -356,6 +386,7 @@ mod tests {
         let planned = Choice {
             partition: None,
             order: RunOrder::Planned,
+            objective: Objective::default(),
         };
         let mut defs = vec![
             def("a_same", "pkg/tests/same.rs"),
@@ -403,6 +434,8 @@ mod tests {
             "--partition",
             "2/3",
             "--order=file",
+            "--objective",
+            "Failures",
             "--exact",
             "a::b",
         ]))
@@ -412,6 +445,11 @@ mod tests {
         assert_eq!(outputs.junit, Some(PathBuf::from("j.xml")));
         assert_eq!(choice.partition, Some(Partition::new(2, 3).unwrap()));
         assert_eq!(choice.order, RunOrder::File);
+        assert_eq!(choice.objective, Objective::Failures);
+        let err = split_args(strings(&["bin", "--objective=fast"]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("fast"), "{err}");
     }
 
     #[test]

@@ -98,9 +98,9 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Parses `failures`, `time` or `balanced`.
+    /// Parses `failures`, `time` or `balanced` (case-insensitive).
     pub fn parse(text: &str) -> Result<Self, PlanError> {
-        match text {
+        match text.trim().to_ascii_lowercase().as_str() {
             "failures" => Ok(Objective::Failures),
             "time" => Ok(Objective::Time),
             "balanced" => Ok(Objective::Balanced),
@@ -108,6 +108,23 @@ impl Objective {
                 given: text.to_string(),
             }),
         }
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Objective::Failures => "failures",
+            Objective::Time => "time",
+            Objective::Balanced => "balanced",
+        })
+    }
+}
+
+impl std::str::FromStr for Objective {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
     }
 }
 

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::error::PlanError;
-use super::model::{PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome};
+use super::model::{
+    Objective, PlanInput, PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome,
+};
 use super::planner::{TestPlan, plan};
 use super::shard::Partition;
 
@@ -67,7 +69,8 @@ pub struct Selection {
     pub plan: TestPlan,
 }
 
-/// Orders `tests` (given in file order) by `order` and keeps shard `partition` of them.
+/// Orders `tests` (given in file order) by `order` (a planned order serving `objective`) and
+/// keeps shard `partition` of them.
 ///
 /// Every candidate lands in exactly one of [`Selection::run`] and [`Selection::other_shards`].
 /// `threads` only shapes the predicted lanes in [`Selection::plan`].
@@ -75,6 +78,7 @@ pub fn select(
     tests: &[TestCandidate],
     history: &[TestHistoryRecord],
     order: RunOrder,
+    objective: Objective,
     partition: Option<Partition>,
     threads: usize,
 ) -> Result<Selection, PlanError> {
@@ -84,7 +88,10 @@ pub fn select(
         service_startup_secs: BTreeMap::new(),
         threads: threads.max(1),
         partition,
-        config: PlannerConfig::default(),
+        config: PlannerConfig {
+            objective,
+            ..PlannerConfig::default()
+        },
     })?;
     let index: HashMap<&str, usize> = tests
         .iter()
@@ -118,10 +125,19 @@ pub fn select_suites(
     suites: &[&str],
     scenario_history: &[TestHistoryRecord],
     order: RunOrder,
+    objective: Objective,
     partition: Option<Partition>,
     threads: usize,
 ) -> Result<Selection, PlanError> {
-    select_suites_changed(suites, &[], scenario_history, order, partition, threads)
+    select_suites_changed(
+        suites,
+        &[],
+        scenario_history,
+        order,
+        objective,
+        partition,
+        threads,
+    )
 }
 
 /// [`select_suites`] knowing whether each suite's file changed since its last green run:
@@ -131,6 +147,7 @@ pub fn select_suites_changed(
     source_changed: &[Option<bool>],
     scenario_history: &[TestHistoryRecord],
     order: RunOrder,
+    objective: Objective,
     partition: Option<Partition>,
     threads: usize,
 ) -> Result<Selection, PlanError> {
@@ -149,7 +166,7 @@ pub fn select_suites_changed(
         })
         .collect();
     let history = suite_history(suites, scenario_history);
-    select(&tests, &history, order, partition, threads)
+    select(&tests, &history, order, objective, partition, threads)
 }
 
 /// The history of `suites` from their scenarios' (`suite::scenario`, [`group_history`]); a
@@ -254,8 +271,24 @@ mod tests {
         let mut sizes = Vec::new();
         for k in 1..=3 {
             let partition = Partition::new(k, 3).unwrap();
-            let s = select(&tests, &[], RunOrder::File, Some(partition), 1).unwrap();
-            let again = select(&tests, &[], RunOrder::File, Some(partition), 1).unwrap();
+            let s = select(
+                &tests,
+                &[],
+                RunOrder::File,
+                Objective::default(),
+                Some(partition),
+                1,
+            )
+            .unwrap();
+            let again = select(
+                &tests,
+                &[],
+                RunOrder::File,
+                Objective::default(),
+                Some(partition),
+                1,
+            )
+            .unwrap();
             assert_eq!(s, again, "the same input gives the same shard");
             assert_eq!(s.run.len() + s.other_shards.len(), tests.len());
             for &i in &s.run {
@@ -281,7 +314,15 @@ mod tests {
             record("s3", 1, 1.0, TestOutcome::Passed),
         ];
         let first = Partition::new(1, 2).unwrap();
-        let s = select(&tests, &history, RunOrder::File, Some(first), 1).unwrap();
+        let s = select(
+            &tests,
+            &history,
+            RunOrder::File,
+            Objective::default(),
+            Some(first),
+            1,
+        )
+        .unwrap();
         assert_eq!(names(&tests, &s.run), ["long"]);
         assert_eq!(names(&tests, &s.other_shards), ["s1", "s2", "s3"]);
     }
@@ -294,10 +335,26 @@ mod tests {
             record("b", 1, 1.0, TestOutcome::Passed),
             record("c", 1, 1.0, TestOutcome::Failed),
         ];
-        let planned = select(&tests, &history, RunOrder::Planned, None, 2).unwrap();
+        let planned = select(
+            &tests,
+            &history,
+            RunOrder::Planned,
+            Objective::default(),
+            None,
+            2,
+        )
+        .unwrap();
         assert_eq!(names(&tests, &planned.run)[0], "c");
         assert!(planned.other_shards.is_empty());
-        let file = select(&tests, &history, RunOrder::File, None, 2).unwrap();
+        let file = select(
+            &tests,
+            &history,
+            RunOrder::File,
+            Objective::default(),
+            None,
+            2,
+        )
+        .unwrap();
         assert_eq!(names(&tests, &file.run), ["a", "b", "c"]);
     }
 
@@ -310,14 +367,30 @@ mod tests {
             record("unknown::x", 1, 1.0, TestOutcome::Failed),
         ];
         let suites = ["api", "db", "new"];
-        let s = select_suites(&suites, &history, RunOrder::Planned, None, 1).unwrap();
+        let s = select_suites(
+            &suites,
+            &history,
+            RunOrder::Planned,
+            Objective::default(),
+            None,
+            1,
+        )
+        .unwrap();
         let order: Vec<&str> = s.run.iter().map(|&i| suites[i]).collect();
         assert_eq!(
             order[0], "db",
             "the suite with a failing scenario runs first"
         );
         assert_eq!(s.run.len(), 3);
-        let dup = select_suites(&["a", "a"], &[], RunOrder::File, None, 1).unwrap();
+        let dup = select_suites(
+            &["a", "a"],
+            &[],
+            RunOrder::File,
+            Objective::default(),
+            None,
+            1,
+        )
+        .unwrap();
         assert_eq!(dup.run, [0, 1], "a repeated suite name is no error");
     }
 
@@ -329,8 +402,16 @@ mod tests {
         ];
         let suites = ["alpha", "beta"];
         let changed = [Some(false), Some(true)];
-        let s =
-            select_suites_changed(&suites, &changed, &history, RunOrder::Planned, None, 1).unwrap();
+        let s = select_suites_changed(
+            &suites,
+            &changed,
+            &history,
+            RunOrder::Planned,
+            Objective::default(),
+            None,
+            1,
+        )
+        .unwrap();
         let order: Vec<&str> = s.run.iter().map(|&i| suites[i]).collect();
         assert_eq!(order, ["beta", "alpha"]);
         let beta = s.plan.tests.iter().find(|t| t.name == "beta").unwrap();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::spec::SuiteSpec;
 use crate::plan::{
-    Partition, PlanError, RunOrder, Selection, TestHistoryRecord, select_suites_changed,
+    Objective, Partition, PlanError, RunOrder, Selection, TestHistoryRecord, select_suites_changed,
     suite_history,
 };
 
@@ -40,6 +40,7 @@ pub fn select_loaded_suites(
     changed: &[Option<bool>],
     scenario_history: &[TestHistoryRecord],
     order: RunOrder,
+    objective: Objective,
     partition: Option<Partition>,
     threads: usize,
 ) -> Result<(Vec<(PathBuf, SuiteSpec)>, Selection), PlanError> {
@@ -47,8 +48,15 @@ pub fn select_loaded_suites(
         .iter()
         .map(|(_, s)| s.name.get_ref().as_str())
         .collect();
-    let selection =
-        select_suites_changed(&names, changed, scenario_history, order, partition, threads)?;
+    let selection = select_suites_changed(
+        &names,
+        changed,
+        scenario_history,
+        order,
+        objective,
+        partition,
+        threads,
+    )?;
     let mut slots: Vec<Option<(PathBuf, SuiteSpec)>> = suites.into_iter().map(Some).collect();
     let ordered = selection
         .run

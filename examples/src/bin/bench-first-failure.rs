@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clnrm::history::{HistoryStore, PLAN_RUNS, SUITES_TARGET};
-use clnrm::plan::{RunOrder, TestHistoryRecord, select_suites};
+use clnrm::plan::{Objective, RunOrder, TestHistoryRecord, select_suites};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{RunOptions, SuiteSpec, discover_suites, load_suite, run_suites};
 use clnrm::{Registry, RunConfig};
@@ -117,7 +117,7 @@ fn ordered(
         .iter()
         .map(|(_, s)| s.name.get_ref().as_str())
         .collect();
-    let selection = select_suites(&names, history, order, None, jobs)?;
+    let selection = select_suites(&names, history, order, Objective::default(), None, jobs)?;
     Ok(selection.run.iter().map(|&i| suites[i].clone()).collect())
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use crate::ai::AiConfig;
 use crate::ai::run_advice::{advice_key, advisor_input, consult};
 use crate::plan::{
-    PlannerConfig, RunOrder, TestCandidate, TestPlan, reorder_plan, select, select_suites_changed,
-    shard,
+    Objective, PlannerConfig, RunOrder, TestCandidate, TestPlan, reorder_plan, select,
+    select_suites_changed, shard,
 };
 
 /// One shard of the plan.
@@ -76,7 +76,14 @@ pub fn optimize_with_advice(
                 ..TestCandidate::new(name)
             })
             .collect();
-        select(&tests, &units.history, RunOrder::Planned, None, threads)?
+        select(
+            &tests,
+            &units.history,
+            RunOrder::Planned,
+            Objective::default(),
+            None,
+            threads,
+        )?
     } else {
         let names: Vec<&str> = units.suites.iter().map(String::as_str).collect();
         let changed = units.changed_of(&names);
@@ -85,6 +92,7 @@ pub fn optimize_with_advice(
             &changed,
             &units.history,
             RunOrder::Planned,
+            Objective::default(),
             None,
             threads,
         )?

@@ -14,7 +14,7 @@ use crate::Result;
 use crate::ai::AiConfig;
 use crate::docker::RunConfig;
 use crate::history::HistoryStore;
-use crate::plan::{Partition, RunOrder};
+use crate::plan::{Objective, Partition, RunOrder};
 use crate::report::{RunEvent, RunRecord};
 use crate::suite::{RunOptions, SuiteSpec, run_suites, select_loaded_suites};
 
@@ -90,6 +90,7 @@ pub async fn orchestrate(
         &units.changed_of(&names),
         &units.history,
         RunOrder::Planned,
+        Objective::default(),
         partition,
         options.jobs.max(1),
     )?;
