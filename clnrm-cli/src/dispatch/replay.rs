@@ -188,10 +188,14 @@ fn write_protocol(out: &mut impl Write, report: &ProtocolReport) -> io::Result<(
 }
 
 fn write_timing(out: &mut impl Write, timing: &PlannerTiming) -> io::Result<()> {
+    let cpu = timing
+        .median_cpu_ms()
+        .map(|ms| format!(", CPU median {ms:.1} ms"))
+        .unwrap_or_default();
     writeln!(
         out,
         "planner on {} tests / {} history rows / {} threads: median {:.1} ms (min {:.1}, max {:.1}) \
-         over {} runs; predicted wall {:.1} s",
+         over {} runs{cpu}; predicted wall {:.1} s",
         timing.tests,
         timing.history_rows,
         timing.threads,

@@ -44,10 +44,13 @@ pub fn estimate(
 ) -> Result<Vec<TestEstimate>, PlanError> {
     config.validate()?;
     for (index, record) in history.iter().enumerate() {
-        check_seconds(
-            &format!("duration of history record {index} (`{}`)", record.test),
-            record.duration_secs,
-        )?;
+        // The message is only built for a bad value: this loop sees every history row.
+        if !(record.duration_secs.is_finite() && record.duration_secs >= 0.0) {
+            check_seconds(
+                &format!("duration of history record {index} (`{}`)", record.test),
+                record.duration_secs,
+            )?;
+        }
     }
     for (service, secs) in service_startup_secs {
         check_seconds(&format!("start-up estimate of service `{service}`"), *secs)?;
@@ -75,21 +78,23 @@ pub fn estimate(
             .collect();
         runs.insert(name, seen);
     }
-    // Every test's runs, oldest first, teach the model what follows each verdict pattern.
-    // Sorted by name so the sums, and so the plan, do not depend on hash order.
-    let mut oldest_first: Vec<(&str, Vec<&TestHistoryRecord>)> = runs
+    // Every test's runs teach the model what follows each verdict pattern. Taken by name so
+    // the sums, and so the plan, do not depend on hash order.
+    let mut by_name: Vec<(&str, &[&TestHistoryRecord])> = runs
         .iter()
-        .map(|(name, seen)| (*name, seen.iter().rev().copied().collect()))
+        .map(|(name, seen)| (*name, seen.as_slice()))
         .collect();
-    oldest_first.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let model = PatternModel::learn(oldest_first.iter().map(|(_, s)| s.as_slice()), config);
+    by_name.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let model = PatternModel::learn(by_name.iter().map(|(_, s)| *s), config);
 
-    // Default duration for unseen tests: the median of the known tests' medians.
-    let mut medians: Vec<f64> = runs
-        .values()
-        .filter(|r| !r.is_empty())
-        .map(|r| median_duration(r, config.duration_window_runs))
+    // Each test's median duration, once.
+    let durations: HashMap<&str, f64> = runs
+        .iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(name, r)| (*name, median_duration(r, config.duration_window_runs)))
         .collect();
+    // Default duration for unseen tests: the median of the known tests' medians.
+    let mut medians: Vec<f64> = durations.values().copied().collect();
     let default_duration = if medians.is_empty() {
         config.default_duration_secs
     } else {
@@ -132,7 +137,7 @@ pub fn estimate(
         } else {
             let stats = history_stats(seen, &model, config);
             reasons.extend(stats.reasons);
-            let d = median_duration(seen, config.duration_window_runs);
+            let d = durations[test.name.as_str()];
             reasons.push(format!(
                 "median duration {} over last {} runs",
                 fmt_secs(d),

@@ -19,8 +19,13 @@ pub fn priority_cmp(a: &TestEstimate, b: &TestEstimate) -> Ordering {
 /// Indices into `estimates` in run order.
 pub fn prioritise(estimates: &[TestEstimate]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..estimates.len()).collect();
-    order.sort_by(|&a, &b| priority_cmp(&estimates[a], &estimates[b]).then(a.cmp(&b)));
+    sort_by_priority(&mut order, estimates);
     order
+}
+
+/// Sorts `indices` into `estimates` in run order.
+pub(crate) fn sort_by_priority(indices: &mut [usize], estimates: &[TestEstimate]) {
+    indices.sort_by(|&a, &b| priority_cmp(&estimates[a], &estimates[b]).then(a.cmp(&b)));
 }
 
 #[cfg(test)]

@@ -73,17 +73,17 @@ fn is_bad(outcome: TestOutcome) -> bool {
 }
 
 impl PatternModel {
-    /// Learns from every test's runs, each given oldest first (skipped runs left out).
+    /// Learns from every test's runs, each given newest first (skipped runs left out).
     pub(crate) fn learn<'a>(
-        oldest_first_per_test: impl Iterator<Item = &'a [&'a TestHistoryRecord]>,
+        newest_first_per_test: impl Iterator<Item = &'a [&'a TestHistoryRecord]>,
         config: &PlannerConfig,
     ) -> Self {
         let depth = config.pattern_runs.min(MAX_PATTERN_RUNS);
         let mut counts = vec![(0.0, 0.0); (1usize << (depth + 1)) - 1];
         let (mut failures, mut runs) = (0.0, 0.0);
-        for seq in oldest_first_per_test {
+        for seq in newest_first_per_test {
             let mut bits = 0u32; // bit 0 = the previous run
-            for (j, record) in seq.iter().enumerate() {
+            for (j, record) in seq.iter().rev().enumerate() {
                 let weight = record
                     .outcome
                     .failure_weight(config.flaky_outcome_weight)
@@ -174,8 +174,9 @@ mod tests {
             .map(|r| rec("s", r, if r >= 3 { Failed } else { Passed }))
             .collect();
         let clean: Vec<TestHistoryRecord> = (1..=10).map(|r| rec("c", r, Passed)).collect();
+        // newest first, as the model takes them
         let (s, c): (Vec<&TestHistoryRecord>, Vec<&TestHistoryRecord>) =
-            (sticky.iter().collect(), clean.iter().collect());
+            (sticky.iter().rev().collect(), clean.iter().rev().collect());
         let config = PlannerConfig::default();
         let model = PatternModel::learn([s.as_slice(), c.as_slice()].into_iter(), &config);
         let after_fail = model.probability(Pattern { len: 1, bits: 1 }).0;

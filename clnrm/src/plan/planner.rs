@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::error::PlanError;
 use super::estimate::{TestEstimate, estimate};
 use super::model::PlanInput;
-use super::order::prioritise;
-use super::schedule::{Lane, LaneJob, simulate_lanes};
+use super::order::sort_by_priority;
+use super::schedule::{Lane, LaneJob, simulate_lanes, simulate_wall_secs};
 use super::shard::{Partition, shard};
 
 /// One test in the plan, in run order.
@@ -110,12 +110,8 @@ pub fn plan(input: &PlanInput) -> Result<TestPlan, PlanError> {
         }
     };
 
-    let selected_estimates: Vec<TestEstimate> =
-        selected.iter().map(|&i| estimates[i].clone()).collect();
-    let run_order: Vec<usize> = prioritise(&selected_estimates)
-        .into_iter()
-        .map(|j| selected[j])
-        .collect();
+    let mut run_order = selected.clone();
+    sort_by_priority(&mut run_order, &estimates);
 
     let jobs = |order: &[usize]| -> Vec<LaneJob<'_>> {
         order
@@ -130,8 +126,11 @@ pub fn plan(input: &PlanInput) -> Result<TestPlan, PlanError> {
     let startup = &input.service_startup_secs;
     let default_startup = input.config.default_service_startup_secs;
     let layout = simulate_lanes(&jobs(&run_order), input.threads, startup, default_startup);
-    let file_order = simulate_lanes(&jobs(&selected), input.threads, startup, default_startup);
+    let file_order_wall_secs =
+        simulate_wall_secs(&jobs(&selected), input.threads, startup, default_startup);
 
+    // Each selected estimate moves into its planned test (no copy of the reasons).
+    let mut estimates: Vec<Option<TestEstimate>> = estimates.into_iter().map(Some).collect();
     let tests = run_order
         .iter()
         .zip(&layout.scheduled)
@@ -143,7 +142,7 @@ pub fn plan(input: &PlanInput) -> Result<TestPlan, PlanError> {
             lane: slot.lane,
             predicted_start_secs: slot.start_secs,
             predicted_end_secs: slot.end_secs,
-            estimate: estimates[i].clone(),
+            estimate: estimates[i].take().expect("every test is planned once"),
         })
         .collect();
 
@@ -153,7 +152,7 @@ pub fn plan(input: &PlanInput) -> Result<TestPlan, PlanError> {
         tests,
         lanes: layout.lanes,
         predicted_wall_secs: layout.wall_secs,
-        file_order_wall_secs: file_order.wall_secs,
+        file_order_wall_secs,
         shards,
     })
 }

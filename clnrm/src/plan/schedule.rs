@@ -78,43 +78,24 @@ pub fn simulate_lanes(
             finish_secs: 0.0,
         })
         .collect();
-    let mut ready_at: HashMap<&str, f64> = HashMap::new();
+    let placements = place(
+        jobs,
+        threads,
+        service_startup_secs,
+        default_startup_secs,
+        |lane, service| lanes[lane].services_started.push(service.to_string()),
+    );
     let mut scheduled = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let lane = lanes
-            .iter()
-            .min_by(|a, b| {
-                a.finish_secs
-                    .total_cmp(&b.finish_secs)
-                    .then(a.index.cmp(&b.index))
-            })
-            .map(|l| l.index)
-            .unwrap_or(0);
-        let free = lanes[lane].finish_secs;
-        let mut start = free;
-        let mut services: Vec<&str> = job.services.iter().map(String::as_str).collect();
-        services.sort_unstable();
-        services.dedup();
-        for service in services {
-            let ready = *ready_at.entry(service).or_insert_with(|| {
-                lanes[lane].services_started.push(service.to_string());
-                free + service_startup_secs
-                    .get(service)
-                    .copied()
-                    .unwrap_or(default_startup_secs)
-            });
-            start = start.max(ready);
-        }
-        let end = start + job.duration_secs;
-        let l = &mut lanes[lane];
+    for (job, p) in jobs.iter().zip(&placements) {
+        let l = &mut lanes[p.lane];
         l.tests.push(job.name.to_string());
         l.busy_secs += job.duration_secs;
-        l.finish_secs = end;
+        l.finish_secs = p.end;
         scheduled.push(ScheduledTest {
-            lane,
-            start_secs: start,
-            end_secs: end,
-            service_wait_secs: start - free,
+            lane: p.lane,
+            start_secs: p.start,
+            end_secs: p.end,
+            service_wait_secs: p.start - p.free,
         });
     }
     let wall_secs = lanes.iter().map(|l| l.finish_secs).fold(0.0, f64::max);
@@ -123,6 +104,81 @@ pub fn simulate_lanes(
         scheduled,
         wall_secs,
     }
+}
+
+/// The wall time [`simulate_lanes`] predicts, without building the layout.
+pub fn simulate_wall_secs(
+    jobs: &[LaneJob<'_>],
+    threads: usize,
+    service_startup_secs: &BTreeMap<String, f64>,
+    default_startup_secs: f64,
+) -> f64 {
+    place(
+        jobs,
+        threads.max(1),
+        service_startup_secs,
+        default_startup_secs,
+        |_, _| {},
+    )
+    .iter()
+    .map(|p| p.end)
+    .fold(0.0, f64::max)
+}
+
+/// Where one job goes: its lane, when the lane was free, its start and end.
+struct Placement {
+    lane: usize,
+    free: f64,
+    start: f64,
+    end: f64,
+}
+
+/// The list scheduling itself: each job, in order, to the lane free first (lowest index on
+/// ties); `started(lane, service)` is told when a job starts a service.
+fn place<'a>(
+    jobs: &[LaneJob<'a>],
+    threads: usize,
+    service_startup_secs: &BTreeMap<String, f64>,
+    default_startup_secs: f64,
+    mut started: impl FnMut(usize, &'a str),
+) -> Vec<Placement> {
+    let mut finish = vec![0.0f64; threads];
+    let mut ready_at: HashMap<&str, f64> = HashMap::new();
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut services: Vec<&str> = Vec::new();
+    for job in jobs {
+        let mut lane = 0;
+        for (i, f) in finish.iter().enumerate() {
+            if f.total_cmp(&finish[lane]).is_lt() {
+                lane = i;
+            }
+        }
+        let free = finish[lane];
+        let mut start = free;
+        services.clear();
+        services.extend(job.services.iter().map(String::as_str));
+        services.sort_unstable();
+        services.dedup();
+        for &service in &services {
+            let ready = *ready_at.entry(service).or_insert_with(|| {
+                started(lane, service);
+                free + service_startup_secs
+                    .get(service)
+                    .copied()
+                    .unwrap_or(default_startup_secs)
+            });
+            start = start.max(ready);
+        }
+        let end = start + job.duration_secs;
+        finish[lane] = end;
+        out.push(Placement {
+            lane,
+            free,
+            start,
+            end,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

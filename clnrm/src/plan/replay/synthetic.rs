@@ -97,6 +97,10 @@ pub struct PlannerTiming {
     pub threads: usize,
     /// Wall-clock milliseconds of each run, ascending.
     pub runs_ms: Vec<f64>,
+    /// CPU milliseconds of the planning thread in each run, ascending (empty where the system
+    /// does not say): on a shared machine the wall clock also counts waiting for a core.
+    #[serde(default)]
+    pub cpu_ms: Vec<f64>,
     /// The plan's predicted wall time, seconds (the same on every run).
     pub predicted_wall_secs: f64,
 }
@@ -105,6 +109,11 @@ impl PlannerTiming {
     /// Median run, milliseconds (the lower middle one for an even count).
     pub fn median_ms(&self) -> f64 {
         self.runs_ms[(self.runs_ms.len() - 1) / 2]
+    }
+
+    /// Median CPU time of a run, milliseconds, when measured.
+    pub fn median_cpu_ms(&self) -> Option<f64> {
+        (!self.cpu_ms.is_empty()).then(|| self.cpu_ms[(self.cpu_ms.len() - 1) / 2])
     }
 
     /// Fastest run, milliseconds.
@@ -127,20 +136,36 @@ pub fn time_planner(
 ) -> Result<PlannerTiming, PlanError> {
     let input = synthetic_plan_input(tests, history_rows, 42);
     let mut runs_ms = Vec::with_capacity(runs.max(1));
+    let mut cpu_ms = Vec::with_capacity(runs.max(1));
     let mut predicted_wall_secs = 0.0;
     for _ in 0..runs.max(1) {
+        let cpu_before = thread_cpu_time();
         let started = Instant::now();
         predicted_wall_secs = plan(&input)?.predicted_wall_secs;
         runs_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        if let (Some(before), Some(after)) = (cpu_before, thread_cpu_time()) {
+            cpu_ms.push(after.saturating_sub(before).as_secs_f64() * 1000.0);
+        }
     }
     runs_ms.sort_by(f64::total_cmp);
+    cpu_ms.sort_by(f64::total_cmp);
     Ok(PlannerTiming {
         tests,
         history_rows,
         threads: input.threads,
         runs_ms,
+        cpu_ms,
         predicted_wall_secs,
     })
+}
+
+/// CPU time this thread has run so far (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Option<std::time::Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(std::time::Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
 }
 
 /// The shape of a [`synthetic_history`].
@@ -283,6 +308,8 @@ mod tests {
         );
         let timing = time_planner(50, 200, 3).unwrap();
         assert_eq!(timing.runs_ms.len(), 3);
+        assert_eq!(timing.cpu_ms.len(), 3, "Linux says the thread's CPU time");
+        assert!(timing.median_cpu_ms().unwrap() > 0.0);
         assert!(timing.min_ms() <= timing.median_ms() && timing.median_ms() <= timing.max_ms());
         assert!(timing.predicted_wall_secs > 0.0);
         assert_eq!(time_planner(10, 0, 0).unwrap().runs_ms.len(), 1);
