@@ -65,6 +65,9 @@ struct Round {
     exit: Option<i32>,
     containers: usize,
     networks: usize,
+    /// For each container left: its name, state and creation time against the exit, and the
+    /// round's transcript (to find where a survivor comes from).
+    leftovers: Vec<String>,
 }
 
 impl Round {
@@ -89,13 +92,23 @@ async fn soak(
         child.signal(signal);
         let t0 = Instant::now();
         let exit = child.wait_exit(Duration::from_secs(60));
+        let exited_at = std::time::SystemTime::now();
+        let left = containers_owned_by(pid).await;
+        let mut leftovers = Vec::new();
+        for id in &left {
+            leftovers.push(describe_leftover(id, exited_at).await);
+        }
+        if !left.is_empty() {
+            leftovers.push(format!("transcript:\n{}", child.transcript()));
+        }
         let round = Round {
             signal,
             after: *after,
             took: t0.elapsed(),
             exit,
-            containers: containers_owned_by(pid).await.len(),
+            containers: left.len(),
             networks: networks_owned_by(pid).await.len(),
+            leftovers,
         };
         eprintln!(
             "{what}: SIG{} after {:.2} s: exit {:?} {:.2} s later, {} container(s) and {} \
@@ -114,10 +127,43 @@ async fn soak(
         assert_eq!(
             (round.exit, round.containers, round.networks),
             (Some(round.expected_exit()), 0, 0),
-            "{what}: every interruption exits 128 + signal and leaves nothing: {rounds:#?}"
+            "{what}: every interruption exits 128 + signal and leaves nothing: {rounds:#?}\n\
+             what was left:\n{}",
+            round.leftovers.join("\n")
         );
     }
     rounds
+}
+
+/// A container left by an interrupted process: name, state, and when Docker created it
+/// relative to the process's exit (after it: a creation request still in flight at exit).
+async fn describe_leftover(id: &str, exited_at: std::time::SystemTime) -> String {
+    let docker = clnrm::docker::connect().await.expect("docker reachable");
+    match docker.inspect_container(id, None).await {
+        Ok(c) => {
+            let exited_ns = exited_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i128);
+            let created = c.created.map_or_else(
+                || "creation time unknown".to_owned(),
+                |t| {
+                    let ms = (t.unix_timestamp_nanos() - exited_ns) / 1_000_000;
+                    format!("created {ms} ms after the exit (negative: before)")
+                },
+            );
+            let state = c.state.as_ref();
+            format!(
+                "{} {:?}: status {:?}, dead {:?}, running {:?}, {created}, labels {:?}",
+                &id[..12.min(id.len())],
+                c.name,
+                state.and_then(|s| s.status),
+                state.and_then(|s| s.dead),
+                state.and_then(|s| s.running),
+                c.config.and_then(|c| c.labels),
+            )
+        }
+        Err(e) => format!("{id}: gone by the time it was inspected ({e})"),
+    }
 }
 
 /// The checks every interrupted round shares: no invented failure, the interruption said, and the
