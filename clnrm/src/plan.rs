@@ -35,7 +35,7 @@ pub use model::{
 };
 pub use order::{prioritise, priority_cmp};
 pub use planner::{PlannedTest, ShardSummary, TestPlan, plan, reorder_plan};
-pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes};
+pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes, simulate_wall_secs};
 pub use select::{
     RunOrder, Selection, group_history, select, select_suites, select_suites_changed, suite_history,
 };
