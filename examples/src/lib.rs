@@ -18,8 +18,10 @@
 //!
 //! The pieces: [`validate`] (pure URL and code checks, code generation), [`shortener`] (the
 //! service over Postgres and Redis), [`error`]; and [`visits`], a Redis visit counter whose
-//! retry logic `tests/chaos.rs` tests with injected faults.
+//! retry logic `tests/chaos.rs` tests with injected faults. [`bench`] is what the benchmark
+//! binaries share.
 
+pub mod bench;
 pub mod error;
 pub mod shortener;
 pub mod validate;

@@ -88,4 +88,26 @@ async fn migration_is_idempotent(ctx: clnrm::TestContext) -> clnrm::Result<()> {
     common::migration_is_idempotent(&ctx.url("db")?, &ctx.url("cache")?).await
 }
 
+/// A seeded bug for `bench-first-failure harness` (declared last, so file order meets it last):
+/// it expects a code that was never stored to resolve. Ignored in normal runs; the benchmark
+/// runs it with `--include-ignored`.
+#[clnrm::test(
+    services(db = postgres(migrations = "migrations"), cache = redis),
+    ignore = "seeded failure for bench-first-failure"
+)]
+async fn seeded_failure_resolves_a_code_never_stored(ctx: clnrm::TestContext) -> clnrm::Result<()> {
+    let app = clnrm_examples::Shortener::connect(&ctx.url("db")?, &ctx.url("cache")?)
+        .await
+        .map_err(clnrm::Error::other)?;
+    let resolved = app
+        .resolve("never-stored")
+        .await
+        .map_err(clnrm::Error::other)?;
+    assert!(
+        resolved.is_some(),
+        "seeded failure: `never-stored` resolved to {resolved:?}"
+    );
+    Ok(())
+}
+
 clnrm::main!();
