@@ -7,6 +7,7 @@ mod cleanup;
 mod compat;
 mod harness;
 mod interrupt;
+mod isolation_hooks;
 mod llm;
 mod marketplace;
 mod marketplace_docker;

@@ -174,7 +174,8 @@ fn service(
     let mut isolation = match decl.plugin {
         "postgres" => Isolation::Database,
         "redis" => Isolation::LogicalDb,
-        _ => Isolation::None,
+        // A declarative plugin with `[isolation]` hooks: a namespace per test; others as they are.
+        _ => Isolation::Hooks { required: false },
     };
     let mut migrations = None;
     let mut key_parts = vec![format!("plugin={}", decl.plugin)];
@@ -225,11 +226,15 @@ fn service(
                     ("postgres", "database") => Isolation::Database,
                     ("postgres", "schema") => Isolation::Schema,
                     ("redis", "database" | "db") => Isolation::LogicalDb,
+                    (plugin, "namespace") if plugin != "postgres" && plugin != "redis" => {
+                        Isolation::Hooks { required: true }
+                    }
                     (_, "none") => Isolation::None,
                     (plugin, other) => {
                         return Err(format!(
                             "isolation `{other}` is not available for `{plugin}`: postgres takes \
-                             \"database\" or \"schema\", redis \"database\", any plugin \"none\""
+                             \"database\" or \"schema\", redis \"database\", a plugin with [isolation] \
+                             hooks \"namespace\", any plugin \"none\""
                         ));
                     }
                 }
