@@ -6,6 +6,7 @@ mod chaos;
 mod cleanup;
 mod compat;
 mod harness;
+mod image_pins;
 mod interrupt;
 mod isolation_hooks;
 mod llm;
