@@ -20,12 +20,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A scratch project (the repository's image redirects) where `mariadb` 1.1.0, with its
-/// `[isolation]` hooks, is published into a fresh folder index and installed from it.
-fn market_with_hooked_mariadb(test: &str) -> Market {
+/// A scratch project (the repository's image redirects) where official plugin `name` 1.1.0,
+/// with its `[isolation]` hooks, is published into a fresh folder index and installed from it.
+fn market_with_hooked(test: &str, name: &str) -> Market {
     let m = Market::new(test);
     std::fs::copy(repo().join("clnrm.toml"), m.path("clnrm.toml")).unwrap();
-    let plugin = repo().join("marketplace/plugins/mariadb");
+    let plugin = repo().join("marketplace/plugins").join(name);
     m.ok(&[
         "marketplace",
         "publish",
@@ -40,13 +40,13 @@ fn market_with_hooked_mariadb(test: &str) -> Market {
     let out = m.ok(&[
         "marketplace",
         "install",
-        "mariadb",
+        name,
         "--index",
         "idx",
         "--root-key",
         "root.pub",
     ]);
-    assert!(out.contains("mariadb 1.1.0"), "{out}");
+    assert!(out.contains(&format!("{name} 1.1.0")), "{out}");
     m
 }
 
@@ -72,7 +72,7 @@ fn databases(container: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_tests_get_their_own_database_and_it_is_dropped_after() {
-    let m = market_with_hooked_mariadb("hooks-harness");
+    let m = market_with_hooked("hooks-harness", "mariadb");
     let meet = m.path("meet");
     std::fs::create_dir_all(&meet).unwrap();
     // A stand-in for nextest: two test processes of one run, at once, sharing one mariadb
@@ -133,7 +133,7 @@ async fn two_concurrent_tests_get_their_own_database_and_it_is_dropped_after() {
 
 #[test]
 fn isolated_suite_scenarios_get_their_own_database() {
-    let m = market_with_hooked_mariadb("hooks-suite");
+    let m = market_with_hooked("hooks-suite", "mariadb");
     let step = |who: &str| {
         format!(
             r#"[[scenarios.steps]]
@@ -167,6 +167,38 @@ name = "two"
     let (code, out, err) = m.run(&["run", "items.clnrm.toml"]);
     assert!(
         code == Some(0) && out.contains("PASS hooked/one") && out.contains("PASS hooked/two"),
+        "{out}{err}"
+    );
+    let _ = std::fs::remove_dir_all(&m.dir);
+}
+
+#[test]
+fn isolated_rabbitmq_scenarios_get_their_own_vhost() {
+    let m = market_with_hooked("hooks-rabbitmq", "rabbitmq");
+    let scenario = |name: &str| {
+        format!(
+            r#"[[scenarios]]
+name = "{name}"
+[[scenarios.steps]]
+name = "own vhost"
+run = ["sh", "-c", "rabbitmqctl -q list_permissions -p \"$CLNRM_MQ_NAMESPACE\"; echo \"url=$CLNRM_MQ_URL\""]
+service = "mq"
+expect.stdout.regex = ["guest\t\\.\\*\t\\.\\*\t\\.\\*", "url=amqp://guest:guest@mq:5672/clnrm_[a-z0-9_]+\n$"]
+"#
+        )
+    };
+    std::fs::write(
+        m.path("mq.clnrm.toml"),
+        format!(
+            "version = 1\n[suite]\nname = \"mq\"\n[services.mq]\nplugin = \"rabbitmq\"\nisolation = \"namespace\"\n{}{}",
+            scenario("one"),
+            scenario("two")
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = m.run(&["run", "mq.clnrm.toml"]);
+    assert!(
+        code == Some(0) && out.contains("PASS mq/one") && out.contains("PASS mq/two"),
         "{out}{err}"
     );
     let _ = std::fs::remove_dir_all(&m.dir);
