@@ -239,6 +239,19 @@ drop = {drop}
         ),
     );
     dir.write(
+        "plugins/plain/plugin.toml",
+        r#"schema = 1
+[plugin]
+name = "plain"
+version = "0.1.0"
+description = "a container without isolation hooks"
+clnrm = ">=0.1"
+[service]
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+"#,
+    );
+    dir.write(
         "plugins/leaky/plugin.toml",
         &plugin(
             "leaky",
@@ -320,6 +333,35 @@ expect.stdout.contains = "made"
     assert!(
         said.contains("cleanup problem: service `box`: the [isolation] drop hook of plugin `leaky` for namespace `clnrm_")
             && said.contains("exited with code 4: cannot drop clnrm_"),
+        "{said}"
+    );
+}
+
+#[test]
+fn namespace_isolation_on_a_plugin_without_hooks_is_an_error_not_ignored() {
+    let dir = project_with_hook_plugins("hooks-plain");
+    dir.write(
+        "plain.clnrm.toml",
+        r#"version = 1
+[suite]
+name = "plain"
+[services.box]
+plugin = "plain"
+isolation = "namespace"
+[[scenarios]]
+name = "never runs"
+[[scenarios.steps]]
+name = "true"
+run = ["true"]
+service = "box"
+"#,
+    );
+    let (code, said) = clnrm_run(&dir.0, "plain.clnrm.toml");
+    assert_eq!(code, Some(3), "{said}");
+    assert!(
+        said.contains(
+            "service `box`: `isolation = \"namespace\"` needs a plugin with [isolation] hooks; `plain` has none"
+        ),
         "{said}"
     );
 }

@@ -333,6 +333,35 @@ mod tests {
     }
 
     #[test]
+    fn declarative_plugins_default_to_their_hooks_and_namespace_is_refused_on_builtins() {
+        const NAMESPACE: &[Opt] = &[Opt {
+            key: "isolation",
+            value: OptValue::Str("namespace"),
+        }];
+        const NONE: &[Opt] = &[Opt {
+            key: "isolation",
+            value: OptValue::Str("none"),
+        }];
+        assert_eq!(
+            declared("mariadb", &[]).unwrap().isolation,
+            Isolation::Hooks { required: false }
+        );
+        assert_eq!(
+            declared("mariadb", NAMESPACE).unwrap().isolation,
+            Isolation::Hooks { required: true }
+        );
+        assert_eq!(
+            declared("mariadb", NONE).unwrap().isolation,
+            Isolation::None
+        );
+        assert!(
+            declared("postgres", NAMESPACE)
+                .unwrap_err()
+                .contains("a plugin with [isolation] hooks \"namespace\"")
+        );
+    }
+
+    #[test]
     fn model_options_reach_the_spec_and_only_the_plugins_that_take_them() {
         const MODEL: &[Opt] = &[Opt {
             key: "model",
