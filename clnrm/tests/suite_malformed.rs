@@ -538,7 +538,19 @@ name = "a"
 run = ["true"]
 service = "p"
 "#,
-            "13:13: error: unknown isolation \"table\" in service \"p\"; expected \"database\", \"schema\" or \"none\"",
+            "13:13: error: unknown isolation \"table\" in service \"p\"; expected \"database\", \"schema\", \"namespace\" or \"none\"",
+        ),
+        base(
+            "namespace_isolation_on_postgres_is_reported",
+            r#"[services.p]
+plugin = "postgres"
+isolation = "namespace"
+[[steps]]
+name = "a"
+run = ["true"]
+service = "p"
+"#,
+            "13:13: error: `isolation = \"namespace\"` is for plugins with [isolation] hooks; service \"p\" uses plugin \"postgres\" (postgres takes \"database\" or \"schema\", redis \"database\")",
         ),
         base(
             "isolation_with_scope_test_is_a_warning",

@@ -23,6 +23,13 @@ pub(crate) async fn run() -> Result<(), CliError> {
             m.description
         );
     }
+    for m in registry.metadata() {
+        if let Some(image) = &m.default_image
+            && let Some(note) = clnrm::docker::pin_note(image, &images.resolve(image))
+        {
+            println!("{}: {note}", m.name);
+        }
+    }
     let rules = images.rules();
     if !rules.is_empty() {
         let from = images

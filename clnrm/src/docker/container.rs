@@ -326,6 +326,10 @@ pub(crate) async fn start_container(
     let started_at = Instant::now();
     let deadline = started_at + recipe.startup_timeout;
     let image = env.images().resolve(&recipe.image);
+    if let Some(note) = super::images::pin_note(&recipe.image, &image) {
+        // The user's explicit redirect wins over the recipe's digest; that is said, never hidden.
+        tracing::warn!(service = %recipe.service, "{note}");
+    }
     let start_error = |source: Box<dyn std::error::Error + Send + Sync>| {
         Error::Service(ServiceError::Start {
             service: recipe.service.clone(),
@@ -458,13 +462,14 @@ fn build_request(
     recipe: &ContainerRecipe,
     image: &str,
 ) -> std::result::Result<testcontainers::ContainerRequest<GenericImage>, String> {
-    if image.contains('@') {
-        return Err(format!(
-            "image `{image}`: digest references are not supported; use repo:tag"
-        ));
-    }
+    // A digest pin goes to Docker as `repo:tag@sha256:...`: Docker uses (or pulls and checks)
+    // exactly that content, never whatever the tag points at now.
     let (repo, tag) = split_reference(image);
-    let mut generic = GenericImage::new(repo, tag.unwrap_or("latest"));
+    let tag = match super::images::digest_of(image) {
+        Some(digest) => format!("{}@{digest}", tag.unwrap_or("latest")),
+        None => tag.unwrap_or("latest").to_owned(),
+    };
+    let mut generic = GenericImage::new(repo.to_owned(), tag);
     for port in &recipe.ports {
         generic = generic.with_exposed_port(ContainerPort::Tcp(*port));
     }

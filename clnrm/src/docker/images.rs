@@ -141,6 +141,26 @@ impl ImageMap {
     }
 }
 
+/// The `sha256:<hex>` digest `image` is pinned to (`repo:tag@sha256:...`), if any.
+pub(crate) fn digest_of(image: &str) -> Option<&str> {
+    image
+        .split_once('@')
+        .map(|(_, digest)| digest)
+        .filter(|d| d.starts_with("sha256:"))
+}
+
+/// What to say when a pinned `wanted` image runs as another image `running` (a redirect by
+/// `clnrm.toml` `[images]` or `CLNRM_IMAGE_*`): the redirect wins, and the pin is not verified.
+pub fn pin_note(wanted: &str, running: &str) -> Option<String> {
+    let digest = digest_of(wanted)?;
+    (digest_of(running) != Some(digest)).then(|| {
+        format!(
+            "image `{wanted}` is pinned to {digest}, but an image redirect (clnrm.toml [images] or \
+             CLNRM_IMAGE_*) runs `{running}` instead: the redirect wins, the pin is not verified"
+        )
+    })
+}
+
 /// Splits `repo[:tag]` (a registry host may carry a port: `localhost:5000/x:1`).
 pub(crate) fn split_reference(image: &str) -> (&str, Option<&str>) {
     let image = image.split('@').next().unwrap_or(image);
@@ -186,6 +206,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_pin_is_kept_unless_redirected_and_a_redirect_is_said() {
+        let pinned = format!("mariadb:10.11@sha256:{}", "ab".repeat(32));
+        let map = ImageMap::default().redirect("postgres", "local/pg:15");
+        assert_eq!(map.resolve(&pinned), pinned);
+        assert_eq!(pin_note(&pinned, &map.resolve(&pinned)), None);
+        let map = map.redirect("mariadb", "local/mariadb:10.11");
+        let running = map.resolve(&pinned);
+        assert_eq!(running, "local/mariadb:10.11");
+        let note = pin_note(&pinned, &running).unwrap();
+        assert!(note.contains("the pin is not verified"), "{note}");
+        assert_eq!(pin_note("mariadb:10.11", "local/mariadb:10.11"), None);
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl SharedServices {
             Isolation::LogicalDb => {
                 let _ = shared.redis().await;
             }
-            Isolation::None => {}
+            Isolation::Hooks { .. } | Isolation::None => {}
         }
     }
 
@@ -367,6 +367,8 @@ struct SharedRecord {
     ports: std::collections::BTreeMap<u16, u16>,
     url: Option<String>,
     credentials: Option<(String, String, Option<String>)>,
+    #[serde(default)]
+    hooks: Option<crate::isolation::hooks::NamespaceHooks>,
 }
 
 impl SharedRecord {
@@ -382,6 +384,7 @@ impl SharedRecord {
             credentials: handle
                 .credentials()
                 .map(|c| (c.user.clone(), c.password.clone(), c.database.clone())),
+            hooks: handle.namespace_hooks().map(|h| (*h).clone()),
         }
     }
 
@@ -406,6 +409,7 @@ impl SharedRecord {
             }),
             docker,
         )
+        .with_namespace_hooks(self.hooks)
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::pool::SharedServices;
+use crate::isolation::hooks::HookLease;
 use crate::isolation::postgres::PgLease;
 use crate::isolation::redis::RedisDbs;
 use crate::service::{ServiceHandle, ServiceSpec, Services};
@@ -29,6 +30,13 @@ pub enum Isolation {
     Schema,
     /// Redis: a logical database of its own, flushed after.
     LogicalDb,
+    /// A declarative plugin's `[isolation]` hooks: a namespace of its own, made by the `create`
+    /// hook, removed by the `drop` hook. `required`: a plugin without hooks is an error (the
+    /// user asked for `isolation = "namespace"`); otherwise such a plugin is used as it is.
+    Hooks {
+        /// Whether the user asked for it (an error when the plugin has no hooks).
+        required: bool,
+    },
     /// Nothing: the service as it is.
     None,
 }
@@ -59,6 +67,8 @@ pub enum Namespace {
     Schema(String),
     /// A Redis logical database of its own (the number).
     RedisDb(u32),
+    /// A namespace a plugin's `[isolation] create` hook made (the name).
+    Named(String),
 }
 
 /// One service as an attempt sees it.
@@ -87,6 +97,7 @@ pub struct ServiceWait {
 enum Lease {
     Pg(PgLease),
     Redis(Arc<RedisDbs>, u32),
+    Hooks(HookLease),
 }
 
 /// What an attempt holds: its services by local name, its leases, its own containers.
@@ -105,6 +116,7 @@ impl Prepared {
                 match lease {
                     Lease::Pg(lease) => lease.release().await,
                     Lease::Redis(dbs, db) => dbs.release(db).await,
+                    Lease::Hooks(lease) => lease.release().await,
                 }
             });
         }
@@ -150,21 +162,46 @@ pub(crate) async fn prepare(
                 .map_err(|e| format!("{e:?}"))
         };
         let services = started.await?;
+        let start = clock.elapsed();
+        let mut failure = None;
         for handle in services.iter() {
+            let isolation = fresh
+                .iter()
+                .find(|n| n.local == handle.name())
+                .map_or(Isolation::None, |n| n.isolation);
+            // A fresh container has nothing to share, but a plugin whose URL names a namespace
+            // still needs one for it to mean anything.
+            let (url, namespace) = match hook_lease(handle, isolation).await {
+                Ok(Some(lease)) => {
+                    let url = lease.url().or_else(|| handle.url().map(str::to_owned));
+                    let namespace = Namespace::Named(lease.name.clone());
+                    prepared.leases.push(Lease::Hooks(lease));
+                    (url, Some(namespace))
+                }
+                Ok(None) => (handle.url().map(str::to_owned), None),
+                Err(e) => {
+                    failure.get_or_insert(format!("service `{}`: {e}", handle.name()));
+                    continue;
+                }
+            };
             prepared.services.insert(
                 handle.name().to_owned(),
                 PreparedService {
                     handle: handle.clone(),
-                    url: handle.url().map(str::to_owned),
-                    namespace: None,
+                    url,
+                    namespace,
                     waited: ServiceWait {
-                        start: clock.elapsed(),
-                        isolation: std::time::Duration::ZERO,
+                        start,
+                        isolation: clock.elapsed() - start,
                     },
                 },
             );
         }
         prepared.own = Some(services);
+        if let Some(failure) = failure {
+            prepared.finish(pool).await;
+            return Err(failure);
+        }
     }
     // Shared services at once: a test needing Postgres and Redis waits for the slower, not both.
     let shared: Vec<&ServiceNeed> = needs.iter().filter(|n| n.scope == Scope::Shared).collect();
@@ -220,6 +257,17 @@ async fn borrow(
             leases.push(Lease::Redis(dbs, db));
             (Some(url), Some(Namespace::RedisDb(db)))
         }
+        Isolation::Hooks { .. } => match hook_lease(&instance.handle, need.isolation).await? {
+            Some(lease) => {
+                let url = lease
+                    .url()
+                    .or_else(|| instance.handle.url().map(str::to_owned));
+                let namespace = Namespace::Named(lease.name.clone());
+                leases.push(Lease::Hooks(lease));
+                (url, Some(namespace))
+            }
+            None => (instance.handle.url().map(str::to_owned), None),
+        },
         Isolation::None => (instance.handle.url().map(str::to_owned), None),
     };
     let service = PreparedService {
@@ -232,4 +280,23 @@ async fn borrow(
         },
     };
     Ok((service, leases.pop()))
+}
+
+/// A namespace made by the `[isolation]` hooks of `handle`'s plugin, when `isolation` asks for
+/// one and the plugin has hooks; an error when it was asked for and the plugin has none.
+async fn hook_lease(
+    handle: &ServiceHandle,
+    isolation: Isolation,
+) -> Result<Option<HookLease>, String> {
+    let Isolation::Hooks { required } = isolation else {
+        return Ok(None);
+    };
+    match handle.namespace_hooks() {
+        Some(hooks) => HookLease::create(handle, hooks).await.map(Some),
+        None if required => Err(format!(
+            "`isolation = \"namespace\"` needs a plugin with [isolation] hooks; `{}` has none",
+            handle.plugin()
+        )),
+        None => Ok(None),
+    }
 }

@@ -174,7 +174,8 @@ fn service(
     let mut isolation = match decl.plugin {
         "postgres" => Isolation::Database,
         "redis" => Isolation::LogicalDb,
-        _ => Isolation::None,
+        // A declarative plugin with `[isolation]` hooks: a namespace per test; others as they are.
+        _ => Isolation::Hooks { required: false },
     };
     let mut migrations = None;
     let mut key_parts = vec![format!("plugin={}", decl.plugin)];
@@ -225,11 +226,15 @@ fn service(
                     ("postgres", "database") => Isolation::Database,
                     ("postgres", "schema") => Isolation::Schema,
                     ("redis", "database" | "db") => Isolation::LogicalDb,
+                    (plugin, "namespace") if plugin != "postgres" && plugin != "redis" => {
+                        Isolation::Hooks { required: true }
+                    }
                     (_, "none") => Isolation::None,
                     (plugin, other) => {
                         return Err(format!(
                             "isolation `{other}` is not available for `{plugin}`: postgres takes \
-                             \"database\" or \"schema\", redis \"database\", any plugin \"none\""
+                             \"database\" or \"schema\", redis \"database\", a plugin with [isolation] \
+                             hooks \"namespace\", any plugin \"none\""
                         ));
                     }
                 }
@@ -325,6 +330,35 @@ mod tests {
             options,
         };
         service(&decl, std::path::Path::new("."))
+    }
+
+    #[test]
+    fn declarative_plugins_default_to_their_hooks_and_namespace_is_refused_on_builtins() {
+        const NAMESPACE: &[Opt] = &[Opt {
+            key: "isolation",
+            value: OptValue::Str("namespace"),
+        }];
+        const NONE: &[Opt] = &[Opt {
+            key: "isolation",
+            value: OptValue::Str("none"),
+        }];
+        assert_eq!(
+            declared("mariadb", &[]).unwrap().isolation,
+            Isolation::Hooks { required: false }
+        );
+        assert_eq!(
+            declared("mariadb", NAMESPACE).unwrap().isolation,
+            Isolation::Hooks { required: true }
+        );
+        assert_eq!(
+            declared("mariadb", NONE).unwrap().isolation,
+            Isolation::None
+        );
+        assert!(
+            declared("postgres", NAMESPACE)
+                .unwrap_err()
+                .contains("a plugin with [isolation] hooks \"namespace\"")
+        );
     }
 
     #[test]

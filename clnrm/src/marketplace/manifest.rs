@@ -144,20 +144,24 @@ pub struct ConnectionSection {
     pub url: Spanned<String>,
 }
 
-/// `[isolation]`: argv run with `docker exec` in the plugin's container; `{namespace}` is the
-/// per-test name.
+/// `[isolation]`: argv run with `docker exec` in the plugin's container when a test (or an
+/// isolated scenario) starts and ends; `{namespace}` is the per-test name, and `{user}`,
+/// `{password}`, `{database}` the credentials, filled argument by argument (no shell unless the
+/// argv calls one).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct IsolationSection {
     /// Creates the namespace.
-    pub create: Vec<String>,
+    pub create: Spanned<Vec<String>>,
     /// Drops it.
-    pub drop: Vec<String>,
+    pub drop: Spanned<Vec<String>>,
 }
 
 /// What `{...}` placeholders a template may use.
-const ENV_PLACEHOLDERS: &[&str] = &["user", "password", "database"];
-const URL_PLACEHOLDERS: &[&str] = &["user", "password", "database", "host"];
+const ENV_PLACEHOLDERS: &[&str] = &["user", "password", "database", "namespace"];
+const URL_PLACEHOLDERS: &[&str] = &["user", "password", "database", "host", "namespace"];
+const HOOK_PLACEHOLDERS: &[&str] = &["user", "password", "database", "namespace"];
+const NAMESPACE: &str = "{namespace}";
 
 impl PluginManifest {
     /// The plugin name.
@@ -377,11 +381,21 @@ pub fn validate_manifest(source: &SuiteSource, m: &PluginManifest) -> Vec<Diagno
     for (key, value) in &m.service.env {
         if let Err(why) = check_template(value.get_ref(), ENV_PLACEHOLDERS, &m.service.ports) {
             err(value.span(), format!("env `{key}`: {why}"));
+        } else if value.get_ref().contains(NAMESPACE) && m.isolation.is_none() {
+            err(
+                value.span(),
+                format!("env `{key}` uses `{{namespace}}` but there is no [isolation] table"),
+            );
         }
     }
     if let Some(conn) = &m.connection {
         if let Err(why) = check_template(conn.url.get_ref(), URL_PLACEHOLDERS, &m.service.ports) {
             err(conn.url.span(), format!("connection url: {why}"));
+        } else if conn.url.get_ref().contains(NAMESPACE) && m.isolation.is_none() {
+            err(
+                conn.url.span(),
+                "connection url uses `{namespace}` but there is no [isolation] table".to_owned(),
+            );
         }
         let uses_creds = ["{user}", "{password}", "{database}"]
             .iter()
@@ -406,12 +420,36 @@ pub fn validate_manifest(source: &SuiteSource, m: &PluginManifest) -> Vec<Diagno
         );
     }
     if let Some(iso) = &m.isolation {
-        // Parsed so the format is fixed, but refused until the engine runs the hooks: a recipe
-        // must not promise per-test isolation it would not get.
-        err(
-            iso.span(),
-            "[isolation] hooks are not supported by this clnrm yet; remove the table (tests then share the service)".to_owned(),
-        );
+        for (which, argv) in [
+            ("create", &iso.get_ref().create),
+            ("drop", &iso.get_ref().drop),
+        ] {
+            let text = argv.get_ref().join(" ");
+            let problem = if argv.get_ref().first().is_none_or(|a| a.trim().is_empty()) {
+                Some(format!(
+                    "isolation {which}: expected a command (argv), e.g. [\"sh\", \"-c\", \"...\"]"
+                ))
+            } else if let Err(why) = check_template(&text, HOOK_PLACEHOLDERS, &[]) {
+                Some(format!("isolation {which}: {why}"))
+            } else if !text.contains(NAMESPACE) {
+                Some(format!(
+                    "isolation {which} never names `{{namespace}}`: every test would get the same namespace"
+                ))
+            } else if m.credentials.is_none()
+                && ["{user}", "{password}", "{database}"]
+                    .iter()
+                    .any(|p| text.contains(p))
+            {
+                Some(format!(
+                    "isolation {which} uses credentials but there is no [credentials] table"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                err(argv.span(), problem);
+            }
+        }
     }
     for (name, req) in &m.dependencies {
         if let Err(why) = check_name(name) {
@@ -623,6 +661,83 @@ port = 11211
         );
         assert!(
             msg.contains("plugin.toml:10:1: error: unknown key `host_command` in [service]"),
+            "{msg}"
+        );
+    }
+
+    const HOOKED: &str = r#"[credentials]
+user = "u"
+[connection]
+url = "x://{user}:{password}@{host}:{port:11211}/{namespace}"
+[isolation]
+create = ["tool", "-p{password}", "create", "{namespace}"]
+drop = ["tool", "drop", "{namespace}"]
+"#;
+
+    #[test]
+    fn isolation_hooks_are_accepted_and_name_the_namespace() {
+        let m = parse_manifest(Path::new("plugin.toml"), &format!("{GOOD}{HOOKED}")).unwrap();
+        let iso = m.isolation.unwrap().into_inner();
+        assert_eq!(iso.create.get_ref()[3], "{namespace}");
+        assert_eq!(iso.drop.get_ref().len(), 3);
+    }
+
+    #[test]
+    fn namespace_without_isolation_and_bad_hooks_are_reported_with_positions() {
+        let without = format!("{GOOD}{HOOKED}")
+            .replace("[isolation]", "[other]")
+            .replace("create = [", "# create = [")
+            .replace("drop = [", "# drop = [")
+            .replace("[other]", "");
+        let msg = parse_manifest(Path::new("p/plugin.toml"), &without)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(
+                "p/plugin.toml:15:7: error: connection url uses `{namespace}` but there is no [isolation] table"
+            ),
+            "{msg}"
+        );
+        let env = GOOD.replace(
+            "ports = [11211]",
+            "ports = [11211]\nenv = { DB = \"{namespace}\" }",
+        );
+        let msg = parse_manifest(Path::new("plugin.toml"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("plugin.toml:10:14: error: env `DB` uses `{namespace}` but there is no [isolation] table"),
+            "{msg}"
+        );
+        let bad = format!("{GOOD}{HOOKED}")
+            .replace(
+                "\"create\", \"{namespace}\"]",
+                "\"create\", \"{nmespace}\"]",
+            )
+            .replace(
+                "[\"tool\", \"drop\", \"{namespace}\"]",
+                "[\"tool\", \"drop\"]",
+            );
+        let msg = parse_manifest(Path::new("plugin.toml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(
+                "plugin.toml:17:10: error: isolation create: unknown placeholder `{nmespace}`"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("plugin.toml:18:8: error: isolation drop never names `{namespace}`"),
+            "{msg}"
+        );
+        let empty = format!("{GOOD}{HOOKED}")
+            .replace("drop = [\"tool\", \"drop\", \"{namespace}\"]", "drop = []");
+        let msg = parse_manifest(Path::new("plugin.toml"), &empty)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("plugin.toml:18:8: error: isolation drop: expected a command (argv)"),
             "{msg}"
         );
     }

@@ -10,12 +10,15 @@ use async_trait::async_trait;
 
 use crate::docker::{Readiness, RunEnv, start_container};
 use crate::error::Result;
+use crate::isolation::hooks::NamespaceHooks;
 use crate::marketplace::manifest::render_template;
 use crate::marketplace::{Lockfile, PluginManifest, load_manifest, lockfile, store};
 use crate::service::{
     Credentials, HealthStatus, PluginMetadata, PluginSource, ServiceHandle, ServicePlugin,
     ServiceSpec,
 };
+
+const NAMESPACE: &str = "{namespace}";
 
 /// A plugin made from a `plugin.toml`.
 #[derive(Debug, Clone)]
@@ -69,10 +72,12 @@ impl ServicePlugin for ManifestPlugin {
             values.insert("password", c.password.clone());
             values.insert("database", c.database.clone().unwrap_or_default());
         }
+        // Entries naming `{namespace}` wait for a lease (see `NamespaceHooks::env`).
         let mut environment: BTreeMap<String, String> = m
             .service
             .env
             .iter()
+            .filter(|(_, v)| !v.get_ref().contains(NAMESPACE))
             .map(|(k, v)| (k.clone(), render_template(v.get_ref(), &values, |_| None)))
             .collect();
         environment.extend(spec.env.clone());
@@ -117,13 +122,25 @@ impl ServicePlugin for ManifestPlugin {
             .connection
             .as_ref()
             .map(|c| render_template(c.url.get_ref(), &values, |p| endpoint.port(p)));
-        Ok(ServiceHandle::new(
-            &spec.name,
-            m.name(),
-            container,
-            url,
-            credentials,
-        ))
+        // Without a lease (`isolation = "none"`, a suite service without `isolation`), the URL
+        // names no namespace: `{namespace}` is left empty.
+        let hooks = m.isolation.as_ref().map(|iso| NamespaceHooks {
+            plugin: m.name().to_owned(),
+            create: iso.get_ref().create.get_ref().clone(),
+            drop: iso.get_ref().drop.get_ref().clone(),
+            url: m.connection.as_ref().map(|c| c.url.get_ref().clone()),
+            env: m
+                .service
+                .env
+                .iter()
+                .filter(|(_, v)| v.get_ref().contains(NAMESPACE))
+                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                .collect(),
+        });
+        Ok(
+            ServiceHandle::new(&spec.name, m.name(), container, url, credentials)
+                .with_namespace_hooks(hooks),
+        )
     }
 
     async fn health_check(&self, handle: &ServiceHandle) -> HealthStatus {

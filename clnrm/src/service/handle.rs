@@ -68,6 +68,8 @@ struct Inner {
     /// another process started ([`ServiceHandle::adopt`]).
     container: Mutex<Option<StartedContainer>>,
     stopped: std::sync::atomic::AtomicBool,
+    /// A declarative plugin's `[isolation]` hooks, when it has them.
+    hooks: std::sync::OnceLock<Arc<crate::isolation::hooks::NamespaceHooks>>,
 }
 
 impl fmt::Debug for ServiceHandle {
@@ -140,6 +142,7 @@ impl ServiceHandle {
                 docker,
                 container: Mutex::new(None),
                 stopped: std::sync::atomic::AtomicBool::new(false),
+                hooks: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -219,6 +222,22 @@ impl ServiceHandle {
     /// The connection URL real clients take (`postgres://user:pass@127.0.0.1:49153/db`).
     pub fn url(&self) -> Option<&str> {
         self.inner.url.as_deref()
+    }
+
+    /// With the `[isolation]` hooks its plugin makes per-test namespaces with.
+    pub(crate) fn with_namespace_hooks(
+        self,
+        hooks: Option<crate::isolation::hooks::NamespaceHooks>,
+    ) -> Self {
+        if let Some(hooks) = hooks {
+            let _ = self.inner.hooks.set(Arc::new(hooks));
+        }
+        self
+    }
+
+    /// The `[isolation]` hooks of its plugin, when it has them.
+    pub(crate) fn namespace_hooks(&self) -> Option<Arc<crate::isolation::hooks::NamespaceHooks>> {
+        self.inner.hooks.get().cloned()
     }
 
     /// The URL with the password replaced by `***`, for logs and reports.

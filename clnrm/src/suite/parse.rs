@@ -845,11 +845,14 @@ impl Walker<'_> {
                 match isolation.get_ref().as_str() {
                     "database" => service.isolation = Some(Spanned::new(span, Isolation::Database)),
                     "schema" => service.isolation = Some(Spanned::new(span, Isolation::Schema)),
+                    "namespace" => {
+                        service.isolation = Some(Spanned::new(span, Isolation::Namespace));
+                    }
                     "none" => service.isolation = Some(Spanned::new(span, Isolation::None)),
                     other => self.sink.error(
                         span,
                         format!(
-                            "unknown isolation \"{other}\" in {what}; expected \"database\", \"schema\" or \"none\""
+                            "unknown isolation \"{other}\" in {what}; expected \"database\", \"schema\", \"namespace\" or \"none\""
                         ),
                     ),
                 }

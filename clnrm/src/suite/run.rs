@@ -443,6 +443,7 @@ fn service_needs(
                 (Some(SuiteIsolation::Database), "postgres") => Isolation::Database,
                 (Some(SuiteIsolation::Schema), "postgres") => Isolation::Schema,
                 (Some(SuiteIsolation::Database), "redis") => Isolation::LogicalDb,
+                (Some(SuiteIsolation::Namespace), _) => Isolation::Hooks { required: true },
                 _ => Isolation::None,
             };
             ServiceNeed {
@@ -683,6 +684,9 @@ fn scenario_env(
             Some(Namespace::Database(db)) => env.push((format!("{var}_DATABASE"), db.clone())),
             Some(Namespace::Schema(schema)) => env.push((format!("{var}_SCHEMA"), schema.clone())),
             Some(Namespace::RedisDb(db)) => env.push((format!("{var}_DB"), db.to_string())),
+            Some(Namespace::Named(namespace)) => {
+                env.push((format!("{var}_NAMESPACE"), namespace.clone()));
+            }
             None => {}
         }
     }
@@ -716,6 +720,17 @@ fn network_url(url: &str, handle: &ServiceHandle, alias: &str) -> String {
     };
     let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
     format!("{scheme}://{userinfo}{alias}:{container_port}{tail}")
+}
+
+/// For a command in the own container of a service isolated by `[isolation]` hooks: its
+/// `[service] env` entries that name `{namespace}`, filled with the scenario's namespace.
+fn namespace_env(service: &PreparedService) -> Vec<(String, String)> {
+    match (&service.namespace, service.handle.namespace_hooks()) {
+        (Some(Namespace::Named(namespace)), Some(hooks)) => {
+            crate::isolation::hooks::namespace_env(&service.handle, &hooks, namespace)
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// For a command in an isolated Postgres service's own container: the libpq variables that make
@@ -868,6 +883,7 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             let mut env = ctx.env.clone();
             if let Some(own) = ctx.scenario.get(&service) {
                 env.extend(libpq_env(own));
+                env.extend(namespace_env(own));
             }
             if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace) {
                 env.extend(telemetry.step_env(trace, ctx.suite.suite.service(&service)));

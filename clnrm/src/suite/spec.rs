@@ -144,6 +144,9 @@ pub enum Isolation {
     Database,
     /// Postgres: a schema per scenario, selected through `search_path`.
     Schema,
+    /// A declarative plugin's `[isolation]` hooks: a namespace per scenario, made before it and
+    /// removed after.
+    Namespace,
     /// Nothing: scenarios share the service as it is (the default).
     None,
 }

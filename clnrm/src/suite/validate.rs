@@ -335,6 +335,14 @@ impl Validator<'_> {
                     ),
                 );
             }
+            Some((Isolation::Namespace, span)) if plugin == "postgres" || plugin == "redis" => {
+                self.sink.error(
+                    span,
+                    format!(
+                        "`isolation = \"namespace\"` is for plugins with [isolation] hooks; {what} uses plugin \"{plugin}\" (postgres takes \"database\" or \"schema\", redis \"database\")"
+                    ),
+                );
+            }
             Some((Isolation::Schema, span)) if plugin != "postgres" => self.sink.error(
                 span,
                 format!(
