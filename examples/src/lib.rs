@@ -20,6 +20,8 @@
 //! service over Postgres and Redis), [`error`]; and [`visits`], a Redis visit counter whose
 //! retry logic `tests/chaos.rs` tests with injected faults.
 
+#[doc(hidden)]
+pub mod bench;
 pub mod error;
 pub mod shortener;
 pub mod validate;
