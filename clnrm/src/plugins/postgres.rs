@@ -25,7 +25,8 @@ const READY_LINE: &str = "database system is ready to accept connections";
 /// `synchronous_commit`, `full_page_writes`): test data need not survive a power cut. Unless a
 /// mount or `PGDATA` says otherwise, its data directory is in memory (a tmpfs on
 /// `/var/lib/postgresql`): `initdb` and every template clone copy files, about three times
-/// faster there than on the container's overlay file system.
+/// faster there than on the container's overlay file system. A tmpfs ends with its container's
+/// process: after a kill or restart the server starts from an empty data directory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresPlugin;
 
