@@ -18,9 +18,9 @@
 //!
 //! The pieces: [`validate`] (pure URL and code checks, code generation), [`shortener`] (the
 //! service over Postgres and Redis), [`error`]; and [`visits`], a Redis visit counter whose
-//! retry logic `tests/chaos.rs` tests with injected faults. [`bench`] is what the benchmark
-//! binaries share.
+//! retry logic `tests/chaos.rs` tests with injected faults.
 
+#[doc(hidden)]
 pub mod bench;
 pub mod error;
 pub mod shortener;

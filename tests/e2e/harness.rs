@@ -3,7 +3,7 @@
 //! Every run gets a scratch directory (`FIXTURE_DIR`) and a history of its own, and after every
 //! run no container owned by the fixture's process may be left.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -677,4 +677,56 @@ fn the_json_report_gives_each_tests_wait_per_service() {
             "the parts of the wait fit in it: {test:#}"
         );
     }
+}
+
+#[test]
+fn fifty_tests_on_eight_threads_see_only_their_own_rows_and_keys() {
+    let run = fixture("load", &json_args(&["load::", "--test-threads", "8"]));
+    run.expect_code(0);
+    run.expect_stdout("50 passed; 0 failed");
+    // name database redis_db pg_container redis_container start end
+    let records: Vec<Vec<String>> = run
+        .file("load.log")
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(records.len(), 50, "one record per test: {records:?}");
+    assert!(records.iter().all(|r| r.len() == 7), "{records:?}");
+    let distinct = |field: usize| {
+        records
+            .iter()
+            .map(|r| r[field].as_str())
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    assert_eq!(distinct(1), 50, "every test has a database of its own");
+    assert_eq!(distinct(3), 1, "one Postgres container serves them all");
+    assert_eq!(distinct(4), 1, "one Redis container serves them all");
+    // Tests holding their data at the same time used different logical databases, and at some
+    // moment several held theirs at once (else nothing was proven under load).
+    let interval =
+        |r: &Vec<String>| -> (u128, u128) { (r[5].parse().unwrap(), r[6].parse().unwrap()) };
+    let mut most_at_once = 0;
+    for a in &records {
+        let (start, _) = interval(a);
+        let holding: Vec<&Vec<String>> = records
+            .iter()
+            .filter(|b| {
+                let (s, e) = interval(b);
+                s <= start && start <= e
+            })
+            .collect();
+        most_at_once = most_at_once.max(holding.len());
+        let dbs: HashSet<&str> = holding.iter().map(|b| b[2].as_str()).collect();
+        assert_eq!(
+            dbs.len(),
+            holding.len(),
+            "tests holding data at once shared a logical database: {holding:?}"
+        );
+    }
+    assert!(
+        most_at_once >= 2,
+        "no two of the 50 tests ever held their data at once: nothing was proven under load"
+    );
+    println!("at most {most_at_once} tests held their data at once");
 }

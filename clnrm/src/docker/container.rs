@@ -128,6 +128,8 @@ pub struct ContainerRecipe {
     pub cpus: Option<f64>,
     /// Bind mounts: (host path, container path, read only).
     pub mounts: Vec<(String, String, bool)>,
+    /// Container paths replaced by an empty tmpfs (in memory, counted in the memory limit).
+    pub tmpfs: Vec<String>,
     /// The user to run as; the image's when `None`.
     pub user: Option<String>,
     /// Working directory.
@@ -161,6 +163,7 @@ impl ContainerRecipe {
             memory: None,
             cpus: None,
             mounts: Vec::new(),
+            tmpfs: Vec::new(),
             user: None,
             workdir: None,
             gpus: None,
@@ -524,6 +527,11 @@ fn build_request(
         request = request.with_user(user);
     }
     let (memory, cpus, gpus) = (recipe.memory, recipe.cpus, recipe.gpus);
+    let tmpfs: std::collections::HashMap<String, String> = recipe
+        .tmpfs
+        .iter()
+        .map(|path| (path.clone(), String::new()))
+        .collect();
     // Published on one address (loopback by default), never on every interface: a test's
     // password-less Redis must not be reachable from other machines.
     let bind = super::client::bind_address();
@@ -542,6 +550,9 @@ fn build_request(
         if !bindings.is_empty() {
             host_config.publish_all_ports = Some(false);
             host_config.port_bindings = Some(bindings.clone());
+        }
+        if !tmpfs.is_empty() {
+            host_config.tmpfs = Some(tmpfs.clone());
         }
         if let Some(bytes) = memory {
             host_config.memory = Some(bytes);

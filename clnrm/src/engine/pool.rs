@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::prepare::{Isolation, ServiceNeed};
 use crate::docker::{RunConfig, RunEnv};
-use crate::isolation::postgres::PgTemplate;
+use crate::isolation::postgres::{Demand, PgTemplate};
 use crate::isolation::redis::RedisDbs;
 use crate::service::{Registry, ServiceHandle, Services};
 
@@ -36,16 +36,17 @@ impl SharedService {
         })
     }
 
-    /// The Postgres template (made on first use, with `migrations`).
+    /// The Postgres template (made on first use, with `migrations`), and clones made ahead as
+    /// `demand` says.
     pub(crate) async fn template(
         &self,
         service: &ServiceNeed,
-        ahead: usize,
+        demand: Demand,
     ) -> Result<Arc<PgTemplate>, String> {
         self.template
             .get_or_init(|| async {
                 let url = self.handle.url().ok_or("postgres has no URL")?;
-                PgTemplate::prepare(url, service.migrations.as_deref(), ahead).await
+                PgTemplate::prepare(url, service.migrations.as_deref(), demand).await
             })
             .await
             .clone()
@@ -74,8 +75,10 @@ pub(crate) struct SharedServices {
     /// Leases being released in the background; [`Self::shutdown`] waits for them.
     releases: Mutex<Vec<JoinHandle<()>>>,
     registry: Registry,
-    /// How many Postgres clones to keep ready.
+    /// How many Postgres clones to keep ready when the demand is not known.
     pub(crate) ahead: usize,
+    /// Per service key: how many leases the selected tests will take (see [`Self::forecast`]).
+    forecasts: Mutex<HashMap<String, usize>>,
 }
 
 impl SharedServices {
@@ -88,6 +91,32 @@ impl SharedServices {
             started: Mutex::new(Vec::new()),
             releases: Mutex::new(Vec::new()),
             registry: Registry::with_installed(&std::env::current_dir().unwrap_or_default()),
+            forecasts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Says that `leases` users (the selected tests) will each lease a namespace in the service
+    /// keyed `key`: that many Postgres clones are then made as soon as the template is ready,
+    /// instead of a few kept ready.
+    pub(crate) fn forecast(&self, key: &str, leases: usize) {
+        *self
+            .forecasts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default() += leases;
+    }
+
+    /// How many clones to make ahead for the service keyed `key`.
+    pub(crate) fn demand(&self, key: &str) -> Demand {
+        match self
+            .forecasts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
+            Some(&leases) => Demand::Forecast(leases),
+            None => Demand::Refill(self.ahead),
         }
     }
 
@@ -257,7 +286,7 @@ impl SharedServices {
         };
         match service.isolation {
             Isolation::Database | Isolation::Schema => {
-                let _ = shared.template(service, self.ahead).await;
+                let _ = shared.template(service, self.demand(&service.key)).await;
             }
             Isolation::LogicalDb => {
                 let _ = shared.redis().await;

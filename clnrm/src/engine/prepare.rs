@@ -236,7 +236,7 @@ async fn borrow(
     let mut leases = Vec::new();
     let (url, namespace) = match need.isolation {
         Isolation::Database | Isolation::Schema => {
-            let template = instance.template(need, pool.ahead).await?;
+            let template = instance.template(need, pool.demand(&need.key)).await?;
             let (lease, namespace) = if need.isolation == Isolation::Database {
                 let lease = template.database().await?;
                 let name = lease.name.clone();

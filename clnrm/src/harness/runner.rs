@@ -190,6 +190,7 @@ pub fn run_main() -> std::process::ExitCode {
         // Start what the selected tests need in the background, while tests that need
         // nothing already run.
         let mut seen = HashSet::new();
+        let mut wanted = Vec::new();
         for (trial, spec) in trials.iter().zip(&specs) {
             let Ok(spec) = spec else { continue };
             let selected_by_ignore = if args.ignored {
@@ -201,15 +202,21 @@ pub fn run_main() -> std::process::ExitCode {
                 continue;
             }
             for service in &spec.services {
+                // Each such test takes a database clone: all are made ahead.
+                if service.isolation == super::spec::Isolation::Database {
+                    shared().forecast(&service.key, 1);
+                }
                 if seen.insert(service.key.clone()) {
-                    let service = service.clone();
-                    let handle = runtime().spawn(async move { shared().prepare(&service).await });
-                    PENDING
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(handle);
+                    wanted.push(service.clone());
                 }
             }
+        }
+        for service in wanted {
+            let handle = runtime().spawn(async move { shared().prepare(&service).await });
+            PENDING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
         }
     }
 

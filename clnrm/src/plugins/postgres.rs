@@ -22,7 +22,11 @@ const READY_LINE: &str = "database system is ready to accept connections";
 /// PostgreSQL with a user and password generated per run. Configured like the official image
 /// (`POSTGRES_USER`, `POSTGRES_PASSWORD`, `POSTGRES_DB` in `env` override the generated ones).
 /// Unless the spec sets `cmd`, the server runs with durability off (`fsync`,
-/// `synchronous_commit`, `full_page_writes`): test data need not survive a power cut.
+/// `synchronous_commit`, `full_page_writes`): test data need not survive a power cut. Unless a
+/// mount or `PGDATA` says otherwise, its data directory is in memory (a tmpfs on
+/// `/var/lib/postgresql`): `initdb` and every template clone copy files, about three times
+/// faster there than on the container's overlay file system. A tmpfs ends with its container's
+/// process: after a kill or restart the server starts from an empty data directory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PostgresPlugin;
 
@@ -82,6 +86,9 @@ impl ServicePlugin for PostgresPlugin {
                 .to_vec(),
             );
         }
+        if data_in_memory(&recipe.mounts, spec.env.get("PGDATA").map(String::as_str)) {
+            recipe.tmpfs.push(DATA_PARENT.to_owned());
+        }
         if !recipe.ports.contains(&PORT) {
             recipe.ports.insert(0, PORT);
         }
@@ -123,6 +130,20 @@ impl ServicePlugin for PostgresPlugin {
     }
 }
 
+/// Where the official images keep `PGDATA` (`data/` below it up to 17, `18/docker` from 18).
+const DATA_PARENT: &str = "/var/lib/postgresql";
+
+/// Whether the data directory can go on a tmpfs at [`DATA_PARENT`]: not when the user mounts
+/// something there (they want those files), nor when `PGDATA` is elsewhere.
+fn data_in_memory(mounts: &[(String, String, bool)], pgdata: Option<&str>) -> bool {
+    let below = |path: &str| path == DATA_PARENT || path.starts_with(&format!("{DATA_PARENT}/"));
+    let covers = |path: &str| DATA_PARENT.starts_with(&format!("{}/", path.trim_end_matches('/')));
+    !mounts
+        .iter()
+        .any(|(_, target, _)| below(target) || covers(target))
+        && pgdata.is_none_or(|p| below(p) && p != DATA_PARENT)
+}
+
 fn url_for(endpoint: &Endpoint, user: &str, password: &str, database: &str) -> String {
     format!(
         "postgres://{user}:{password}@{}:{}/{database}",
@@ -149,4 +170,28 @@ async fn select_one(url: &str) -> std::result::Result<(), String> {
     tokio::time::timeout(Duration::from_secs(3), attempt)
         .await
         .map_err(|_| "connect timed out".to_owned())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_in_memory;
+
+    fn mount(target: &str) -> (String, String, bool) {
+        ("/host".to_owned(), target.to_owned(), false)
+    }
+
+    #[test]
+    fn the_data_directory_goes_in_memory_unless_a_mount_or_pgdata_says_otherwise() {
+        assert!(data_in_memory(&[], None));
+        assert!(data_in_memory(
+            &[mount("/docker-entrypoint-initdb.d")],
+            None
+        ));
+        assert!(data_in_memory(&[], Some("/var/lib/postgresql/data/pgdata")));
+        assert!(!data_in_memory(&[mount("/var/lib/postgresql/data")], None));
+        assert!(!data_in_memory(&[mount("/var/lib/postgresql")], None));
+        assert!(!data_in_memory(&[mount("/var/lib/")], None));
+        assert!(!data_in_memory(&[], Some("/pgdata")));
+        assert!(!data_in_memory(&[], Some("/var/lib/postgresql")));
+    }
 }

@@ -31,7 +31,7 @@ use clnrm::plan::{Objective, RunOrder, TestHistoryRecord, select_suites};
 use clnrm::report::{RunEvent, RunRecord};
 use clnrm::suite::{RunOptions, SuiteSpec, discover_suites, load_suite, run_suites};
 use clnrm::{Registry, RunConfig};
-use clnrm_examples::bench::{TestBinary, build_test_binary};
+use clnrm_examples::bench::{BuiltTest, build_test, list_tests};
 
 type Suites = Vec<(PathBuf, SuiteSpec)>;
 
@@ -144,8 +144,10 @@ async fn timed_run(
 
 /// The `harness` mode: time to first failure of a `cargo test` target, file vs planned order.
 fn harness(runs: usize, threads: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let binary = build_test_binary("shortener")?;
-    let tests = binary.count_tests(true)?;
+    let target = "shortener";
+    let binary = build_test(target)?;
+    let tests = list_tests(&binary.executable, &binary.package_dir, false)?.len()
+        + list_tests(&binary.executable, &binary.package_dir, true)?.len();
     let dir = std::env::temp_dir().join(format!(
         "clnrm-bench-first-failure-harness-{}",
         std::process::id()
@@ -153,10 +155,7 @@ fn harness(runs: usize, threads: usize) -> Result<(), Box<dyn std::error::Error>
     let warm = dir.join("warm").join("history.db");
     std::fs::create_dir_all(warm.parent().expect("a parent"))?;
     let first_run = timed_test_run(&binary, &warm, RunOrder::File, threads)?;
-    println!(
-        "target {} ({tests} tests with the seeded failure, {threads} test threads)",
-        binary.target
-    );
+    println!("target {target} ({tests} tests with the seeded failure, {threads} test threads)");
     println!(
         "warm-up (file order): {} failed, first failure after {}, all done {}",
         first_run.failed,
@@ -206,13 +205,14 @@ struct TestRunSample {
 
 /// Runs `binary` with the ignored tests included, in `order`, on the history at `history`.
 fn timed_test_run(
-    binary: &TestBinary,
+    binary: &BuiltTest,
     history: &Path,
     order: RunOrder,
     threads: usize,
 ) -> Result<TestRunSample, Box<dyn std::error::Error>> {
-    let mut command = binary.command();
+    let mut command = std::process::Command::new(&binary.executable);
     command
+        .current_dir(&binary.package_dir)
         .args(["--include-ignored", "--test-threads", &threads.to_string()])
         .env("CLNRM_HISTORY", history)
         .env("CLNRM_ORDER", order.to_string())

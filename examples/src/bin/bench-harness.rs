@@ -2,7 +2,8 @@
 //! `tests/usual_way.rs`) against the clnrm way (services shared per binary, tests isolated
 //! inside them, `tests/shortener.rs`): same test bodies, same images.
 //!
-//! `cargo run --release -p clnrm-examples --bin bench-harness [-- ROUNDS]` (default 3 rounds).
+//! `cargo run --release -p clnrm-examples --bin bench-harness [-- ROUNDS [THREADS]]` (default 3
+//! rounds; THREADS, when given, is passed to both binaries as `--test-threads`).
 //!
 //! Both test binaries are built first (`cargo test --no-run`); each round then executes them
 //! directly, alternating which goes first, so compilation and cargo's own start-up are not
@@ -20,12 +21,17 @@
 //! ```
 //!
 //! (`*_secs` fields are accepted too). Without that file the lower bound is reported as
-//! unavailable, never estimated.
+//! unavailable, never estimated. With `CLNRM_BENCH_BASELINE=<a shortener test binary built from
+//! other sources>`, that binary runs too, as `before`, in the same rounds. From each test's `service_waits` (per service: `start_secs`,
+//! waiting for the container, then `isolation_secs`, waiting for the test's own database or
+//! logical database in it) the bench prints the median and 95th percentile of the isolation
+//! wait per service, over all tests and over the tests that found the container already up.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clnrm_examples::bench::{self, LowerBound, lower_bound, quantile};
 use serde_json::Value;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -34,13 +40,20 @@ const TARGETS: [&str; 2] = ["usual_way", "shortener"];
 
 /// A built test binary.
 struct Binary {
-    target: &'static str,
+    /// The name printed: the target's, or `before` for [`BASELINE_ENV`].
+    name: String,
     executable: PathBuf,
     /// The package directory: `cargo test` runs test binaries there, and clnrm finds
     /// `clnrm.toml` from there up.
     package_dir: PathBuf,
     tests: usize,
+    /// A clnrm harness: it writes JSON results (`CLNRM_JSON`).
+    clnrm: bool,
 }
+
+/// A shortener test binary built from other sources (an earlier commit), benchmarked in the same
+/// rounds as `before`, so a change is measured against its baseline on the same machine load.
+const BASELINE_ENV: &str = "CLNRM_BENCH_BASELINE";
 
 /// One timed execution.
 struct Sample {
@@ -48,10 +61,22 @@ struct Sample {
     passed: bool,
 }
 
+/// What the clnrm runs of one binary reported.
+#[derive(Default)]
+struct Reported {
+    lower_bounds: Vec<LowerBound>,
+    lower_bound_missing: Option<String>,
+    waits: Vec<IsolationWait>,
+}
+
 fn main() -> Result<(), BoxError> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(3), |a| a.parse())?;
     if rounds == 0 {
         return Err("ROUNDS must be at least 1".into());
+    }
+    let threads: Option<usize> = std::env::args().nth(2).map(|a| a.parse()).transpose()?;
+    if threads == Some(0) {
+        return Err("THREADS must be at least 1".into());
     }
 
     let mut binaries = Vec::new();
@@ -62,6 +87,21 @@ fn main() -> Result<(), BoxError> {
             Err(e) => println!("{target}: not benchmarked, it does not build: {e}"),
         }
     }
+    if let Some(baseline) = std::env::var_os(BASELINE_ENV) {
+        let shortener = binaries
+            .iter()
+            .find(|b| b.name == "shortener")
+            .ok_or("the shortener must build to compare it with a baseline")?;
+        let executable = PathBuf::from(baseline);
+        let package_dir = shortener.package_dir.clone();
+        binaries.push(Binary {
+            name: "before".to_owned(),
+            tests: bench::list_tests(&executable, &package_dir, false)?.len(),
+            executable,
+            package_dir,
+            clnrm: true,
+        });
+    }
     if binaries.is_empty() {
         return Err("no test binary built".into());
     }
@@ -69,8 +109,7 @@ fn main() -> Result<(), BoxError> {
     let json_dir = std::env::temp_dir().join(format!("clnrm-bench-harness-{}", std::process::id()));
     std::fs::create_dir_all(&json_dir)?;
     let mut samples: Vec<Vec<Sample>> = binaries.iter().map(|_| Vec::new()).collect();
-    let mut lower_bounds = Vec::new();
-    let mut lower_bound_missing = None;
+    let mut reported: Vec<Reported> = binaries.iter().map(|_| Reported::default()).collect();
     for round in 0..rounds {
         // Alternate the order so neither side always runs on a warmer (or busier) machine.
         let mut order: Vec<usize> = (0..binaries.len()).collect();
@@ -79,20 +118,24 @@ fn main() -> Result<(), BoxError> {
         }
         for i in order {
             let binary = &binaries[i];
-            let json = json_dir.join(format!("{}-{round}.json", binary.target));
-            let sample = run(binary, (binary.target == "shortener").then_some(&json))?;
+            let json = json_dir.join(format!("{}-{round}.json", binary.name));
+            let sample = run(binary, binary.clnrm.then_some(&json), threads)?;
             eprintln!(
                 "round {}/{rounds}: {:<10} {:>8.2} s{}",
                 round + 1,
-                binary.target,
+                binary.name,
                 sample.wall.as_secs_f64(),
                 if sample.passed { "" } else { "  FAILED" }
             );
-            if binary.target == "shortener" {
+            if binary.clnrm {
+                let reported = &mut reported[i];
                 match lower_bound(&json) {
-                    Ok(bound) => lower_bounds.push(bound),
-                    Err(why) => lower_bound_missing = Some(why),
+                    Ok(bound) => reported.lower_bounds.push(bound),
+                    Err(why) => reported.lower_bound_missing = Some(why),
                 }
+                reported
+                    .waits
+                    .extend(isolation_waits(&json).unwrap_or_default());
             }
             samples[i].push(sample);
         }
@@ -101,7 +144,10 @@ fn main() -> Result<(), BoxError> {
 
     println!();
     println!(
-        "wall time of the test binaries, {rounds} round(s), seconds (pre-built, run directly)"
+        "wall time of the test binaries, {rounds} round(s), {}, seconds (pre-built, run directly)",
+        threads.map_or("default test threads".to_owned(), |t| format!(
+            "{t} test threads"
+        ))
     );
     println!(
         "{:<10} {:>6} {:>8} {:>8} {:>8}  all rounds",
@@ -112,7 +158,7 @@ fn main() -> Result<(), BoxError> {
         let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
         walls.sort();
         let median = walls[walls.len() / 2];
-        medians.push((binary.target, median));
+        medians.push((binary.name.as_str(), median));
         let all: Vec<String> = samples
             .iter()
             .map(|s| {
@@ -125,7 +171,7 @@ fn main() -> Result<(), BoxError> {
             .collect();
         println!(
             "{:<10} {:>6} {:>8.2} {:>8.2} {:>8.2}  {}",
-            binary.target,
+            binary.name,
             binary.tests,
             walls[0].as_secs_f64(),
             median.as_secs_f64(),
@@ -133,35 +179,44 @@ fn main() -> Result<(), BoxError> {
             all.join(", ")
         );
     }
-    let median_of = |target| medians.iter().find(|(t, _)| *t == target).map(|m| m.1);
-    match (median_of("usual_way"), median_of("shortener")) {
-        (Some(usual), Some(clnrm)) => println!(
-            "ratio usual_way / shortener (medians): {:.2}x",
-            usual.as_secs_f64() / clnrm.as_secs_f64()
-        ),
-        _ => println!("ratio: unavailable (both binaries must build)"),
+    let median_of = |name: &str| medians.iter().find(|(n, _)| *n == name).map(|m| m.1);
+    for clnrm in binaries.iter().filter(|b| b.clnrm) {
+        match (median_of("usual_way"), median_of(&clnrm.name)) {
+            (Some(usual), Some(median)) => println!(
+                "ratio usual_way / {} (medians): {:.2}x",
+                clnrm.name,
+                usual.as_secs_f64() / median.as_secs_f64()
+            ),
+            _ => println!("ratio: unavailable (both binaries must build)"),
+        }
     }
-    if let Some(bound) = lower_bounds
-        .iter()
-        .min_by(|a, b| a.total.total_cmp(&b.total))
-    {
-        println!(
-            "lower bound for shortener: slowest service start {:.2} s + test bodies {:.2} s / {} threads = {:.2} s",
-            bound.slowest_start, bound.test_sum, bound.threads, bound.total
-        );
-        if let Some(clnrm) = median_of("shortener") {
+    for (binary, reported) in binaries.iter().zip(&reported).filter(|(b, _)| b.clnrm) {
+        println!("{}:", binary.name);
+        if let Some(bound) = reported
+            .lower_bounds
+            .iter()
+            .min_by(|a, b| a.total.total_cmp(&b.total))
+        {
             println!(
-                "shortener median vs lower bound: {:.2}x",
-                clnrm.as_secs_f64() / bound.total
+                "  lower bound: slowest service start {:.2} s + test bodies {:.2} s / {} threads = {:.2} s",
+                bound.slowest_start, bound.test_sum, bound.threads, bound.total
+            );
+            if let Some(median) = median_of(&binary.name) {
+                println!(
+                    "  median vs lower bound: {:.2}x",
+                    median.as_secs_f64() / bound.total
+                );
+            }
+        } else {
+            println!(
+                "  lower bound: unavailable ({})",
+                reported
+                    .lower_bound_missing
+                    .as_deref()
+                    .unwrap_or("the binary did not run")
             );
         }
-    } else {
-        println!(
-            "lower bound for shortener: unavailable ({})",
-            lower_bound_missing
-                .as_deref()
-                .unwrap_or("the shortener binary did not run")
-        );
+        print_isolation_waits(&reported.waits);
     }
     if samples.iter().flatten().any(|s| !s.passed) {
         return Err("some runs failed; their times are marked (FAILED)".into());
@@ -169,68 +224,29 @@ fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Builds `--test target` and finds its executable in cargo's JSON messages.
+/// Builds `--test target` and counts its tests.
 fn build(target: &'static str) -> Result<Binary, BoxError> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["test", "-p", "clnrm-examples", "--test", target, "--no-run"])
-        .arg("--message-format=json")
-        .output()?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let first: Vec<&str> = stderr.lines().take(12).collect();
-        return Err(format!(
-            "cargo test --no-run exited with {}; first lines:\n{}",
-            output.status,
-            first.join("\n")
-        )
-        .into());
-    }
-    for line in String::from_utf8(output.stdout)?.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if message["reason"] == "compiler-artifact"
-            && message["target"]["name"] == target
-            && message["profile"]["test"] == true
-            && let (Some(executable), Some(manifest)) = (
-                message["executable"].as_str(),
-                message["manifest_path"].as_str(),
-            )
-        {
-            let executable = PathBuf::from(executable);
-            let package_dir = Path::new(manifest)
-                .parent()
-                .ok_or("manifest path has no parent")?
-                .to_owned();
-            let tests = count_tests(&executable, &package_dir)?;
-            return Ok(Binary {
-                target,
-                executable,
-                package_dir,
-                tests,
-            });
-        }
-    }
-    Err(format!("cargo reported no executable for --test {target}").into())
-}
-
-/// Counts the binary's tests through the standard `--list` flag (`name: test` lines).
-fn count_tests(executable: &Path, package_dir: &Path) -> Result<usize, BoxError> {
-    let output = Command::new(executable)
-        .arg("--list")
-        .current_dir(package_dir)
-        .stderr(Stdio::null())
-        .output()?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count())
+    let built = bench::build_test(target)?;
+    let tests = bench::list_tests(&built.executable, &built.package_dir, false)?.len();
+    Ok(Binary {
+        name: target.to_owned(),
+        executable: built.executable,
+        package_dir: built.package_dir,
+        tests,
+        clnrm: target == "shortener",
+    })
 }
 
 /// Executes a test binary once, as `cargo test` would, and times it.
-fn run(binary: &Binary, json: Option<&PathBuf>) -> Result<Sample, BoxError> {
+fn run(
+    binary: &Binary,
+    json: Option<&PathBuf>,
+    threads: Option<usize>,
+) -> Result<Sample, BoxError> {
     let mut command = Command::new(&binary.executable);
+    if let Some(threads) = threads {
+        command.args(["--test-threads", &threads.to_string()]);
+    }
     command
         .current_dir(&binary.package_dir)
         .stdout(Stdio::piped())
@@ -248,7 +264,7 @@ fn run(binary: &Binary, json: Option<&PathBuf>) -> Result<Sample, BoxError> {
         let lines: Vec<&str> = text.lines().collect();
         eprintln!(
             "{} failed ({}); last lines:\n{}\n{}",
-            binary.target,
+            binary.name,
             output.status,
             lines[lines.len().saturating_sub(30)..].join("\n"),
             String::from_utf8_lossy(&output.stderr)
@@ -257,99 +273,71 @@ fn run(binary: &Binary, json: Option<&PathBuf>) -> Result<Sample, BoxError> {
     Ok(Sample { wall, passed })
 }
 
-/// The lower bound of one clnrm run, in seconds.
-struct LowerBound {
-    slowest_start: f64,
-    test_sum: f64,
-    threads: usize,
-    total: f64,
+/// One test's wait for its namespace in one service.
+struct IsolationWait {
+    service: String,
+    /// Seconds waited for the namespace.
+    isolation: f64,
+    /// Whether the container was up when the test asked (it waited less than a millisecond).
+    service_was_up: bool,
 }
 
-/// Reads the harness's JSON results; `Err` says why no lower bound can be given.
-fn lower_bound(path: &Path) -> Result<LowerBound, String> {
-    let text = std::fs::read_to_string(path).map_err(|_| {
-        format!(
-            "the harness wrote no JSON results to CLNRM_JSON={}",
-            path.display()
-        )
-    })?;
-    let results: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-    let tests = results["tests"]
-        .as_array()
-        .filter(|t| !t.is_empty())
-        .ok_or("the JSON results list no `tests`")?;
-    let test_sum = tests
-        .iter()
-        .map(|t| {
-            let duration =
-                seconds(t, "duration").ok_or("a test has no `duration_ms`/`duration_secs`")?;
-            let wait = seconds(t, "setup_wait")
-                .ok_or("a test has no `setup_wait_secs`: its body cannot be told from its wait")?;
-            Ok((duration - wait).max(0.0))
-        })
-        .sum::<Result<f64, &str>>()?;
-    let services = results["services"]
-        .as_array()
-        .filter(|s| !s.is_empty())
-        .ok_or("the JSON results list no `services` with start times")?;
-    let slowest_start = services
-        .iter()
-        .map(|s| seconds(s, "start").ok_or("a service has no `start_ms`/`start_secs`"))
-        .collect::<Result<Vec<f64>, _>>()?
-        .into_iter()
-        .fold(0.0, f64::max);
-    let threads = results["test_threads"]
-        .as_u64()
-        .map(|t| t as usize)
-        .or_else(|| std::env::var("RUST_TEST_THREADS").ok()?.parse().ok())
-        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-        .unwrap_or(1)
-        .max(1);
-    Ok(LowerBound {
-        slowest_start,
-        test_sum,
-        threads,
-        total: slowest_start + test_sum / threads as f64,
-    })
-}
-
-/// `{prefix}_ms` or `{prefix}_secs` of a JSON object, in seconds.
-fn seconds(object: &Value, prefix: &str) -> Option<f64> {
-    object[format!("{prefix}_ms")]
-        .as_f64()
-        .map(|ms| ms / 1000.0)
-        .or_else(|| object[format!("{prefix}_secs")].as_f64())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lower_bound_is_slowest_start_plus_test_bodies_per_thread() {
-        let path = std::env::temp_dir().join(format!("bench-harness-{}.json", std::process::id()));
-        std::fs::write(
-            &path,
-            r#"{ "test_threads": 2,
-                 "services": [ { "name": "db", "start_ms": 2000 }, { "name": "cache", "start_secs": 0.5 } ],
-                 "tests": [ { "name": "a", "duration_ms": 500, "setup_wait_secs": 0.2 },
-                            { "name": "b", "duration_secs": 0.1, "setup_wait_ms": 0 } ] }"#,
-        )
-        .unwrap();
-        let bound = lower_bound(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(bound.threads, 2);
-        assert!((bound.slowest_start - 2.0).abs() < 1e-9);
-        assert!((bound.test_sum - 0.4).abs() < 1e-9);
-        assert!((bound.total - 2.2).abs() < 1e-9);
+/// The isolation part of every test's `service_waits` in the harness's JSON results.
+fn isolation_waits(path: &Path) -> Result<Vec<IsolationWait>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let results: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let mut waits = Vec::new();
+    for test in results["tests"].as_array().into_iter().flatten() {
+        for wait in test["service_waits"].as_array().into_iter().flatten() {
+            let (Some(service), Some(start), Some(isolation)) = (
+                wait["service"].as_str(),
+                wait["start_secs"].as_f64(),
+                wait["isolation_secs"].as_f64(),
+            ) else {
+                return Err(format!("a service wait without its parts: {wait}"));
+            };
+            waits.push(IsolationWait {
+                service: service.to_owned(),
+                isolation,
+                service_was_up: start < 0.001,
+            });
+        }
     }
+    Ok(waits)
+}
 
-    #[test]
-    fn missing_results_leave_the_lower_bound_unavailable() {
-        let why = lower_bound(Path::new("/nonexistent/clnrm.json"))
-            .err()
-            .unwrap();
-        assert!(why.contains("wrote no JSON results"), "{why}");
+/// Median and 95th percentile of the isolation wait per service, in milliseconds.
+fn print_isolation_waits(waits: &[IsolationWait]) {
+    if waits.is_empty() {
+        println!("  isolation waits: unavailable (no `service_waits` in the JSON results)");
+        return;
+    }
+    let mut services: Vec<&str> = waits.iter().map(|w| w.service.as_str()).collect();
+    services.sort();
+    services.dedup();
+    println!("  isolation wait per service, all rounds, ms (p50 / p95 / max, number of tests)");
+    for service in services {
+        let line = |up_only: bool| {
+            let mut values: Vec<f64> = waits
+                .iter()
+                .filter(|w| w.service == service && (w.service_was_up || !up_only))
+                .map(|w| w.isolation * 1000.0)
+                .collect();
+            if values.is_empty() {
+                return "none".to_owned();
+            }
+            let n = values.len();
+            format!(
+                "{:.1} / {:.1} / {:.1} (n={n})",
+                quantile(&mut values, 0.5),
+                quantile(&mut values, 0.95),
+                quantile(&mut values, 1.0)
+            )
+        };
+        println!(
+            "    {service:<6} all tests: {}; tests that found the container up: {}",
+            line(false),
+            line(true)
+        );
     }
 }

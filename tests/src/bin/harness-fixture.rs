@@ -320,4 +320,98 @@ mod scope_test {
     }
 }
 
+mod load {
+    //! Fifty tests sharing one Postgres (migrated once) and one Redis, each holding data of its
+    //! own while the others run: the harness test runs them on eight threads.
+
+    use std::time::Duration;
+
+    use super::{R, append, now_ns, pg};
+
+    /// Looks at everything the test can see: the migration's row and its own only, its own keys
+    /// only.
+    async fn sees_only_its_own(
+        db: &tokio_postgres::Client,
+        cache: &mut redis::aio::MultiplexedConnection,
+        me: &str,
+    ) -> R {
+        let rows = db.query("SELECT body FROM notes ORDER BY id", &[]).await?;
+        let bodies: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if bodies != ["from the migration", me] {
+            return Err(format!(
+                "{me} sees notes {bodies:?}, expected the migration's and its own"
+            )
+            .into());
+        }
+        let owner: String = redis::cmd("GET").arg("owner").query_async(cache).await?;
+        let counter: i64 = redis::cmd("GET").arg("counter").query_async(cache).await?;
+        let size: i64 = redis::cmd("DBSIZE").query_async(cache).await?;
+        if (owner.as_str(), counter, size) != (me, 1, 2) {
+            return Err(format!(
+                "{me}: owner {owner:?}, counter {counter}, DBSIZE {size}; expected {me:?}, 1, 2"
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Writes a row and two keys, then checks four times over 150 ms that it sees only them;
+    /// records `name database redis_db pg_container redis_container start end`.
+    async fn own_data(ctx: &clnrm::TestContext, me: &str) -> R {
+        let db = pg(&ctx.url("db")?).await?;
+        db.execute("INSERT INTO notes (body) VALUES ($1)", &[&me])
+            .await?;
+        let database: String = db.query_one("SELECT current_database()", &[]).await?.get(0);
+        let url = ctx.url("cache")?;
+        let redis_db = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let mut cache = redis::Client::open(url)?
+            .get_multiplexed_async_connection()
+            .await?;
+        let _: () = redis::cmd("SET")
+            .arg("owner")
+            .arg(me)
+            .query_async(&mut cache)
+            .await?;
+        let counter: i64 = redis::cmd("INCR")
+            .arg("counter")
+            .query_async(&mut cache)
+            .await?;
+        if counter != 1 {
+            return Err(format!("{me}: INCR gave {counter} in a fresh logical database").into());
+        }
+        let start = now_ns();
+        for round in 0..4 {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sees_only_its_own(&db, &mut cache, me).await?;
+        }
+        append(
+            "load.log",
+            &format!(
+                "{me} {database} {redis_db} {} {} {start} {}",
+                ctx.service("db")?.container_id(),
+                ctx.service("cache")?.container_id(),
+                now_ns()
+            ),
+        );
+        Ok(())
+    }
+
+    macro_rules! load_tests {
+        ($($name:ident)*) => {$(
+            #[clnrm::test(services(db = postgres(migrations = "fixtures/migrations"), cache = redis))]
+            async fn $name(ctx: clnrm::TestContext) -> R {
+                own_data(&ctx, stringify!($name)).await
+            }
+        )*};
+    }
+
+    load_tests!(
+        t00 t01 t02 t03 t04 t05 t06 t07 t08 t09 t10 t11 t12 t13 t14 t15 t16 t17 t18 t19
+        t20 t21 t22 t23 t24 t25 t26 t27 t28 t29 t30 t31 t32 t33 t34 t35 t36 t37 t38 t39
+        t40 t41 t42 t43 t44 t45 t46 t47 t48 t49
+    );
+}
+
 clnrm::main!();
