@@ -34,6 +34,8 @@ use clnrm::{Registry, RunConfig};
 use clnrm_examples::bench::{BuiltTest, build_test, list_tests};
 
 type Suites = Vec<(PathBuf, SuiteSpec)>;
+/// Per order: each run's time to the first failure (if any) and its whole time.
+type Samples = Vec<(RunOrder, Vec<Option<Duration>>, Vec<Duration>)>;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -79,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let history = store.plan_records(SUITES_TARGET, PLAN_RUNS)?;
 
-    let mut samples: Vec<(RunOrder, Vec<Option<Duration>>, Vec<Duration>)> = vec![
+    let mut samples: Samples = vec![
         (RunOrder::File, Vec::new(), Vec::new()),
         (RunOrder::Planned, Vec::new(), Vec::new()),
     ];
@@ -165,7 +167,7 @@ fn harness(runs: usize, threads: usize) -> Result<(), Box<dyn std::error::Error>
     if first_run.failed == 0 {
         return Err("the warm-up run had no failure: the seeded test did not run".into());
     }
-    let mut samples: Vec<(RunOrder, Vec<Option<Duration>>, Vec<Duration>)> = vec![
+    let mut samples: Samples = vec![
         (RunOrder::File, Vec::new(), Vec::new()),
         (RunOrder::Planned, Vec::new(), Vec::new()),
     ];
@@ -235,7 +237,7 @@ fn timed_test_run(
             failed += 1;
             if first.is_none() {
                 first = Some(t0.elapsed());
-                first_failed = Some(name.to_owned());
+                first_failed = Some(name.trim_end().to_owned());
             }
         }
     }
@@ -266,7 +268,7 @@ fn copy_history(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// The median table of both orders.
-fn summary(samples: &[(RunOrder, Vec<Option<Duration>>, Vec<Duration>)], runs: usize) {
+fn summary(samples: &Samples, runs: usize) {
     println!(
         "{:<8} {:>22} {:>12}",
         "order", "time to first failure", "whole run"
