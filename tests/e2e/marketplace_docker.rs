@@ -56,10 +56,13 @@ fn install_official(name: &str) -> (PathBuf, String) {
 
 /// The installed plugin as the registry sees it.
 fn registry_with(dir: &Path, name: &str, url: &str) -> Registry {
-    let manifest_path = dir
-        .join("home/plugins")
-        .join(name)
-        .join("1.0.0/plugin.toml");
+    // the one version installed (the newest the index serves)
+    let versions: Vec<PathBuf> = std::fs::read_dir(dir.join("home/plugins").join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    let manifest_path = versions[0].join("plugin.toml");
     let manifest = clnrm::marketplace::load_manifest(&manifest_path).unwrap();
     let mut registry = Registry::builtin();
     registry.register(Arc::new(ManifestPlugin::new(
