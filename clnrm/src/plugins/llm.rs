@@ -423,4 +423,136 @@ mod tests {
             .to_string();
         assert!(err.contains("models = ["), "{err}");
     }
+
+    /// A local server answering like the real one, for what the stand-in image cannot show:
+    /// `routes` maps `METHOD PATH` to (status, body); the body is sent as the real servers send
+    /// it (Ollama streams newline-terminated JSON lines; TGI's `/health` is an empty 200).
+    async fn like_the_real_one(routes: Vec<(&'static str, u16, String)>) -> Endpoint {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let routes = Arc::new(routes);
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let routes = routes.clone();
+            async move {
+                let key = format!("{} {}", req.method(), req.uri().path());
+                match routes.iter().find(|(k, _, _)| *k == key) {
+                    Some((_, status, body)) => (
+                        StatusCode::from_u16(*status).expect("a status"),
+                        [("content-type", "application/json")],
+                        body.clone(),
+                    )
+                        .into_response(),
+                    None => (StatusCode::NOT_FOUND, "404 page not found").into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Endpoint {
+            host: "127.0.0.1".to_owned(),
+            ports: [(11434, port), (80, port), (8000, port)].into_iter().collect(),
+        }
+    }
+
+    fn base(endpoint: &Endpoint) -> String {
+        format!("http://127.0.0.1:{}", endpoint.port(11434).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_ollama_pull_streams_to_success_and_the_model_must_then_be_listed() {
+        // Ollama 0.12's stream for a small model, then its tags (names carry `:latest`).
+        let stream = [
+            r#"{"status":"pulling manifest"}"#,
+            r#"{"status":"pulling 7a9f4a3b1c2d","digest":"sha256:7a9f4a3b1c2d","total":291554304,"completed":291554304}"#,
+            r#"{"status":"verifying sha256 digest"}"#,
+            r#"{"status":"writing manifest"}"#,
+            r#"{"status":"success"}"#,
+        ]
+        .map(|l| format!("{l}\n"))
+        .concat();
+        let tags = r#"{"models":[{"name":"gemma3:270m","model":"gemma3:270m","size":291554304}]}"#;
+        let ollama = like_the_real_one(vec![
+            ("POST /api/pull", 200, stream.clone()),
+            ("GET /api/tags", 200, tags.to_owned()),
+        ])
+        .await;
+        pull(&base(&ollama), "llm", "gemma3:270m").await.unwrap();
+        // pulled, but not listed: not usable
+        let err = pull(&base(&ollama), "llm", "qwen3:0.6b").await.unwrap_err();
+        assert!(err.contains("/api/tags does not list it"), "{err}");
+        // a stream cut before `success`
+        let cut = like_the_real_one(vec![(
+            "POST /api/pull",
+            200,
+            format!("{}\n", r#"{"status":"pulling manifest"}"#),
+        )])
+        .await;
+        let err = pull(&base(&cut), "llm", "gemma3:270m").await.unwrap_err();
+        assert_eq!(
+            err,
+            r#"/api/pull ended without success (last status: "pulling manifest")"#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ollama_pull_error_is_ollamas_own_message_streamed_or_not() {
+        // Streaming: 200, progress, then an `error` line (what Ollama sends for a model that
+        // does not exist in its library).
+        let streamed = like_the_real_one(vec![(
+            "POST /api/pull",
+            200,
+            format!(
+                "{}\n{}\n",
+                r#"{"status":"pulling manifest"}"#,
+                r#"{"error":"pull model manifest: file does not exist"}"#
+            ),
+        )])
+        .await;
+        assert_eq!(
+            pull(&base(&streamed), "llm", "no-such-model").await.unwrap_err(),
+            "pull model manifest: file does not exist"
+        );
+        // Not streaming: a 500 with one JSON object and no newline.
+        let whole = like_the_real_one(vec![(
+            "POST /api/pull",
+            500,
+            r#"{"error":"pull model manifest: 412: The model you are attempting to pull requires a newer version of Ollama."}"#.to_owned(),
+        )])
+        .await;
+        let err = pull(&base(&whole), "llm", "new-model").await.unwrap_err();
+        assert!(err.starts_with("pull model manifest: 412"), "{err}");
+        // Not JSON at all (a proxy's error page): said as such, never taken for success.
+        let page = like_the_real_one(vec![(
+            "POST /api/pull",
+            502,
+            "<html>Bad Gateway</html>\n".to_owned(),
+        )])
+        .await;
+        let err = pull(&base(&page), "llm", "gemma3:270m").await.unwrap_err();
+        assert!(err.contains("not JSON"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn tgi_is_ready_when_health_answers_empty_and_info_names_the_model() {
+        // TGI 3: `/health` is an empty 200 once the shard is up; `/info` describes the model.
+        let info = r#"{"model_id":"org/tiny","model_sha":null,"model_pipeline_tag":"text-generation","max_concurrent_requests":128,"max_input_tokens":4095,"max_total_tokens":4096,"router":"text-generation-router","version":"3.3.4"}"#;
+        let tgi = like_the_real_one(vec![
+            ("GET /health", 200, String::new()),
+            ("GET /info", 200, info.to_owned()),
+        ])
+        .await;
+        ready(Kind::Tgi, &tgi, "org/tiny").await.unwrap();
+        let err = ready(Kind::Tgi, &tgi, "org/other").await.unwrap_err();
+        assert_eq!(err, r#"/info names model Some("org/tiny"), not `org/other`"#);
+        // still loading: `/health` is 503 and readiness says so
+        let loading = like_the_real_one(vec![(
+            "GET /health",
+            503,
+            r#"{"error":"unhealthy","error_type":"healthcheck"}"#.to_owned(),
+        )])
+        .await;
+        let err = ready(Kind::Tgi, &loading, "org/tiny").await.unwrap_err();
+        assert!(err.contains("503"), "{err}");
+    }
 }
