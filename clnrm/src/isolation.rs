@@ -4,3 +4,4 @@
 
 pub(crate) mod postgres;
 pub(crate) mod redis;
+pub(crate) mod surrealdb;

@@ -262,7 +262,7 @@ impl SharedServices {
             Isolation::LogicalDb => {
                 let _ = shared.redis().await;
             }
-            Isolation::None => {}
+            Isolation::Namespace | Isolation::None => {}
         }
     }
 

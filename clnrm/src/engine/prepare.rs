@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::pool::SharedServices;
 use crate::isolation::postgres::PgLease;
 use crate::isolation::redis::RedisDbs;
+use crate::isolation::surrealdb::SurrealLease;
 use crate::service::{ServiceHandle, ServiceSpec, Services};
 
 /// Where a service lives.
@@ -29,6 +30,8 @@ pub enum Isolation {
     Schema,
     /// Redis: a logical database of its own, flushed after.
     LogicalDb,
+    /// SurrealDB: a namespace (and a database in it) of its own, removed after.
+    Namespace,
     /// Nothing: the service as it is.
     None,
 }
@@ -59,6 +62,13 @@ pub enum Namespace {
     Schema(String),
     /// A Redis logical database of its own (the number).
     RedisDb(u32),
+    /// A SurrealDB namespace of its own and the database in it.
+    Surreal {
+        /// The namespace.
+        ns: String,
+        /// The database.
+        db: String,
+    },
 }
 
 /// One service as an attempt sees it.
@@ -87,6 +97,7 @@ pub struct ServiceWait {
 enum Lease {
     Pg(PgLease),
     Redis(Arc<RedisDbs>, u32),
+    Surreal(SurrealLease),
 }
 
 /// What an attempt holds: its services by local name, its leases, its own containers.
@@ -105,6 +116,7 @@ impl Prepared {
                 match lease {
                     Lease::Pg(lease) => lease.release().await,
                     Lease::Redis(dbs, db) => dbs.release(db).await,
+                    Lease::Surreal(lease) => lease.release().await,
                 }
             });
         }
@@ -219,6 +231,17 @@ async fn borrow(
             let url = dbs.url(db);
             leases.push(Lease::Redis(dbs, db));
             (Some(url), Some(Namespace::RedisDb(db)))
+        }
+        Isolation::Namespace => {
+            let root = instance.handle.url().ok_or("surrealdb has no URL")?;
+            let lease = SurrealLease::lease(root).await?;
+            let namespace = Namespace::Surreal {
+                ns: lease.ns.clone(),
+                db: lease.db.clone(),
+            };
+            let url = lease.url();
+            leases.push(Lease::Surreal(lease));
+            (Some(url), Some(namespace))
         }
         Isolation::None => (instance.handle.url().map(str::to_owned), None),
     };

@@ -174,6 +174,7 @@ fn service(
     let mut isolation = match decl.plugin {
         "postgres" => Isolation::Database,
         "redis" => Isolation::LogicalDb,
+        "surrealdb" => Isolation::Namespace,
         _ => Isolation::None,
     };
     let mut migrations = None;
@@ -225,11 +226,12 @@ fn service(
                     ("postgres", "database") => Isolation::Database,
                     ("postgres", "schema") => Isolation::Schema,
                     ("redis", "database" | "db") => Isolation::LogicalDb,
+                    ("surrealdb", "namespace" | "database") => Isolation::Namespace,
                     (_, "none") => Isolation::None,
                     (plugin, other) => {
                         return Err(format!(
                             "isolation `{other}` is not available for `{plugin}`: postgres takes \
-                             \"database\" or \"schema\", redis \"database\", any plugin \"none\""
+                             \"database\" or \"schema\", redis \"database\", surrealdb \"namespace\", any plugin \"none\""
                         ));
                     }
                 }
