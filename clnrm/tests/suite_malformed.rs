@@ -526,7 +526,7 @@ name = "a"
 run = ["true"]
 service = "app"
 "#,
-            "13:13: error: `isolation = \"database\"` is for postgres and redis services; service \"app\" uses plugin \"generic\"",
+            "13:13: error: `isolation = \"database\"` is for postgres, redis and surrealdb services; service \"app\" uses plugin \"generic\"",
         ),
         base(
             "unknown_isolation_is_reported",
