@@ -36,3 +36,4 @@ echo "setup: docker $(docker version --format '{{.Server.Version}} (API {{.Serve
 scripts/build-images.sh
 scripts/build-market-images.sh
 scripts/build-llm-image.sh
+scripts/build-surrealdb-image.sh

@@ -5,3 +5,4 @@
 pub(crate) mod hooks;
 pub(crate) mod postgres;
 pub(crate) mod redis;
+pub(crate) mod surrealdb;

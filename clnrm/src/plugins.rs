@@ -1,4 +1,4 @@
-//! Built-in plugins: `generic` (any image), `postgres`, `redis`, the model servers `vllm`,
+//! Built-in plugins: `generic` (any image), `postgres`, `redis`, `surrealdb`, the model servers `vllm`,
 //! `tgi` and `ollama`; and declarative plugins from
 //! `plugin.toml` recipes ([`ManifestPlugin`]).
 
@@ -7,12 +7,14 @@ mod llm;
 mod manifest;
 mod postgres;
 mod redis;
+pub mod surrealdb;
 
 pub use generic::GenericPlugin;
 pub use llm::{LlmPlugin, OLLAMA_IMAGE, TGI_IMAGE, VLLM_IMAGE};
 pub use manifest::{ManifestPlugin, load_declarative_plugins};
 pub use postgres::{POSTGRES_IMAGE, PostgresPlugin};
 pub use redis::{REDIS_IMAGE, RedisPlugin};
+pub use surrealdb::{SURREALDB_IMAGE, SurqlError, SurrealDbPlugin, surql};
 
 use std::time::Duration;
 

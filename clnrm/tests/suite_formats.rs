@@ -27,7 +27,9 @@ fn load(text: &str) -> clnrm::suite::LoadedSuite {
 fn exec(step: &clnrm::suite::StepSpec) -> &clnrm::suite::ExecSpec {
     match &step.action {
         Action::Exec(exec) => exec,
-        Action::Http(_) | Action::Chaos(_) => panic!("step {} is not a command", step.name),
+        Action::Http(_) | Action::Chaos(_) | Action::Surql(_) => {
+            panic!("step {} is not a command", step.name)
+        }
     }
 }
 

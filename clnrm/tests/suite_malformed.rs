@@ -296,7 +296,7 @@ service = "app"
 name = "a"
 service = "db"
 "#,
-            "11:1: error: step \"a\" has no action; expected one of `run`, `shell`, `http` or `chaos`",
+            "11:1: error: step \"a\" has no action; expected one of `run`, `shell`, `http`, `chaos` or `surql`",
         ),
         base(
             "step_with_two_actions_is_reported",
@@ -526,7 +526,7 @@ name = "a"
 run = ["true"]
 service = "app"
 "#,
-            "13:13: error: `isolation = \"database\"` is for postgres and redis services; service \"app\" uses plugin \"generic\"",
+            "13:13: error: `isolation = \"database\"` is for postgres, redis and surrealdb services; service \"app\" uses plugin \"generic\"",
         ),
         base(
             "unknown_isolation_is_reported",
@@ -986,7 +986,7 @@ command = ["echo"]
             "4:8: warning: service \"c\": `type = \"generic_container\"` is ignored, as the older clnrm ignored it; `plugin = \"generic\"` decides",
         ),
         bare(
-            "legacy_surrealdb_plugin_is_mapped_to_generic",
+            "legacy_surrealdb_plugin_is_mapped_to_the_builtin",
             r#"[test.metadata]
 name = "t"
 [services.db]
@@ -995,7 +995,7 @@ plugin = "surrealdb"
 name = "a"
 command = ["echo"]
 "#,
-            "4:10: warning: service \"db\": the older plugin \"surrealdb\" runs as \"generic\" with image \"surrealdb/surrealdb:latest\" and port 8000",
+            "4:10: warning: service \"db\": the older plugin \"surrealdb\" runs as the built-in \"surrealdb\" (port 8000) with the older command line",
         ),
         bare(
             "legacy_strict_outside_surrealdb_is_reported",

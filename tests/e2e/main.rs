@@ -19,5 +19,6 @@ mod services;
 mod suite_cli;
 mod suite_run;
 mod support;
+mod surrealdb;
 mod telemetry;
 mod watch_cli;

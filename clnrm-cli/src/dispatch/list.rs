@@ -109,6 +109,7 @@ fn describe_step(step: &StepSpec) -> String {
             format!("{command} {target}")
         }
         Action::Http(http) => describe_http(http),
+        Action::Surql(surql) => format!("surql on service {}", surql.service.get_ref()),
         Action::Chaos(chaos) => format!(
             "chaos {:?} on service {}",
             chaos.fault.get_ref(),

@@ -291,7 +291,7 @@ impl SharedServices {
             Isolation::LogicalDb => {
                 let _ = shared.redis().await;
             }
-            Isolation::Hooks { .. } | Isolation::None => {}
+            Isolation::Hooks { .. } | Isolation::Namespace | Isolation::None => {}
         }
     }
 

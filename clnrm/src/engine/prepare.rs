@@ -10,6 +10,7 @@ use super::pool::SharedServices;
 use crate::isolation::hooks::HookLease;
 use crate::isolation::postgres::PgLease;
 use crate::isolation::redis::RedisDbs;
+use crate::isolation::surrealdb::SurrealLease;
 use crate::service::{ServiceHandle, ServiceSpec, Services};
 
 /// Where a service lives.
@@ -37,6 +38,8 @@ pub enum Isolation {
         /// Whether the user asked for it (an error when the plugin has no hooks).
         required: bool,
     },
+    /// SurrealDB: a namespace (and a database in it) of its own, removed after.
+    Namespace,
     /// Nothing: the service as it is.
     None,
 }
@@ -69,6 +72,13 @@ pub enum Namespace {
     RedisDb(u32),
     /// A namespace a plugin's `[isolation] create` hook made (the name).
     Named(String),
+    /// A SurrealDB namespace of its own and the database in it.
+    Surreal {
+        /// The namespace.
+        ns: String,
+        /// The database.
+        db: String,
+    },
 }
 
 /// One service as an attempt sees it.
@@ -98,6 +108,7 @@ enum Lease {
     Pg(PgLease),
     Redis(Arc<RedisDbs>, u32),
     Hooks(HookLease),
+    Surreal(SurrealLease),
 }
 
 /// What an attempt holds: its services by local name, its leases, its own containers.
@@ -117,6 +128,7 @@ impl Prepared {
                     Lease::Pg(lease) => lease.release().await,
                     Lease::Redis(dbs, db) => dbs.release(db).await,
                     Lease::Hooks(lease) => lease.release().await,
+                    Lease::Surreal(lease) => lease.release().await,
                 }
             });
         }
@@ -268,6 +280,17 @@ async fn borrow(
             }
             None => (instance.handle.url().map(str::to_owned), None),
         },
+        Isolation::Namespace => {
+            let root = instance.handle.url().ok_or("surrealdb has no URL")?;
+            let lease = SurrealLease::lease(root).await?;
+            let namespace = Namespace::Surreal {
+                ns: lease.ns.clone(),
+                db: lease.db.clone(),
+            };
+            let url = lease.url();
+            leases.push(Lease::Surreal(lease));
+            (Some(url), Some(namespace))
+        }
         Isolation::None => (instance.handle.url().map(str::to_owned), None),
     };
     let service = PreparedService {

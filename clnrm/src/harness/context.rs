@@ -154,6 +154,15 @@ impl TestContext {
         self.service(service)?.exec(argv).await
     }
 
+    /// Runs SurrealQL on the `surrealdb` service `service`, in this test's own namespace and
+    /// database, and returns each statement's `result`. A statement that fails is an error
+    /// naming its position and carrying the server's message (SurrealDB itself answers such a
+    /// request with HTTP 200).
+    pub async fn surql(&self, service: &str, query: &str) -> Result<Vec<serde_json::Value>> {
+        let url = self.url(service)?;
+        Ok(crate::plugins::surql(&url, query).await?)
+    }
+
     /// The last `lines` lines of `service`'s output.
     pub async fn logs(&self, service: &str, lines: usize) -> Result<String> {
         self.service(service)?.logs(lines).await

@@ -174,6 +174,7 @@ fn service(
     let mut isolation = match decl.plugin {
         "postgres" => Isolation::Database,
         "redis" => Isolation::LogicalDb,
+        "surrealdb" => Isolation::Namespace,
         // A declarative plugin with `[isolation]` hooks: a namespace per test; others as they are.
         _ => Isolation::Hooks { required: false },
     };
@@ -226,6 +227,7 @@ fn service(
                     ("postgres", "database") => Isolation::Database,
                     ("postgres", "schema") => Isolation::Schema,
                     ("redis", "database" | "db") => Isolation::LogicalDb,
+                    ("surrealdb", "namespace" | "database") => Isolation::Namespace,
                     (plugin, "namespace") if plugin != "postgres" && plugin != "redis" => {
                         Isolation::Hooks { required: true }
                     }
@@ -233,8 +235,8 @@ fn service(
                     (plugin, other) => {
                         return Err(format!(
                             "isolation `{other}` is not available for `{plugin}`: postgres takes \
-                             \"database\" or \"schema\", redis \"database\", a plugin with [isolation] \
-                             hooks \"namespace\", any plugin \"none\""
+                             \"database\" or \"schema\", redis \"database\", surrealdb \"namespace\", a \
+                             plugin with [isolation] hooks \"namespace\", any plugin \"none\""
                         ));
                     }
                 }

@@ -451,7 +451,9 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await });
         Endpoint {
             host: "127.0.0.1".to_owned(),
-            ports: [(11434, port), (80, port), (8000, port)].into_iter().collect(),
+            ports: [(11434, port), (80, port), (8000, port)]
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -510,7 +512,9 @@ mod tests {
         )])
         .await;
         assert_eq!(
-            pull(&base(&streamed), "llm", "no-such-model").await.unwrap_err(),
+            pull(&base(&streamed), "llm", "no-such-model")
+                .await
+                .unwrap_err(),
             "pull model manifest: file does not exist"
         );
         // Not streaming: a 500 with one JSON object and no newline.
@@ -544,7 +548,10 @@ mod tests {
         .await;
         ready(Kind::Tgi, &tgi, "org/tiny").await.unwrap();
         let err = ready(Kind::Tgi, &tgi, "org/other").await.unwrap_err();
-        assert_eq!(err, r#"/info names model Some("org/tiny"), not `org/other`"#);
+        assert_eq!(
+            err,
+            r#"/info names model Some("org/tiny"), not `org/other`"#
+        );
         // still loading: `/health` is 503 and readiness says so
         let loading = like_the_real_one(vec![(
             "GET /health",

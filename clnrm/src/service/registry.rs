@@ -27,12 +27,13 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// The built-in plugins: `generic`, `postgres`, `redis`.
+    /// The built-in plugins: `generic`, `postgres`, `redis`, `surrealdb`, `vllm`, `tgi`, `ollama`.
     pub fn builtin() -> Self {
         let mut registry = Registry::default();
         registry.register(Arc::new(crate::plugins::GenericPlugin));
         registry.register(Arc::new(crate::plugins::PostgresPlugin));
         registry.register(Arc::new(crate::plugins::RedisPlugin));
+        registry.register(Arc::new(crate::plugins::SurrealDbPlugin));
         registry.register(Arc::new(crate::plugins::LlmPlugin::vllm()));
         registry.register(Arc::new(crate::plugins::LlmPlugin::tgi()));
         registry.register(Arc::new(crate::plugins::LlmPlugin::ollama()));

@@ -172,7 +172,9 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Service,
         "username",
-        Mapped("the `--user` of the `surrealdb` server (an error on other plugins)"),
+        Mapped(
+            "the `--user` of the `surrealdb` server (the built-in takes it as its credentials; an error on other plugins)",
+        ),
     ),
     key(
         Service,
@@ -309,17 +311,11 @@ pub fn old_keys_markdown() -> String {
     out
 }
 
-/// Older plugin names and what they run as: (older name, image when the service names none,
-/// command when the service gives no `args`, ports).
-pub(crate) const OLD_PLUGINS: &[(&str, &str, &[&str], &[u16])] = &[
-    (
-        "surrealdb",
-        "surrealdb/surrealdb:latest",
-        &["start", "--user", "root", "--pass", "root", "memory"],
-        &[8000],
-    ),
-    ("ollama", "ollama/ollama:latest", &[], &[11434]),
-];
+/// Older plugin names that run as `generic`: (older name, image when the service names none,
+/// command when the service gives no `args`, ports). The older `surrealdb` runs as the
+/// built-in of that name.
+pub(crate) const OLD_PLUGINS: &[(&str, &str, &[&str], &[u16])] =
+    &[("ollama", "ollama/ollama:latest", &[], &[11434])];
 
 #[cfg(test)]
 mod tests {

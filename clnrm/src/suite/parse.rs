@@ -21,7 +21,7 @@ use super::error::SuiteError;
 use super::spec::{
     Action, CURRENT_VERSION, Command, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation,
     JsonExpect, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned, StepSpec, SuiteSpec,
-    Target, WaitFor,
+    SurqlSpec, Target, WaitFor,
 };
 use crate::values;
 
@@ -100,6 +100,7 @@ const STEP_KEYS: &[&str] = &[
     "shell",
     "http",
     "chaos",
+    "surql",
     "service",
     "image",
     "expect",
@@ -1253,14 +1254,19 @@ impl Walker<'_> {
     fn action(&mut self, table: &DeTable<'_>, header: &Range<usize>, what: &str) -> Option<Action> {
         let present: Vec<(&Key<'_>, &Value<'_>)> = entries(table)
             .into_iter()
-            .filter(|(k, _)| matches!(k.get_ref().as_ref(), "run" | "shell" | "http" | "chaos"))
+            .filter(|(k, _)| {
+                matches!(
+                    k.get_ref().as_ref(),
+                    "run" | "shell" | "http" | "chaos" | "surql"
+                )
+            })
             .collect();
         match present.as_slice() {
             [] => {
                 self.sink.error(
                     header.clone(),
                     format!(
-                        "{what} has no action; expected one of `run`, `shell`, `http` or `chaos`"
+                        "{what} has no action; expected one of `run`, `shell`, `http`, `chaos` or `surql`"
                     ),
                 );
                 None
@@ -1278,6 +1284,7 @@ impl Walker<'_> {
             }
             [(key, value)] => match key.get_ref().as_ref() {
                 "chaos" => self.chaos_step(value, what).map(Action::Chaos),
+                "surql" => self.surql(table, key, what).map(Action::Surql),
                 "http" => {
                     for stray in ["service", "image"] {
                         if let Some((k, _)) = table.get_key_value(stray) {
@@ -1339,6 +1346,35 @@ impl Walker<'_> {
                 }
             },
         }
+    }
+
+    fn surql(&mut self, table: &DeTable<'_>, key: &Key<'_>, what: &str) -> Option<SurqlSpec> {
+        let query = self.string(table, "surql", what);
+        if let Some(q) = &query
+            && q.get_ref().trim().is_empty()
+        {
+            self.sink.error(
+                q.span(),
+                format!("`surql` in {what} is empty; expected SurrealQL statements"),
+            );
+        }
+        if let Some((k, _)) = table.get_key_value("image") {
+            self.sink.error(
+                k.span(),
+                format!("{what}: a surql step runs on a `surrealdb` service: name it with `service`, not `image`"),
+            );
+        }
+        let service = self.string(table, "service", what);
+        if service.is_none() && !table.contains_key("service") {
+            self.sink.error(
+                key.span(),
+                format!("{what} sends SurrealQL but names no service; expected `service = \"NAME\"` of a surrealdb service"),
+            );
+        }
+        Some(SurqlSpec {
+            query: query.filter(|q| !q.get_ref().trim().is_empty())?,
+            service: service?,
+        })
     }
 
     fn http(&mut self, value: &Value<'_>, what: &str) -> Option<HttpSpec> {

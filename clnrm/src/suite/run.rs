@@ -23,7 +23,7 @@ use futures::StreamExt;
 use super::spec::{
     Action, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation as SuiteIsolation, OutputExpect,
     ScenarioSpec, Scope as SuiteScope, ServiceSpec as SuiteServiceSpec, StepSpec, SuiteSpec,
-    Target, WaitFor,
+    SurqlSpec, Target, WaitFor,
 };
 use crate::docker::{Readiness, RunConfig, RunEnv};
 use crate::engine::{
@@ -443,6 +443,9 @@ fn service_needs(
                 (Some(SuiteIsolation::Database), "postgres") => Isolation::Database,
                 (Some(SuiteIsolation::Schema), "postgres") => Isolation::Schema,
                 (Some(SuiteIsolation::Database), "redis") => Isolation::LogicalDb,
+                (Some(SuiteIsolation::Database | SuiteIsolation::Namespace), "surrealdb") => {
+                    Isolation::Namespace
+                }
                 (Some(SuiteIsolation::Namespace), _) => Isolation::Hooks { required: true },
                 _ => Isolation::None,
             };
@@ -687,6 +690,10 @@ fn scenario_env(
             Some(Namespace::Named(namespace)) => {
                 env.push((format!("{var}_NAMESPACE"), namespace.clone()));
             }
+            Some(Namespace::Surreal { ns, db }) => {
+                env.push((format!("{var}_NS"), ns.clone()));
+                env.push((format!("{var}_DB"), db.clone()));
+            }
             None => {}
         }
     }
@@ -824,6 +831,7 @@ fn step_service(ctx: &StepContext<'_>, step: &StepSpec) -> Option<String> {
                 .map(|(_, s)| s.clone()),
         },
         Action::Http(http) => Some(http.service.get_ref().clone()),
+        Action::Surql(surql) => Some(surql.service.get_ref().clone()),
         // A fault step's service may be down on purpose.
         Action::Chaos(_) => None,
     }
@@ -916,6 +924,7 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             check_json(&output.stdout, &step.expect)
         }
         Action::Http(http) => attempt_http(ctx, http, &step.expect).await,
+        Action::Surql(surql) => attempt_surql(ctx, surql, &step.expect).await,
         Action::Chaos(chaos) => match &ctx.chaos {
             Some(session) => crate::chaos::suite::run_step(session, chaos).await,
             None => Err("no chaos session for this scenario".to_owned()),
@@ -990,6 +999,33 @@ async fn attempt_http(
     }
     check_output("body", &body, &expect.stdout)?;
     check_json(&body, expect)
+}
+
+/// Sends the step's SurrealQL to the scenario's URL of the service (its own namespace and
+/// database when isolated); fails on any failed statement, then checks the results (a JSON
+/// list, one entry per statement) against `expect.stdout` and `expect.json`.
+async fn attempt_surql(
+    ctx: &StepContext<'_>,
+    surql: &SurqlSpec,
+    expect: &Expectations,
+) -> std::result::Result<(), String> {
+    let name = surql.service.get_ref();
+    // Through the proxy of a `chaos = true` service (or to its new port after a restart).
+    let proxied = ctx.chaos.as_ref().and_then(|c| c.url(name));
+    let url = match proxied.or_else(|| ctx.scenario.get(name).and_then(|s| s.url.clone())) {
+        Some(url) => url,
+        None => ctx
+            .handle(name)?
+            .url()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("service `{name}` has no URL"))?,
+    };
+    let results = crate::plugins::surql(&url, surql.query.get_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = serde_json::Value::Array(results).to_string();
+    check_output("results", &text, &expect.stdout)?;
+    check_json(&text, expect)
 }
 
 fn check_output(

@@ -211,6 +211,18 @@ pub enum Action {
     /// `chaos`: a fault injected into a service, healed at the end of the scenario at the
     /// latest.
     Chaos(ChaosStepSpec),
+    /// `surql`: SurrealQL sent to a `surrealdb` service (the scenario's namespace and database
+    /// when isolated); any statement that fails fails the step.
+    Surql(SurqlSpec),
+}
+
+/// `surql = "..."` with `service = "NAME"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurqlSpec {
+    /// The SurrealQL text (span: the `surql` value).
+    pub query: Spanned<String>,
+    /// The `surrealdb` service to send it to.
+    pub service: Spanned<String>,
 }
 
 /// `chaos = { fault, service, signal, after, duration, allow_damage }`, plus a connection

@@ -327,11 +327,13 @@ impl Validator<'_> {
         let plugin = service.plugin.get_ref().as_str();
         let isolation = service.isolation.as_ref().map(|i| (*i.get_ref(), i.span()));
         match isolation.clone() {
-            Some((Isolation::Database, span)) if plugin != "postgres" && plugin != "redis" => {
+            Some((Isolation::Database, span))
+                if !matches!(plugin, "postgres" | "redis" | "surrealdb") =>
+            {
                 self.sink.error(
                     span,
                     format!(
-                        "`isolation = \"database\"` is for postgres and redis services; {what} uses plugin \"{plugin}\""
+                        "`isolation = \"database\"` is for postgres, redis and surrealdb services; {what} uses plugin \"{plugin}\""
                     ),
                 );
             }
@@ -551,6 +553,41 @@ impl Validator<'_> {
                              [services.{name}]"
                         ),
                     );
+                }
+            }
+            Action::Surql(surql) => {
+                self.service_ref(&what, &surql.service);
+                let name = surql.service.get_ref();
+                if let Some(service) = self.spec.service(name)
+                    && service.plugin.get_ref() != "surrealdb"
+                {
+                    self.sink.error(
+                        surql.service.span(),
+                        format!(
+                            "{what} sends SurrealQL to service \"{name}\", which uses plugin \"{}\"; expected a `plugin = \"surrealdb\"` service",
+                            service.plugin.get_ref()
+                        ),
+                    );
+                }
+                if !step.expect.stderr.is_empty() || step.expect.fails {
+                    self.sink.error(
+                        step.name.span(),
+                        format!("{what}: a surql step has no stderr or exit code to check; it fails when any statement fails"),
+                    );
+                }
+                for (key, span) in [
+                    (
+                        "exit_code",
+                        step.expect.exit_code.as_ref().map(Spanned::span),
+                    ),
+                    ("status", step.expect.status.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = span {
+                        self.sink.error(
+                            span,
+                            format!("`expect.{key}` of {what} does not apply to a surql step: it fails when any statement fails; check results with `expect.json` or `expect.stdout`"),
+                        );
+                    }
                 }
             }
             Action::Http(http) => {

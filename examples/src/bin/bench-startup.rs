@@ -7,6 +7,10 @@
 //! command line and polling the same endpoints; on this repository's CI all three are the
 //! local stand-in image (llama.cpp with Gemma 3 270M), so the figures are model load time plus
 //! what each side adds.
+//! `... --bin bench-startup -- ROUNDS surrealdb` measures SurrealDB (the real server; on this
+//! repository's CI the image scripts/build-surrealdb-image.sh compiles), against testcontainers
+//! starting the same image with the same command and waiting for the same things: the `Started
+//! web server` line, `/health` 200 and a first successful `RETURN 1` as root.
 //!
 //! clnrm's time includes what it adds: image substitution, labels, joining the run network under
 //! the service's name, readiness polling. The plain side starts the same (substituted) image
@@ -23,8 +27,10 @@ use testcontainers::{GenericImage, ImageExt};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
-    if std::env::args().nth(2).as_deref() == Some("models") {
-        return model_servers(rounds).await;
+    match std::env::args().nth(2).as_deref() {
+        Some("models") => return model_servers(rounds).await,
+        Some("surrealdb") => return surrealdb(rounds).await,
+        _ => {}
     }
     let config = RunConfig::from_env()?;
     let images = config.images.clone();
@@ -254,6 +260,79 @@ async fn model_servers(rounds: usize) -> Result<(), Box<dyn std::error::Error>> 
         println!("          clnrm            {:?}", ms(&ours));
         println!("          plain, bridge    {:?}", ms(&plain));
     }
+    env.stop().await?;
+    Ok(())
+}
+
+/// The surrealdb plugin against plain testcontainers on Docker's default bridge.
+async fn surrealdb(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let config = RunConfig::from_env()?;
+    let images = config.images.clone();
+    let env = RunEnv::start(config).await?;
+    let registry = Registry::builtin();
+    let image = images.resolve(clnrm::plugins::SURREALDB_IMAGE);
+    println!("start-to-ready of surrealdb ({image}), median of {rounds} rounds, ms");
+    println!(
+        "{:<9} {:>9} {:>12} {:>12}",
+        "plugin", "clnrm", "tc bridge", "vs bridge"
+    );
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    let http = reqwest::Client::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let services = registry
+            .start_all(&env, &[ServiceSpec::new("db", "surrealdb")])
+            .await?;
+        ours.push(t.elapsed());
+        services.stop_all().await?;
+
+        let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
+        let t = Instant::now();
+        let container = GenericImage::new(name, tag)
+            .with_exposed_port(ContainerPort::Tcp(8000))
+            .with_wait_for(WaitFor::message_on_stdout("Started web server on"))
+            .with_env_var("SURREAL_USER", "root")
+            .with_env_var("SURREAL_PASS", "bench")
+            .with_env_var("SURREAL_BIND", "0.0.0.0:8000")
+            .with_cmd(["start", "memory"])
+            .start()
+            .await?;
+        let base = format!(
+            "http://127.0.0.1:{}",
+            container.get_host_port_ipv4(8000).await?
+        );
+        loop {
+            let health = http.get(format!("{base}/health")).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                let query = http
+                    .post(format!("{base}/sql"))
+                    .basic_auth("root", Some("bench"))
+                    .header("accept", "application/json")
+                    .body("RETURN 1")
+                    .send()
+                    .await;
+                if let Ok(r) = query
+                    && r.status().is_success()
+                    && r.text().await.is_ok_and(|t| t.contains("\"OK\""))
+                {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        plain.push(t.elapsed());
+        container.rm().await?;
+    }
+    let (m_ours, m_plain) = (median(&mut ours), median(&mut plain));
+    println!(
+        "{:<9} {:>9} {:>12} {:>11.1}%",
+        "surrealdb",
+        m_ours.as_millis(),
+        m_plain.as_millis(),
+        (m_ours.as_secs_f64() / m_plain.as_secs_f64() - 1.0) * 100.0
+    );
+    println!("          clnrm            {:?}", ms(&ours));
+    println!("          plain, bridge    {:?}", ms(&plain));
     env.stop().await?;
     Ok(())
 }

@@ -94,6 +94,33 @@ impl Walker<'_> {
                     format!("{what}: the older plugin \"generic_container\" runs as \"generic\""),
                 );
                 service.plugin = Spanned::new(span, "generic".to_owned());
+            } else if old == "surrealdb" {
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    span.clone(),
+                    format!(
+                        "{what}: the older plugin \"surrealdb\" runs as the built-in \"surrealdb\" (port 8000) with the older command line"
+                    ),
+                );
+                service.plugin = Spanned::new(span.clone(), "surrealdb".to_owned());
+                service.ports = vec![Spanned::new(span.clone(), 8000)];
+                if args.is_none() {
+                    // The older plugin's command: root/root unless `username`/`password` say
+                    // otherwise (the built-in reads the credentials from it).
+                    let mut argv: Vec<String> =
+                        ["start", "--user", "root", "--pass", "root", "memory"]
+                            .map(String::from)
+                            .to_vec();
+                    if strict == Some(true) {
+                        argv.insert(argv.len() - 1, "--strict".to_owned());
+                    }
+                    for (i, value) in [2, 4].into_iter().zip(&credentials) {
+                        if let Some(v) = value {
+                            argv[i] = v.get_ref().clone();
+                        }
+                    }
+                    service.cmd = Some(argv);
+                }
             } else if let Some((_, image, cmd, ports)) =
                 compat::OLD_PLUGINS.iter().find(|(name, ..)| *name == old)
             {
@@ -118,18 +145,7 @@ impl Walker<'_> {
                     .iter()
                     .map(|p| Spanned::new(span.clone(), *p))
                     .collect();
-                if old == "surrealdb" && args.is_none() {
-                    let mut argv: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
-                    if strict == Some(true) {
-                        argv.insert(argv.len() - 1, "--strict".to_owned());
-                    }
-                    for (flag, value) in ["--user", "--pass"].iter().zip(&credentials) {
-                        if let (Some(i), Some(v)) = (argv.iter().position(|a| a == flag), value) {
-                            argv[i + 1] = v.get_ref().clone();
-                        }
-                    }
-                    service.cmd = Some(argv);
-                } else if !cmd.is_empty() && args.is_none() {
+                if !cmd.is_empty() && args.is_none() {
                     service.cmd = Some(cmd.iter().map(|s| (*s).to_owned()).collect());
                 }
             } else {
