@@ -287,8 +287,10 @@ fn list_names_every_test_and_starts_no_container() {
         .collect();
     // the fifty generated `load::tNN` tests of the load test, then the rest by name
     let load: Vec<String> = (0..50).map(|i| format!("load::t{i:02}")).collect();
-    let (generated, named): (Vec<&str>, Vec<&str>) =
-        listed.iter().partition(|n| n.starts_with("load::"));
+    let (generated, named): (Vec<&str>, Vec<&str>) = listed
+        .iter()
+        .copied()
+        .partition(|n| n.starts_with("load::"));
     assert_eq!(generated, load, "{}", run.both());
     assert_eq!(named, ALL_TESTS, "{}", run.both());
     assert_eq!(
