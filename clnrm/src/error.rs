@@ -234,6 +234,18 @@ pub enum ConfigError {
 }
 
 /// Maps a Docker client error for `action`.
+/// The error and its causes, `: `-separated (a transport error says little without them).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 pub(crate) fn docker_request(
     action: impl Into<String>,
     source: impl std::error::Error + Send + Sync + 'static,

@@ -160,7 +160,7 @@ async fn usable(url: &str) -> std::result::Result<(), String> {
             .get(health)
             .send()
             .await
-            .map_err(|e| chain(&e))?
+            .map_err(|e| crate::error::chain(&e))?
             .status();
         if !status.is_success() {
             return Err(format!("GET /health answered {status}"));
@@ -270,9 +270,15 @@ pub async fn surql(
     if let Some(db) = &db {
         request = request.header("surreal-db", db);
     }
-    let response = request.send().await.map_err(|e| transport(chain(&e)))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport(crate::error::chain(&e)))?;
     let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| transport(chain(&e)))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| transport(crate::error::chain(&e)))?;
     if !(200..300).contains(&status) {
         return Err(SurqlError::Refused {
             status,
@@ -377,18 +383,6 @@ fn short(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// The error and its causes, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

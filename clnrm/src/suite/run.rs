@@ -979,7 +979,7 @@ async fn attempt_http(
     let response = request
         .send()
         .await
-        .map_err(|e| format!("{} {url}: {}", http.method, chain(&e)))?;
+        .map_err(|e| format!("{} {url}: {}", http.method, crate::error::chain(&e)))?;
     let status = response.status().as_u16();
     let body = response.text().await.map_err(|e| e.to_string())?;
     match expect.status.as_ref().map(|s| *s.get_ref()) {
@@ -1096,18 +1096,6 @@ fn check_json(text: &str, expect: &Expectations) -> std::result::Result<(), Stri
         }
     }
     Ok(())
-}
-
-/// The error and its causes, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// The last 400 characters of `text`.
