@@ -114,12 +114,18 @@ async fn services_gc_lists_and_removes_what_a_killed_run_left() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A concurrent test's start may have reaped it already; either way it is gone, and when gc
+    // A concurrent test's start may have reaped it already (Docker then answers gc "removal
+    // already in progress" and finishes it within moments); either way it is gone, and when gc
     // removed it, gc names it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut left = containers_with_label(labels::RUN, &f["run"]).await;
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        left = containers_with_label(labels::RUN, &f["run"]).await;
+    }
     assert!(
-        containers_with_label(labels::RUN, &f["run"])
-            .await
-            .is_empty()
+        left.is_empty(),
+        "still there 10 s after gc: {left:?}\n{stdout}"
     );
     assert!(stdout.contains("gc: removed"), "{stdout}");
     if stdout.contains(&f["run"]) {

@@ -80,15 +80,17 @@ async fn the_server_is_usable_when_ready_with_generated_credentials_and_limits()
         "{url}"
     );
     assert!(!db.redacted_url().unwrap().contains(&credentials.password));
-    // Ready means usable: the root user runs queries at once.
+    // Ready means usable: the root user runs queries at once (SurrealDB 3 wants a namespace and
+    // a database defined before records go in).
     let results = clnrm::plugins::surql(
         &format!("{url}?ns=app&db=app"),
-        "RETURN 1 + 1; CREATE thing:one SET n = 7; SELECT VALUE n FROM thing:one;",
+        "DEFINE NAMESPACE app; DEFINE DATABASE app; RETURN 1 + 1; \
+         CREATE thing:one SET n = 7; SELECT VALUE n FROM thing:one;",
     )
     .await
     .unwrap();
-    assert_eq!(results[0], serde_json::json!(2));
-    assert_eq!(results[2], serde_json::json!([7]));
+    assert_eq!(results[2], serde_json::json!(2));
+    assert_eq!(results[4], serde_json::json!([7]));
     // Wrong credentials: the whole request is refused, with the server's words.
     let wrong = url.replace(&credentials.password, "not-the-password");
     let err = clnrm::plugins::surql(&wrong, "RETURN 1").await.unwrap_err();

@@ -367,7 +367,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown plugin `postgress` for service `db`; known: generic, ollama, postgres, redis, tgi, vllm"
+            "unknown plugin `postgress` for service `db`; known: generic, ollama, postgres, redis, surrealdb, tgi, vllm"
         );
     }
 
