@@ -250,15 +250,7 @@ async fn model_servers(rounds: usize) -> Result<(), Box<dyn std::error::Error>> 
             plain.push(t.elapsed());
             container.rm().await?;
         }
-        let (m_ours, m_plain) = (median(&mut ours), median(&mut plain));
-        println!(
-            "{plugin:<9} {:>9} {:>12} {:>11.1}%",
-            m_ours.as_millis(),
-            m_plain.as_millis(),
-            (m_ours.as_secs_f64() / m_plain.as_secs_f64() - 1.0) * 100.0
-        );
-        println!("          clnrm            {:?}", ms(&ours));
-        println!("          plain, bridge    {:?}", ms(&plain));
+        print_against_bridge(plugin, &mut ours, &mut plain);
     }
     env.stop().await?;
     Ok(())
@@ -323,16 +315,7 @@ async fn surrealdb(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
         plain.push(t.elapsed());
         container.rm().await?;
     }
-    let (m_ours, m_plain) = (median(&mut ours), median(&mut plain));
-    println!(
-        "{:<9} {:>9} {:>12} {:>11.1}%",
-        "surrealdb",
-        m_ours.as_millis(),
-        m_plain.as_millis(),
-        (m_ours.as_secs_f64() / m_plain.as_secs_f64() - 1.0) * 100.0
-    );
-    println!("          clnrm            {:?}", ms(&ours));
-    println!("          plain, bridge    {:?}", ms(&plain));
+    print_against_bridge("surrealdb", &mut ours, &mut plain);
     env.stop().await?;
     Ok(())
 }
@@ -340,6 +323,20 @@ async fn surrealdb(rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// One plugin's row: the medians of clnrm and of plain testcontainers on the default bridge,
+/// the difference, and every sample.
+fn print_against_bridge(plugin: &str, ours: &mut [Duration], plain: &mut [Duration]) {
+    let (m_ours, m_plain) = (median(ours), median(plain));
+    println!(
+        "{plugin:<9} {:>9} {:>12} {:>11.1}%",
+        m_ours.as_millis(),
+        m_plain.as_millis(),
+        (m_ours.as_secs_f64() / m_plain.as_secs_f64() - 1.0) * 100.0
+    );
+    println!("          clnrm            {:?}", ms(ours));
+    println!("          plain, bridge    {:?}", ms(plain));
 }
 
 fn ms(samples: &[Duration]) -> Vec<u128> {
