@@ -20,7 +20,7 @@ pub use container::{
 };
 pub(crate) use env::remove_owned_blocking;
 pub use env::{GcReport, RemovedContainer, RunConfig, RunEnv, gc_dead_runs, remove_run};
-pub use front::{FRONT_OF, Front, front_of};
+pub use front::{FRONT_OF, Front, FrontLease, front_of};
 pub use images::{ImageMap, pin_note};
 pub use owner::Owner;
 /// The Docker client crate, as testcontainers uses it: for what clnrm has no API for.

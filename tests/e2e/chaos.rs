@@ -3,6 +3,7 @@
 //! driven with curl, and healing of everything at the end.
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clnrm::chaos::{ChaosService, ChaosSession};
@@ -324,6 +325,75 @@ async fn another_container_reaching_a_chaos_service_by_name_feels_its_faults_unt
     assert_eq!(records.len(), 4, "{records:?}");
     assert_eq!(ping_from(app).await.0.trim(), "PONG", "after the session");
     services.stop_all().await.unwrap();
+}
+
+/// Two sessions on one `chaos = true` service (two tests at the same time, in one process or
+/// two: the lease is a file lock either way): the second waits until the first has routed the
+/// front back, so neither feels the other's faults and the first's end cannot undo the second's
+/// route.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_sessions_on_one_chaos_service_take_turns_at_its_front() {
+    let env = run_env().await;
+    let specs = [
+        ServiceSpec::new("cache", "redis").chaos(true),
+        ServiceSpec::new("app", "generic")
+            .image(TOOLBOX)
+            .cmd(["sleep", "infinity"]),
+    ];
+    let services = Arc::new(Registry::builtin().start_all(&env, &specs).await.unwrap());
+    let app = services.get("app").unwrap().clone();
+
+    let first = session(&services, &["cache"], &[]).await;
+    first
+        .chaos("cache")
+        .unwrap()
+        .latency(Duration::from_secs(3))
+        .await
+        .unwrap()
+        .until_end();
+    let second = tokio::spawn({
+        let services = Arc::clone(&services);
+        async move { session(&services, &["cache"], &[]).await }
+    });
+    // While the first session lasts, the name still leads through its proxy: the second did
+    // not take the front over.
+    let (out, took) = ping_from(&app).await;
+    assert_eq!(out.trim(), "PONG");
+    assert!(
+        took >= Duration::from_secs(3),
+        "the first session's latency is gone while it lasts: {took:?}"
+    );
+    assert!(!second.is_finished(), "the second session did not wait");
+    assert_eq!(first.heal_all().await.len(), 1);
+
+    let second = tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the second session starts once the first has ended")
+        .unwrap();
+    // Its route holds: the first's end did not send the name back to the service.
+    second
+        .chaos("cache")
+        .unwrap()
+        .down()
+        .await
+        .unwrap()
+        .until_end();
+    let (out, _) = ping_from(&app).await;
+    assert!(
+        !out.contains("PONG"),
+        "the second session's fault is not felt by name: {out:?}"
+    );
+    second.heal_all().await;
+    assert_eq!(
+        ping_from(&app).await.0.trim(),
+        "PONG",
+        "after both sessions"
+    );
+    Arc::into_inner(services)
+        .expect("the second session's task is over")
+        .stop_all()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

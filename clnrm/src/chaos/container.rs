@@ -17,6 +17,12 @@ use testcontainers::bollard::query_parameters::{
 use super::ChaosError;
 use crate::docker::Endpoint;
 
+/// How long one Docker request of a heal may take before it is asked again.
+const CALL_BOUND: Duration = Duration::from_secs(10);
+
+/// How long a heal keeps asking.
+const HEAL_BOUND: Duration = Duration::from_secs(60);
+
 /// One container, as the faults see it.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -55,11 +61,46 @@ impl Target {
             .map_err(self.refused("pause", "pause"))
     }
 
+    /// Unpauses it, and makes sure: an engine under load may answer late or not at all, so each
+    /// request is bounded and the container's state (not the answer) decides, asking again
+    /// until it runs or [`HEAL_BOUND`] has passed.
     pub(crate) async fn unpause(&self) -> Result<(), ChaosError> {
-        self.docker
-            .unpause_container(&self.id)
-            .await
-            .map_err(self.refused("pause", "unpause"))
+        let started = std::time::Instant::now();
+        loop {
+            let sent =
+                tokio::time::timeout(CALL_BOUND, self.docker.unpause_container(&self.id)).await;
+            let answer = match sent {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => None,
+            };
+            // Whatever the answer, the state decides (a container that is not paused any more
+            // is healed, whoever unpaused it).
+            let paused =
+                tokio::time::timeout(CALL_BOUND, self.docker.inspect_container(&self.id, None))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .and_then(|i| i.state)
+                    .and_then(|s| s.paused);
+            if paused == Some(false) {
+                return Ok(());
+            }
+            if started.elapsed() >= HEAL_BOUND {
+                return Err(match answer {
+                    Some(e) => self.refused("pause", "unpause")(e),
+                    None => ChaosError::NotReady {
+                        fault: "pause".to_owned(),
+                        service: self.service.clone(),
+                        message: format!(
+                            "still paused after {} s of asking Docker to unpause it",
+                            HEAL_BOUND.as_secs()
+                        ),
+                    },
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub(crate) async fn kill(&self, signal: &str) -> Result<(), ChaosError> {

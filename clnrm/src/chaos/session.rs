@@ -13,7 +13,7 @@ use super::container::{Cut, Target};
 use super::proxy::Proxy;
 use super::toxic::Toxic;
 use super::{ChaosError, api::ControlApi};
-use crate::docker::{Endpoint, Front};
+use crate::docker::{Endpoint, Front, FrontLease};
 use crate::error::{Error, Result};
 use crate::service::{HealthStatus, Registry, ServiceHandle};
 
@@ -138,6 +138,8 @@ struct Inner {
     healed: tokio::sync::Notify,
     /// Set when the session ends: scheduled faults are no longer injected.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The fronts this session routes, held until they route to their services again.
+    leases: Mutex<Vec<FrontLease>>,
 }
 
 /// A session dropped with faults in force (its test or suite was cut short before it could
@@ -159,6 +161,7 @@ impl Drop for Inner {
                 Some((front.clone(), *port, proxy.listen_addr().to_string()))
             })
             .collect();
+        let leases = std::mem::take(self.leases.get_mut().unwrap_or_else(|p| p.into_inner()));
         if heals.is_empty() && fronts.is_empty() {
             return;
         }
@@ -175,6 +178,8 @@ impl Drop for Inner {
                     tracing::warn!("chaos: routing the front back failed: {e}");
                 }
             }
+            // The next session may route the fronts now.
+            drop(leases);
             for heal in heals {
                 let healed = match heal {
                     Heal::Unpause(target) => target.unpause().await,
@@ -226,6 +231,24 @@ impl ChaosSession {
     /// gateway instead, and the front routes the other containers' connections through it
     /// until the session ends.
     pub async fn new(services: Vec<ChaosService>) -> Result<ChaosSession> {
+        // A front routes one session at a time: sessions of concurrent tests on one
+        // `chaos = true` service take turns (leases taken in one order, so two sessions over
+        // the same services never wait for each other in a circle).
+        let mut fronts = HashMap::new();
+        for service in &services {
+            if let (true, Some(handle)) = (service.proxied, &service.handle)
+                && let Some(found) =
+                    crate::docker::front_of(handle.docker(), handle.container_id()).await?
+            {
+                fronts.insert(service.name.clone(), found);
+            }
+        }
+        let mut by_id: Vec<&Front> = fronts.values().collect();
+        by_id.sort_by(|a, b| a.id().cmp(b.id()));
+        let mut leases = Vec::new();
+        for front in by_id {
+            leases.push(front.lease().await?);
+        }
         let mut served = BTreeMap::new();
         for service in services {
             let target = service.handle.as_ref().map(|h| Target {
@@ -247,8 +270,7 @@ impl ChaosSession {
                     .or_else(|| ports.iter().next().map(|(c, h)| (*c, *h)));
                 if let Some((container_port, host_port)) = chosen {
                     let upstream = format!("{}:{host_port}", handle.host());
-                    let found =
-                        crate::docker::front_of(handle.docker(), handle.container_id()).await?;
+                    let found = fronts.remove(&service.name);
                     // On the gateway when the engine is local (its bridges are ours), else
                     // on the loopback, with the other containers reaching the service itself.
                     let on_gateway = match found {
@@ -305,6 +327,7 @@ impl ChaosSession {
                 state: Mutex::new(State::default()),
                 healed: tokio::sync::Notify::new(),
                 closing: tokio::sync::watch::Sender::new(false),
+                leases: Mutex::new(leases),
             }),
         })
     }
@@ -607,6 +630,11 @@ impl ChaosSession {
                 }
             }
         }
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let mut state = self.state();
         state.api = None;
         state.unrouted = true;

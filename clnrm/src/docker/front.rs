@@ -151,7 +151,54 @@ pub async fn front_of(docker: &Docker, id: &str) -> Result<Option<Front>> {
     }))
 }
 
+/// A session's hold on a front: while it lasts, no other session (in this process or another;
+/// nextest runs each test in a process of its own) routes the front, which has one route. A lock
+/// on a file named after the front container, released when dropped.
+#[derive(Debug)]
+pub struct FrontLease(#[allow(dead_code)] std::fs::File);
+
 impl Front {
+    /// The front container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Waits until no other session routes this front, then holds it. The wait polls, so a
+    /// test's timeout can cancel it.
+    pub async fn lease(&self) -> Result<FrontLease> {
+        let dir = std::env::temp_dir().join("clnrm-fronts");
+        let path = dir.join(format!("{}.lock", self.id));
+        let lock_error = |source: std::io::Error| Error::Io {
+            action: "cannot lock the chaos front's lease file",
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(lock_error)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(lock_error)?;
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(FrontLease(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+            }
+            if !said && started.elapsed() > Duration::from_secs(1) {
+                said = true;
+                tracing::info!(
+                    "chaos: waiting for another test's chaos session on the same service to end \
+                     (its front routes one session at a time)"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Routes new connections to `port` through `to` (`host:port`); back to the service
     /// itself with `None` (only if the route is still `from`'s: a later session keeps its own).
     pub async fn route(&self, port: u16, to: Option<&str>, from: &str) -> Result<()> {
