@@ -233,7 +233,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Maps a Docker client error for `action`.
 /// The error and its causes, `: `-separated (a transport error says little without them).
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
@@ -246,6 +245,7 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     out
 }
 
+/// Maps a Docker client error for `action`.
 pub(crate) fn docker_request(
     action: impl Into<String>,
     source: impl std::error::Error + Send + Sync + 'static,

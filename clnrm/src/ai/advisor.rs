@@ -476,7 +476,8 @@ fn notice(what: &str, error: &AiError, fallback: &str) -> String {
     };
     let reason = match error {
         AiError::Rejected { reason } => reason.clone(),
-        other => other.to_string(),
+        // With its causes: "cannot reach URL" alone does not say reset, refused or closed.
+        other => crate::error::chain(other),
     };
     format!(
         "notice: {what} {verdict} ({}); {fallback}",
