@@ -71,10 +71,11 @@ pub async fn run_suites(
     // Fail early, once, when Docker is not there: that is the environment, not the suites.
     crate::docker::connect().await?;
     let failed = std::sync::atomic::AtomicBool::new(false);
+    let teardowns = std::sync::Mutex::new(Vec::new());
     let results: Vec<Result<Vec<TestRecord>>> = futures::stream::iter(suites)
         .map(|(path, spec)| {
             let config = config.clone();
-            let failed = &failed;
+            let (failed, teardowns) = (&failed, &teardowns);
             async move {
                 if let Some(signal) = crate::interrupt::signal() {
                     let records = interrupted(&path, &spec, 0, false, signal);
@@ -84,7 +85,8 @@ pub async fn run_suites(
                     let records = skipped(&path, &spec, "not run: an earlier suite failed");
                     return Ok(report_all(records, on_event));
                 }
-                let records = run_suite(&path, &spec, config, on_event).await?;
+                let (records, teardown) = run_suite(&path, &spec, config, on_event).await?;
+                lock(teardowns).push(teardown);
                 if records
                     .iter()
                     .any(|r| r.outcome != Outcome::Passed && r.outcome != Outcome::Flaky)
@@ -97,6 +99,9 @@ pub async fn run_suites(
         .buffer_unordered(options.jobs.max(1))
         .collect()
         .await;
+    for teardown in std::mem::take(&mut *lock(&teardowns)) {
+        let _ = teardown.await;
+    }
     let mut tests = Vec::new();
     for result in results {
         tests.extend(result?);
@@ -164,7 +169,7 @@ async fn run_suite(
     spec: &SuiteSpec,
     config: RunConfig,
     on_event: &(dyn Fn(&RunEvent<'_>) + Sync),
-) -> Result<Vec<TestRecord>> {
+) -> Result<(Vec<TestRecord>, tokio::task::JoinHandle<()>)> {
     let suite = spec.name.get_ref().as_str();
     on_event(&RunEvent::SuiteStarted {
         path,
@@ -178,7 +183,7 @@ async fn run_suite(
         Err(e) => {
             let records = report_all(skipped_as_infra(path, spec, &e), on_event);
             on_event(&RunEvent::SuiteFinished { suite });
-            return Ok(records);
+            return Ok((records, tokio::spawn(async {})));
         }
     };
     // Isolation leases and `scope = "test"` containers; the suite's shared services are adopted.
@@ -281,14 +286,19 @@ async fn run_suite(
         }
     };
     let records = std::mem::take(&mut *lock(&done));
-    pool.settle().await;
-    if let Some(services) = services {
-        let _ = services.stop_all().await;
-    }
-    // Stops the run environment (and with it anything left behind).
-    pool.shutdown().await;
     on_event(&RunEvent::SuiteFinished { suite });
-    Ok(records)
+    // The results are in: the containers and the network go while the next suite starts
+    // (`run_suites` waits for every teardown before it returns; an interrupt's sweep removes
+    // what a teardown under way has not).
+    let teardown = tokio::spawn(async move {
+        pool.settle().await;
+        if let Some(services) = services {
+            let _ = services.stop_all().await;
+        }
+        // Stops the run environment (and with it anything left behind).
+        pool.shutdown().await;
+    });
+    Ok((records, teardown))
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
