@@ -99,7 +99,8 @@ pub async fn run_suites(
         .buffer_unordered(options.jobs.max(1))
         .collect()
         .await;
-    for teardown in std::mem::take(&mut *lock(&teardowns)) {
+    let teardowns = std::mem::take(&mut *lock(&teardowns));
+    for teardown in teardowns {
         let _ = teardown.await;
     }
     let mut tests = Vec::new();
