@@ -67,28 +67,15 @@ pub fn write_metrics_file(path: &Path, snapshot: &Snapshot, merge_run: Option<&s
 
 #[cfg(test)]
 mod tests {
+    use super::super::registry::tests::test;
     use super::super::registry::{Family, Metrics, Value};
     use super::*;
+    use crate::report::Outcome;
     use crate::report::scratch::ScratchDir;
-    use crate::report::{Outcome, TestRecord};
-    use std::time::{Duration, SystemTime};
 
     fn one_pass() -> Snapshot {
         let metrics = Metrics::new();
-        metrics.test_finished(
-            "s",
-            &TestRecord {
-                name: "s::t".into(),
-                outcome: Outcome::Passed,
-                duration: Duration::from_millis(30),
-                attempts: 1,
-                message: None,
-                started_at: SystemTime::UNIX_EPOCH,
-                file: None,
-                line: None,
-                faults: Vec::new(),
-            },
-        );
+        metrics.test_finished("s", &test(Outcome::Passed, 0.03));
         metrics.snapshot()
     }
 

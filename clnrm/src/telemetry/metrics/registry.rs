@@ -387,9 +387,10 @@ pub fn global() -> &'static Metrics {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
+    /// A finished test of `outcome` that took `secs`.
     pub(crate) fn test(outcome: Outcome, secs: f64) -> TestRecord {
         TestRecord {
             name: "s::t".into(),

@@ -212,11 +212,7 @@ pub fn parse_text(text: &str) -> Result<Snapshot, TextError> {
             value: Value::Histogram(h),
         });
     }
-    series.sort_by(|a, b| {
-        (a.family, &a.labels)
-            .partial_cmp(&(b.family, &b.labels))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    series.sort_by(|a, b| (a.family, &a.labels).cmp(&(b.family, &b.labels)));
     Ok(Snapshot {
         start: std::time::SystemTime::now(),
         series,
@@ -277,23 +273,10 @@ fn sample(line: &str) -> Result<Sample, String> {
 #[cfg(test)]
 mod tests {
     use super::super::registry::Metrics;
+    use super::super::registry::tests::test as record;
     use super::*;
-    use crate::report::{Outcome, TestRecord};
-    use std::time::{Duration, SystemTime};
-
-    fn record(outcome: Outcome, secs: f64) -> TestRecord {
-        TestRecord {
-            name: "t".into(),
-            outcome,
-            duration: Duration::from_secs_f64(secs),
-            attempts: 1,
-            message: None,
-            started_at: SystemTime::UNIX_EPOCH,
-            file: None,
-            line: None,
-            faults: Vec::new(),
-        }
-    }
+    use crate::report::Outcome;
+    use std::time::Duration;
 
     #[test]
     fn a_histogram_is_cumulative_buckets_up_to_inf_then_sum_and_count() {
