@@ -14,6 +14,7 @@
 mod decode;
 mod expect;
 mod matcher;
+pub mod metrics;
 mod propagation;
 mod receiver;
 mod span;

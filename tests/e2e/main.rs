@@ -12,6 +12,7 @@ mod isolation_hooks;
 mod llm;
 mod marketplace;
 mod marketplace_docker;
+mod metrics;
 mod partition;
 mod replay;
 mod secrets;

@@ -31,6 +31,10 @@ pub(crate) struct RunArgs {
     /// Write the results as JUnit XML to this file.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Write the run's metrics to this file at exit, in the Prometheus text format (for
+    /// node_exporter's textfile collector: name it `*.prom`).
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
     /// Run only shard K of N: suites split by the time the history predicts (by count without
     /// history); the same history gives the same shards.
     #[arg(long, value_name = "K/N")]
@@ -90,6 +94,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     }
     if let Some(path) = &args.junit {
         clnrm::report::write_junit(path, &record)?;
+    }
+    if let Some(path) = &args.metrics_file {
+        let metrics = clnrm::telemetry::metrics::global().snapshot();
+        clnrm::telemetry::metrics::write_metrics_file(path, &metrics, None)?;
     }
 
     println!("{}", summary_line(&record));

@@ -45,9 +45,26 @@ pub(crate) struct WatchArgs {
     /// Show a live status area (running suites, counts, elapsed) redrawn in place on stderr.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     progress: ProgressMode,
+    /// Serve the metrics of every round so far at `http://ADDR/metrics` (Prometheus text),
+    /// e.g. `127.0.0.1:9464`.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub(crate) async fn run(args: WatchArgs) -> Result<(), CliError> {
+    // Before anything runs: an address that cannot be served is a usage error.
+    let _metrics = match args.metrics_addr {
+        Some(addr) => {
+            let server = clnrm::telemetry::metrics::MetricsServer::start(addr)
+                .await
+                .map_err(|e| {
+                    CliError::Invalid(format!("--metrics-addr {addr}: cannot listen there: {e}"))
+                })?;
+            eprintln!("watch: metrics at http://{}/metrics", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {

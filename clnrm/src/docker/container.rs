@@ -185,6 +185,8 @@ pub struct StartedContainer {
     docker: Docker,
     /// Its front container (`chaos = true`), removed with it.
     front: Option<String>,
+    /// How long its readiness checks took (zero before they ran).
+    health_check: Duration,
 }
 
 impl fmt::Debug for StartedContainer {
@@ -227,6 +229,11 @@ impl StartedContainer {
     /// The Docker client it was started with.
     pub fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// How long its readiness checks took, from its ports being known to it being ready.
+    pub fn health_check_time(&self) -> Duration {
+        self.health_check
     }
 
     /// Runs `argv` inside the container (no shell) with extra `env` and `workdir`.
@@ -393,6 +400,7 @@ pub(crate) async fn start_container(
         },
         docker: docker.clone(),
         front: None,
+        health_check: Duration::ZERO,
     };
 
     let prepared = async {
@@ -440,9 +448,11 @@ pub(crate) async fn start_container(
     }
 
     tracing::debug!(service = %recipe.service, "waiting for readiness");
+    let checks = Instant::now();
     if let Err(last_check) = wait_ready(&started, &recipe.readiness, deadline).await {
         return Err(not_ready(started, last_check).await);
     }
+    started.health_check = checks.elapsed();
     tracing::debug!(
         service = %recipe.service,
         elapsed_ms = started_at.elapsed().as_millis() as u64,

@@ -234,6 +234,20 @@ pub(crate) async fn prepare(
         prepared.finish(pool).await;
         return Err(failure);
     }
+    for service in prepared.services.values() {
+        let isolation = match &service.namespace {
+            Some(Namespace::Database(_)) => "database",
+            Some(Namespace::Schema(_)) => "schema",
+            Some(Namespace::RedisDb(_)) => "logical_db",
+            Some(Namespace::Named(_) | Namespace::Surreal { .. }) => "namespace",
+            None => continue,
+        };
+        crate::telemetry::metrics::global().isolation_waited(
+            service.handle.plugin(),
+            isolation,
+            service.waited.isolation,
+        );
+    }
     Ok(prepared)
 }
 

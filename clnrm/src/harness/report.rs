@@ -11,12 +11,14 @@ use crate::history::{HistoryStore, PLAN_RUNS, default_history_path};
 use crate::plan::{Objective, Partition, PlanError, RunOrder, TestCandidate, TestHistoryRecord};
 use crate::report::{RunRecord, TestRecord};
 
-/// Where to write reports, from `--json PATH` / `--junit PATH` (taken out of the arguments
-/// before libtest-mimic sees them) or `CLNRM_JSON` / `CLNRM_JUNIT`.
+/// Where to write reports, from `--json PATH` / `--junit PATH` / `--metrics-file PATH` (taken
+/// out of the arguments before libtest-mimic sees them) or `CLNRM_JSON` / `CLNRM_JUNIT` /
+/// `CLNRM_METRICS_FILE`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Outputs {
     pub(crate) json: Option<PathBuf>,
     pub(crate) junit: Option<PathBuf>,
+    pub(crate) metrics: Option<PathBuf>,
 }
 
 /// Which tests run and in which order, from `--partition K/N` / `--order planned|file` (taken
@@ -35,6 +37,7 @@ pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Cho
     let mut outputs = Outputs {
         json: env("CLNRM_JSON").map(PathBuf::from),
         junit: env("CLNRM_JUNIT").map(PathBuf::from),
+        metrics: env("CLNRM_METRICS_FILE").map(PathBuf::from),
     };
     let mut partition = env("CLNRM_PARTITION");
     let mut order = env("CLNRM_ORDER");
@@ -53,6 +56,10 @@ pub(crate) fn split_args(args: Vec<String>) -> Result<(Vec<String>, Outputs, Cho
             "--json" | "--junit" => match value(inline, &mut iter) {
                 Some(path) if flag == "--json" => outputs.json = Some(PathBuf::from(path)),
                 Some(path) => outputs.junit = Some(PathBuf::from(path)),
+                None => rest.push(arg),
+            },
+            "--metrics-file" => match value(inline, &mut iter) {
+                Some(path) => outputs.metrics = Some(PathBuf::from(path)),
                 None => rest.push(arg),
             },
             "--partition" => {
@@ -276,6 +283,19 @@ pub(crate) fn finish(
             })
             .collect(),
     };
+    let metrics = crate::telemetry::metrics::global();
+    for test in &record.tests {
+        metrics.test_finished(&record.target, test);
+    }
+    if let Some(path) = &outputs.metrics {
+        // Under nextest every test is a process: they add up in one file.
+        let run = std::env::var("NEXTEST_RUN_ID").ok();
+        if let Err(e) =
+            crate::telemetry::metrics::write_metrics_file(path, &metrics.snapshot(), run.as_deref())
+        {
+            eprintln!("clnrm: warning: {e:?}");
+        }
+    }
     if let Some(history) = history
         && let Err(e) = history.append(&record)
     {
@@ -431,6 +451,8 @@ mod tests {
             "--json",
             "out.json",
             "--junit=j.xml",
+            "--metrics-file",
+            "m.prom",
             "--partition",
             "2/3",
             "--order=file",
@@ -443,6 +465,7 @@ mod tests {
         assert_eq!(rest, strings(&["bin", "--exact", "a::b"]));
         assert_eq!(outputs.json, Some(PathBuf::from("out.json")));
         assert_eq!(outputs.junit, Some(PathBuf::from("j.xml")));
+        assert_eq!(outputs.metrics, Some(PathBuf::from("m.prom")));
         assert_eq!(choice.partition, Some(Partition::new(2, 3).unwrap()));
         assert_eq!(choice.order, RunOrder::File);
         assert_eq!(choice.objective, Objective::Failures);

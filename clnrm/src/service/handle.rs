@@ -70,6 +70,8 @@ struct Inner {
     stopped: std::sync::atomic::AtomicBool,
     /// A declarative plugin's `[isolation]` hooks, when it has them.
     hooks: std::sync::OnceLock<Arc<crate::isolation::hooks::NamespaceHooks>>,
+    /// How long its readiness checks took, when this process started it.
+    health_check: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for ServiceHandle {
@@ -95,7 +97,7 @@ impl ServiceHandle {
         url: Option<String>,
         credentials: Option<Credentials>,
     ) -> Self {
-        let handle = ServiceHandle::adopt(
+        let mut handle = ServiceHandle::adopt(
             name,
             plugin,
             container.id(),
@@ -105,6 +107,9 @@ impl ServiceHandle {
             credentials,
             container.docker().clone(),
         );
+        if let Some(inner) = Arc::get_mut(&mut handle.inner) {
+            inner.health_check = Some(container.health_check_time());
+        }
         // Owned, unlike an adopted one: stopping or dropping the last clone removes it.
         *handle
             .inner
@@ -143,6 +148,7 @@ impl ServiceHandle {
                 container: Mutex::new(None),
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 hooks: std::sync::OnceLock::new(),
+                health_check: None,
             }),
         }
     }
@@ -174,6 +180,11 @@ impl ServiceHandle {
     /// The plugin that started it.
     pub fn plugin(&self) -> &str {
         &self.inner.plugin
+    }
+
+    /// How long its readiness checks took; `None` for a service another process started.
+    pub fn health_check_time(&self) -> Option<std::time::Duration> {
+        self.inner.health_check
     }
 
     /// The container id.

@@ -178,6 +178,12 @@ impl Registry {
             };
             match result {
                 Ok(handle) => {
+                    crate::telemetry::metrics::global().service_started(
+                        &specs[i].plugin,
+                        &specs[i].name,
+                        elapsed,
+                        handle.health_check_time(),
+                    );
                     started[i] = Some((handle, elapsed));
                     order.push(i);
                 }

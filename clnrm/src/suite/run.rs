@@ -77,16 +77,20 @@ pub async fn run_suites(
             let config = config.clone();
             let (failed, teardowns) = (&failed, &teardowns);
             async move {
-                if let Some(signal) = crate::interrupt::signal() {
-                    let records = interrupted(&path, &spec, 0, false, signal);
-                    return Ok(report_all(records, on_event));
-                }
-                if options.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
+                let records = if let Some(signal) = crate::interrupt::signal() {
+                    report_all(interrupted(&path, &spec, 0, false, signal), on_event)
+                } else if options.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
                     let records = skipped(&path, &spec, "not run: an earlier suite failed");
-                    return Ok(report_all(records, on_event));
+                    report_all(records, on_event)
+                } else {
+                    let (records, teardown) = run_suite(&path, &spec, config, on_event).await?;
+                    lock(teardowns).push(teardown);
+                    records
+                };
+                let metrics = crate::telemetry::metrics::global();
+                for record in &records {
+                    metrics.test_finished(spec.name.get_ref(), record);
                 }
-                let (records, teardown) = run_suite(&path, &spec, config, on_event).await?;
-                lock(teardowns).push(teardown);
                 if records
                     .iter()
                     .any(|r| r.outcome != Outcome::Passed && r.outcome != Outcome::Flaky)
