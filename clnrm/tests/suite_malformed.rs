@@ -1012,16 +1012,17 @@ command = ["echo"]
             "6:1: error: service \"c\": `strict` is only for the older \"surrealdb\" plugin",
         ),
         bare(
-            "legacy_ollama_plugin_is_mapped_to_generic",
+            "legacy_ollama_plugin_is_mapped_to_the_built_in",
             r#"[test.metadata]
 name = "t"
 [services.llm]
 plugin = "ollama"
+env = { endpoint = "http://localhost:11434", default_model = "gemma3:270m" }
 [[steps]]
 name = "a"
 command = ["echo"]
 "#,
-            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as \"generic\" with image \"ollama/ollama:latest\" and port 11434",
+            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as the built-in \"ollama\", a server clnrm starts (port 11434; steps reach it at $CLNRM_LLM_URL), pulling `models = [\"gemma3:270m\"]` from its `env`",
         ),
         bare(
             "legacy_unknown_plugin_without_image_stays_an_error",
@@ -1259,6 +1260,272 @@ command = ["echo"]
 expected_output_regex = "[a-"
 "#,
             "8:25: error: invalid regex in expect.stdout of step \"a\": unclosed character class",
+        ),
+        // The older `[test]` + `[containers.NAME]` + `exec` shape.
+        bare(
+            "older_test_table_with_metadata_too_is_reported",
+            r#"[test]
+name = "t"
+[test.metadata]
+name = "u"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "2:1: error: [test] gives both `name` and [test.metadata]; keep one",
+        ),
+        bare(
+            "older_container_without_image_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+env = { A = "b" }
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "3:1: error: container \"c\" has no `image`; expected image = \"repo:tag\"",
+        ),
+        bare(
+            "older_container_is_mapped_to_an_idling_generic_service",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+container = "c"
+exec = ["true"]
+"#,
+            "3:1: warning: container \"c\" runs as a \"generic\" service of that name kept running with `sleep infinity` for its steps to `exec` in (give `command` to run the image's own)",
+        ),
+        bare(
+            "older_container_bad_port_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+ports = ["5432:x:y"]
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:10: error: port \"5432:x:y\" of container \"c\": expected \"CONTAINER:HOST\" or \"PORT\", like \"5432\"",
+        ),
+        bare(
+            "older_container_volume_without_container_path_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+volumes = [{ host = "/tmp" }]
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:12: error: a volume of container \"c\" has no `container`",
+        ),
+        bare(
+            "older_container_healthcheck_with_unbalanced_quote_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+healthcheck = "sh -c 'true"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:15: error: `healthcheck` of container \"c\": unbalanced single quote in command \"sh -c 'true\"",
+        ),
+        bare(
+            "older_container_workdir_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+workdir = "/srv"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:1: error: `workdir` in container \"c\" is not supported: a container's working directory is not supported; give the steps a `workdir`",
+        ),
+        bare(
+            "older_step_with_command_and_exec_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["true"]
+exec = ["true"]
+"#,
+            "8:1: error: step \"a\" gives both `command` and `exec`; keep one",
+        ),
+        bare(
+            "older_step_with_service_and_container_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+service = "c"
+container = "c"
+exec = ["true"]
+"#,
+            "8:1: error: step \"a\" gives both `service` and `container`; keep one",
+        ),
+        bare(
+            "older_step_unknown_container_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+container = "d"
+exec = ["true"]
+"#,
+            "7:13: error: step \"a\" uses unknown service \"d\"; did you mean \"c\"? known: c",
+        ),
+        bare(
+            "older_assert_unknown_check_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+assert.stderr_regex = "x"
+"#,
+            "8:8: error: unknown key `stderr_regex` in `assert` of step \"a\", did you mean `stdout_regex`?",
+        ),
+        bare(
+            "older_assert_exit_code_twice_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+assert.exit_code = 0
+expected_exit_code = 1
+"#,
+            "9:22: error: step \"a\" gives `expected_exit_code` and `assert.exit_code` (line 8); keep one",
+        ),
+        bare(
+            "older_assert_wrong_type_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+[steps.assert]
+stdout_contains = 3
+"#,
+            "9:19: error: `stdout_contains` in `assert` of step \"a\": expected a string, found an integer",
+        ),
+        bare(
+            "older_retry_delay_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+retry = { attempts = 3, delay = "1s" }
+"#,
+            "8:33: error: `retry` of step \"a\": a delay between attempts is not supported (clnrm retries at once); remove it or set \"0s\"",
+        ),
+        bare(
+            "older_retry_without_attempts_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+retry = { delay = "0s" }
+"#,
+            "8:9: error: `retry` of step \"a\" has no `attempts`; expected attempts = 3",
+        ),
+        bare(
+            "older_depends_on_a_later_step_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+depends_on = ["b"]
+[[steps]]
+name = "b"
+exec = ["true"]
+"#,
+            "8:15: error: step \"a\" depends on step \"b\", which comes later; steps run in file order, so move it before this one",
+        ),
+        bare(
+            "older_depends_on_an_unknown_step_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+depends_on = ["nope"]
+"#,
+            "8:15: error: step \"a\" depends on unknown step \"nope\"",
+        ),
+        bare(
+            "older_parallel_is_ignored_with_a_warning",
+            r#"parallel = 4
+[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "1:1: warning: `parallel` in the top level is ignored: a limit on steps run at once; clnrm runs a scenario's steps one after another (suites in parallel with `clnrm run --jobs N`)",
+        ),
+        bare(
+            "older_testcontainers_plugin_is_mapped_to_generic",
+            r#"[test]
+name = "t"
+[services]
+c = { type = "container", plugin = "testcontainers", image = "alpine:3" }
+[[steps]]
+name = "a"
+command = ["true"]
+"#,
+            "4:36: warning: service \"c\": the older plugin \"testcontainers\" runs as \"generic\"",
+        ),
+        bare(
+            "older_surrealdb_strict_is_ignored_with_a_warning",
+            r#"[test.metadata]
+name = "t"
+[services.db]
+plugin = "surrealdb"
+strict = true
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "5:1: warning: `strict` in service \"db\" is ignored: the older clnrm never read it (its surrealdb factory took `strict` from `env`), so it had no effect; an error on other plugins",
         ),
     ]
 }

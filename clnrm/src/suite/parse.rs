@@ -189,7 +189,7 @@ fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
     if root.contains_key("version") {
         return SuiteFormat::Current;
     }
-    let legacy_key = ["test", "meta", "service", "scenario"]
+    let legacy_key = ["test", "meta", "service", "scenario", "containers"]
         .iter()
         .any(|k| root.contains_key(*k));
     let legacy_step = root
@@ -198,9 +198,16 @@ fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
         .is_some_and(|steps| {
             steps.iter().any(|s| {
                 s.get_ref().as_table().is_some_and(|t| {
-                    ["command", "expected_output_regex", "expected_exit_code"]
-                        .iter()
-                        .any(|k| t.contains_key(*k))
+                    [
+                        "command",
+                        "expected_output_regex",
+                        "expected_exit_code",
+                        "exec",
+                        "container",
+                        "assert",
+                    ]
+                    .iter()
+                    .any(|k| t.contains_key(*k))
                 })
             })
         });
@@ -273,7 +280,7 @@ impl Walker<'_> {
                 continue;
             }
             if place == Some(Place::Top)
-                && name == "vars"
+                && (name == "vars" || name == "template")
                 && self.sink.source.is_rendered_template()
             {
                 // The renderer read them.
@@ -660,6 +667,7 @@ impl Walker<'_> {
         self.services(root, "services", &mut spec.services);
         if self.legacy {
             self.services(root, "service", &mut spec.services);
+            self.services(root, "containers", &mut spec.services);
         }
 
         let steps_span = root.get("steps").map(|v| v.span());
@@ -775,7 +783,13 @@ impl Walker<'_> {
                 );
                 continue;
             }
-            let service = self.service(table, name);
+            let service = if key == "containers" {
+                let mut service = ServiceSpec::generic(name);
+                self.legacy_container(table, &mut service);
+                service
+            } else {
+                self.service(table, name)
+            };
             out.push(service);
         }
     }
@@ -783,31 +797,7 @@ impl Walker<'_> {
     fn service(&mut self, table: &DeTable<'_>, name: Spanned<String>) -> ServiceSpec {
         let what = format!("service \"{}\"", name.get_ref());
         let what = what.as_str();
-        let header = name.span();
-        let mut service = ServiceSpec {
-            name,
-            plugin: Spanned::new(header.clone(), "generic".to_owned()),
-            image: None,
-            env: BTreeMap::new(),
-            ports: Vec::new(),
-            cmd: None,
-            entrypoint: None,
-            wait_for: None,
-            memory: None,
-            cpus: None,
-            user: None,
-            startup_timeout: None,
-            depends_on: Vec::new(),
-            scope: Scope::Shared,
-            isolation: None,
-            migrations: None,
-            volumes: Vec::new(),
-            model: None,
-            models: Vec::new(),
-            gpus: None,
-            otel: false,
-            chaos: false,
-        };
+        let mut service = ServiceSpec::generic(name);
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
             self.legacy_service(table, what, &mut service);
@@ -1125,9 +1115,23 @@ impl Walker<'_> {
         // (name, kept): a step with a broken action is left out of the spec, so the checks
         // `validate_suite` makes on steps are made here for it, to still report everything.
         let mut seen: Vec<(Spanned<String>, bool)> = Vec::new();
-        for (index, (step_table, header)) in
-            self.tables(table, "steps", what).into_iter().enumerate()
-        {
+        let tables = self.tables(table, "steps", what);
+        let names: Vec<Option<String>> = tables
+            .iter()
+            .map(|(t, _)| {
+                t.get("name")
+                    .and_then(|n| n.get_ref().as_str())
+                    .map(str::to_owned)
+            })
+            .collect();
+        for (index, (step_table, header)) in tables.into_iter().enumerate() {
+            if self.legacy {
+                let step_what = names[index].as_deref().map_or_else(
+                    || format!("step #{}", index + 1),
+                    |n| format!("step \"{n}\""),
+                );
+                self.legacy_depends_on(step_table, index, &names, &step_what);
+            }
             match self.step(step_table, header, index, default_service, services) {
                 Ok(step) => {
                     self.duplicate(&seen, &step.name, true, scenario);
@@ -1211,9 +1215,9 @@ impl Walker<'_> {
             .unwrap_or(false);
         let (action, expect, timeout, retries) = if self.legacy {
             self.check_keys(table, what, LEGACY_STEP_KEYS, Some(Place::Step));
-            let (action, expect) =
+            let (action, expect, retries) =
                 self.legacy_step_body(table, &header, what, default_service, services);
-            (action, expect, None, 0)
+            (action, expect, None, retries)
         } else {
             self.check_keys(table, what, STEP_KEYS, None);
             let action = self.action(table, &header, what);
