@@ -902,7 +902,7 @@ enabled = true
             "9:2: error: `otel_validation` in the top level asks for a check clnrm does not evaluate: the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)",
         ),
         bare(
-            "legacy_assertions_are_an_error",
+            "legacy_assertions_hermetic_holds_by_construction",
             r#"[test.metadata]
 name = "t"
 [services.c]
@@ -914,7 +914,68 @@ command = ["echo"]
 [assertions]
 execution_should_be_hermetic = true
 "#,
-            "9:2: error: `assertions` in the top level asks for a check clnrm does not evaluate: `[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+            "10:1: warning: [assertions]: `execution_should_be_hermetic` holds by construction: the older clnrm checked its run had a session of its own; every clnrm suite runs in its own network and containers",
+        ),
+        bare(
+            "legacy_assertions_more_commands_than_steps_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+container_should_have_executed_commands = 2
+"#,
+            "10:43: error: [assertions]: `container_should_have_executed_commands = 2` can never hold: the suite runs 1 command(s)",
+        ),
+        bare(
+            "legacy_assertions_command_count_is_mapped",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+container_should_have_executed_commands = 1
+"#,
+            "10:1: warning: [assertions]: `container_should_have_executed_commands = 1` holds when the suite passes: all its 1 step(s) run",
+        ),
+        bare(
+            "legacy_assertions_all_steps_pass_with_a_tolerated_failure_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["false"]
+continue_on_failure = true
+[assertions]
+all_steps_should_pass = true
+"#,
+            "11:1: error: [assertions]: `all_steps_should_pass` does not hold when step \"a\" fails, which `continue_on_failure` allows",
+        ),
+        bare(
+            "legacy_assertions_other_keys_are_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+plugin_should_be_loaded = "alpine"
+"#,
+            "10:1: error: `plugin_should_be_loaded` in [assertions] asks for a check clnrm does not evaluate (the older clnrm skipped it with a log line); express it as a step expectation",
         ),
         bare(
             "legacy_health_check_is_read_as_wait_for_command",

@@ -86,8 +86,8 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Top,
         "assertions",
-        Check(
-            "`[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+        Mapped(
+            "the two checks the older clnrm evaluated: `container_should_have_executed_commands = N` (at least N of the suite's steps, so an error when it has fewer; a run that passes ran them all) and `execution_should_be_hermetic = true` (its own session: every clnrm suite runs in its own network and containers); also `all_steps_should_pass` / `all_commands_should_succeed = true`, which it skipped but a passing run means (an error with a `continue_on_failure` step); any other key, which the older clnrm skipped with a log line, is an error",
         ),
     ),
     key(
@@ -216,6 +216,16 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
         Mapped("the `--pass` of the `surrealdb` server (an error on other plugins)"),
     ),
     key(Service, "description", Describes),
+    key(
+        Service,
+        "wait_strategy",
+        Ignored("the older clnrm did not read it"),
+    ),
+    key(
+        Service,
+        "wait_message",
+        Ignored("the older clnrm did not read it"),
+    ),
     key(Service, "environment", Mapped("`env`")),
     key(
         Service,

@@ -18,6 +18,7 @@ use toml::de::{DeTable, DeValue};
 use super::compat::{self, Place, Treatment};
 use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
 use super::error::SuiteError;
+use super::keys::{self, Table};
 use super::spec::{
     Action, CURRENT_VERSION, Command, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation,
     JsonExpect, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned, StepSpec, SuiteSpec,
@@ -58,72 +59,10 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const CURRENT_TOP: &[&str] = &[
-    "version",
-    "suite",
-    "services",
-    "steps",
-    "scenarios",
-    "expect",
-];
 const LEGACY_TOP: &[&str] = &[
     "test", "meta", "services", "service", "steps", "scenario", "expect",
 ];
-const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
-const SERVICE_KEYS: &[&str] = &[
-    "plugin",
-    "image",
-    "env",
-    "ports",
-    "cmd",
-    "entrypoint",
-    "wait_for",
-    "memory",
-    "cpus",
-    "user",
-    "startup_timeout",
-    "depends_on",
-    "scope",
-    "isolation",
-    "migrations",
-    "model",
-    "models",
-    "gpus",
-    "volumes",
-    "otel",
-    "chaos",
-];
-const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
-const STEP_KEYS: &[&str] = &[
-    "name",
-    "run",
-    "shell",
-    "http",
-    "chaos",
-    "surql",
-    "service",
-    "image",
-    "expect",
-    "timeout",
-    "env",
-    "workdir",
-    "continue_on_failure",
-    "retries",
-];
-const HTTP_KEYS: &[&str] = &[
-    "service", "port", "method", "path", "headers", "body", "json",
-];
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-const EXPECT_KEYS: &[&str] = &[
-    "exit_code",
-    "stdout",
-    "stderr",
-    "json",
-    "status",
-    "max_duration",
-];
-const OUTPUT_KEYS: &[&str] = &["contains", "not_contains", "regex"];
-const SCENARIO_KEYS: &[&str] = &["name", "steps"];
 
 /// Parses a suite file (either format) into a [`SuiteSpec`].
 ///
@@ -648,10 +587,15 @@ impl Walker<'_> {
             self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
             self.legacy_metadata(root, &mut spec);
         } else {
-            self.check_keys(root, "the top level", CURRENT_TOP, Some(Place::Top));
+            self.check_keys(
+                root,
+                "the top level",
+                &keys::names(Table::Top),
+                Some(Place::Top),
+            );
             self.version(root);
             if let Some((table, _)) = self.table(root, "suite", "the top level") {
-                self.check_keys(table, "[suite]", SUITE_KEYS, None);
+                self.check_keys(table, "[suite]", &keys::names(Table::Suite), None);
                 self.metadata(table, "[suite]", &mut spec);
                 if let Some(tags) = table.get("tags") {
                     spec.tags = self
@@ -708,6 +652,9 @@ impl Walker<'_> {
                 0..0,
                 format!("suite has no steps; expected [[steps]] or [[{scenario_key}]]"),
             );
+        }
+        if self.legacy {
+            self.legacy_assertions(root, &spec.scenarios);
         }
         spec.expect = self.span_expectations(root, &spec.services);
         spec
@@ -802,7 +749,7 @@ impl Walker<'_> {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
             self.legacy_service(table, what, &mut service);
         } else {
-            self.check_keys(table, what, SERVICE_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Service), None);
             if let Some(plugin) = self.string(table, "plugin", what) {
                 service.plugin = plugin;
             }
@@ -890,7 +837,7 @@ impl Walker<'_> {
         };
         let inner = format!("wait_for of {what}");
         let inner = inner.as_str();
-        self.check_keys(wait, inner, WAIT_FOR_KEYS, None);
+        self.check_keys(wait, inner, &keys::names(Table::WaitFor), None);
         let kinds: Vec<&str> = ["log", "tcp", "http", "command"]
             .into_iter()
             .filter(|k| wait.contains_key(*k))
@@ -1070,7 +1017,7 @@ impl Walker<'_> {
         if self.legacy {
             self.check_keys(table, what, LEGACY_SCENARIO_KEYS, Some(Place::Scenario));
         } else {
-            self.check_keys(table, what, SCENARIO_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Scenario), None);
         }
         let scenario_service = if self.legacy {
             self.string(table, "service", what)
@@ -1219,7 +1166,7 @@ impl Walker<'_> {
                 self.legacy_step_body(table, &header, what, default_service, services);
             (action, expect, None, retries)
         } else {
-            self.check_keys(table, what, STEP_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Step), None);
             let action = self.action(table, &header, what);
             let expect = match self.table(table, "expect", what) {
                 Some((expect, _)) => self.expectations(expect, what),
@@ -1393,7 +1340,7 @@ impl Walker<'_> {
         };
         let inner = format!("http of {what}");
         let inner = inner.as_str();
-        self.check_keys(http, inner, HTTP_KEYS, None);
+        self.check_keys(http, inner, &keys::names(Table::Http), None);
         let service = self.string(http, "service", inner);
         if service.is_none() && !http.contains_key("service") {
             self.sink.error(
@@ -1465,7 +1412,7 @@ impl Walker<'_> {
     fn expectations(&mut self, table: &DeTable<'_>, what: &str) -> Expectations {
         let inner = format!("expect of {what}");
         let inner = inner.as_str();
-        self.check_keys(table, inner, EXPECT_KEYS, None);
+        self.check_keys(table, inner, &keys::names(Table::Expect), None);
         let mut expect = Expectations::default();
         if let Some(code) = table.get("exit_code") {
             expect.exit_code = self.exit_code(code, "exit_code", inner);
@@ -1516,7 +1463,7 @@ impl Walker<'_> {
         let Some((checks, _)) = self.table(table, key, &format!("expect of {what}")) else {
             return out;
         };
-        self.check_keys(checks, inner, OUTPUT_KEYS, None);
+        self.check_keys(checks, inner, &keys::names(Table::Output), None);
         let plain = |s: Vec<Spanned<String>>| s.into_iter().map(Spanned::into_inner).collect();
         if let Some(v) = checks.get("contains") {
             out.contains = plain(self.one_or_many(v, "contains", inner));

@@ -12,9 +12,10 @@ use toml::de::{DeTable, DeValue};
 use super::Walker;
 use crate::suite::compat::Place;
 use crate::suite::diagnostic::DiagnosticKind;
+use crate::suite::keys::{self, Table};
 use crate::suite::spec::{
-    Action, Command, ExecSpec, Expectations, ServiceSpec, Spanned, StepSpec, SuiteSpec, Target,
-    VolumeSpec, WaitFor,
+    Action, Command, ExecSpec, Expectations, ScenarioSpec, ServiceSpec, Spanned, StepSpec,
+    SuiteSpec, Target, VolumeSpec, WaitFor,
 };
 use crate::values;
 
@@ -22,7 +23,6 @@ use crate::values;
 pub(super) const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "image", "env", "ports", "otel"];
 /// `[containers.NAME]` keys read as they are; the others are in [`OLD_KEYS`](crate::suite::compat::OLD_KEYS).
 pub(super) const CONTAINER_KEYS: &[&str] = &["image", "env", "ports"];
-pub(super) const VOLUME_KEYS: &[&str] = &["host_path", "container_path", "read_only"];
 pub(super) const LEGACY_STEP_KEYS: &[&str] =
     &["name", "service", "workdir", "env", "continue_on_failure"];
 pub(super) const LEGACY_SCENARIO_KEYS: &[&str] = &["name", "steps", "service", "run"];
@@ -247,6 +247,87 @@ impl Walker<'_> {
         self.volumes(table, what, service);
     }
 
+    /// `[assertions]`: the two keys the older clnrm evaluated after a run, evaluated here
+    /// (`steps` is the number of steps the suite runs); every other key is an error, since the
+    /// older clnrm skipped it.
+    pub(super) fn legacy_assertions(&mut self, root: &DeTable<'_>, scenarios: &[ScenarioSpec]) {
+        let steps: usize = scenarios.iter().map(|s| s.steps.len()).sum();
+        let tolerated = scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .find(|s| s.continue_on_failure);
+        let Some((table, span)) = self.table(root, "assertions", "the top level") else {
+            return;
+        };
+        let what = "[assertions]";
+        for (key, value) in super::entries(table) {
+            match key.get_ref().as_ref() {
+                "container_should_have_executed_commands" => {
+                    let Some(n) =
+                        self.int_in(value, key.get_ref(), what, 0..i64::MAX, "a number of commands")
+                    else {
+                        continue;
+                    };
+                    let n = n.into_inner().unsigned_abs();
+                    if n > steps as u64 {
+                        self.sink.error(
+                            value.span(),
+                            format!("{what}: `container_should_have_executed_commands = {n}` can never hold: the suite runs {steps} command(s)"),
+                        );
+                    } else {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `container_should_have_executed_commands = {n}` holds when the suite passes: all its {steps} step(s) run"),
+                        );
+                    }
+                }
+                "execution_should_be_hermetic" => {
+                    if self.bool(table, "execution_should_be_hermetic", what) == Some(true) {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `execution_should_be_hermetic` holds by construction: the older clnrm checked its run had a session of its own; every clnrm suite runs in its own network and containers"),
+                        );
+                    }
+                }
+                // Never evaluated by the older clnrm, but they say what a passing clnrm run
+                // means, unless a step may fail without failing its scenario.
+                key_name @ ("all_steps_should_pass" | "all_commands_should_succeed") => {
+                    if self.bool(table, key_name, what) != Some(true) {
+                        continue;
+                    }
+                    if let Some(step) = tolerated {
+                        self.sink.error(
+                            key.span(),
+                            format!(
+                                "{what}: `{key_name}` does not hold when step \"{}\" fails, which `continue_on_failure` allows",
+                                step.name.get_ref()
+                            ),
+                        );
+                    } else {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `{key_name}` holds when the suite passes: every step must pass"),
+                        );
+                    }
+                }
+                other => self.sink.error(
+                    key.span(),
+                    format!("`{other}` in {what} asks for a check clnrm does not evaluate (the older clnrm skipped it with a log line); express it as a step expectation"),
+                ),
+            }
+        }
+        if table.is_empty() {
+            self.sink.note(
+                DiagnosticKind::Descriptive,
+                span,
+                format!("{what} is empty; ignored"),
+            );
+        }
+    }
+
     /// `[containers.NAME]` of the older `[test]` + `[containers.NAME]` + `exec` shape: a
     /// `generic` service whose steps `exec` in it.
     pub(super) fn legacy_container(&mut self, table: &DeTable<'_>, service: &mut ServiceSpec) {
@@ -356,7 +437,7 @@ impl Walker<'_> {
     pub(super) fn volumes(&mut self, table: &DeTable<'_>, what: &str, service: &mut ServiceSpec) {
         for (volume, header) in self.tables(table, "volumes", what) {
             let inner = format!("a volume of {what}");
-            self.check_keys(volume, &inner, VOLUME_KEYS, None);
+            self.check_keys(volume, &inner, &keys::names(Table::Volume), None);
             let host = self.string(volume, "host_path", &inner);
             let container = self.string(volume, "container_path", &inner);
             for (key, found) in [
