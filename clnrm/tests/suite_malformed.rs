@@ -1086,6 +1086,32 @@ command = ["echo"]
             "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as the built-in \"ollama\", a server clnrm starts (port 11434; steps reach it at $CLNRM_LLM_URL), pulling `models = [\"gemma3:270m\"]` from its `env`",
         ),
         bare(
+            "legacy_vllm_plugin_is_mapped_to_the_built_in_with_its_env_model",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "vllm"
+env = { endpoint = "http://localhost:8000", model = "Qwen/Qwen2.5-0.5B-Instruct" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: warning: service \"llm\": the older plugin \"vllm\" runs as the built-in \"vllm\", a server clnrm starts (port 8000; steps reach it at $CLNRM_LLM_URL), serving `model = \"Qwen/Qwen2.5-0.5B-Instruct\"` from its `env`",
+        ),
+        bare(
+            "legacy_tgi_plugin_without_a_model_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "tgi"
+env = { endpoint = "http://localhost:8080" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: error: service \"llm\": the older plugin \"tgi\" serves one model: name it in `env` (`model_id = \"org/name\"`)",
+        ),
+        bare(
             "legacy_unknown_plugin_without_image_stays_an_error",
             r#"[test.metadata]
 name = "t"

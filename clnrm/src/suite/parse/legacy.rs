@@ -142,10 +142,15 @@ impl Walker<'_> {
                     }
                     service.cmd = Some(argv);
                 }
-            } else if old == "ollama" {
-                // The older plugin called a server at `env.endpoint`; clnrm starts one, and pulls
-                // the model the older one was told to use (`env.default_model` / `env.model`).
-                let model = ["default_model", "model"].iter().find_map(|key| {
+            } else if let Some((model_keys, port)) = match old {
+                "ollama" => Some((&["default_model", "model"][..], 11434)),
+                "vllm" => Some((&["model"][..], 8000)),
+                "tgi" => Some((&["model_id", "model"][..], 80)),
+                _ => None,
+            } {
+                // The older model-server plugins called a server at `env.endpoint`; clnrm starts
+                // one, serving (or, for ollama, pulling) the model named in the older `env`.
+                let model = model_keys.iter().find_map(|key| {
                     let (_, env) = table.get_key_value("env")?;
                     let DeValue::Table(env) = env.get_ref() else {
                         return None;
@@ -156,24 +161,41 @@ impl Walker<'_> {
                         _ => None,
                     }
                 });
+                let variable = service
+                    .name
+                    .get_ref()
+                    .to_ascii_uppercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+                let serves = match (&model, old) {
+                    (Some(m), "ollama") => {
+                        format!(", pulling `models = [\"{}\"]` from its `env`", m.get_ref())
+                    }
+                    (Some(m), _) => {
+                        format!(", serving `model = \"{}\"` from its `env`", m.get_ref())
+                    }
+                    (None, _) => String::new(),
+                };
                 self.sink.note(
                     DiagnosticKind::Mapped,
                     span.clone(),
                     format!(
-                        "{what}: the older plugin \"ollama\" runs as the built-in \"ollama\", a server clnrm starts (port 11434; steps reach it at $CLNRM_{}_URL){}",
-                        service
-                            .name
-                            .get_ref()
-                            .to_ascii_uppercase()
-                            .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-                        model.as_ref().map_or_else(String::new, |m| format!(
-                            ", pulling `models = [\"{}\"]` from its `env`",
-                            m.get_ref()
-                        ))
+                        "{what}: the older plugin \"{old}\" runs as the built-in \"{old}\", a server clnrm starts (port {port}; steps reach it at $CLNRM_{variable}_URL){serves}"
                     ),
                 );
-                service.plugin = Spanned::new(span.clone(), "ollama".to_owned());
-                service.models = model.into_iter().collect();
+                service.plugin = Spanned::new(span.clone(), old.to_owned());
+                if old == "ollama" {
+                    service.models = model.into_iter().collect();
+                } else if model.is_none() {
+                    self.sink.error(
+                        span.clone(),
+                        format!(
+                            "{what}: the older plugin \"{old}\" serves one model: name it in `env` (`{} = \"org/name\"`)",
+                            model_keys[0]
+                        ),
+                    );
+                } else {
+                    service.model = model;
+                }
             } else if old == "testcontainers" {
                 self.sink.note(
                     DiagnosticKind::Mapped,
