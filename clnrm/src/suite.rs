@@ -21,6 +21,7 @@ mod compat;
 mod diagnostic;
 mod discover;
 mod error;
+mod keys;
 mod load;
 mod parse;
 mod run;
@@ -39,6 +40,7 @@ pub use compat::old_keys_markdown;
 pub use diagnostic::{Diagnostic, DiagnosticKind, Severity, SuiteSource};
 pub use discover::{Discovery, SUITE_EXTENSION, discover, discover_suites};
 pub use error::SuiteError;
+pub use keys::keys_markdown;
 pub use load::{
     CheckedSuite, LoadedSuite, check_suite, check_suite_file, load_suite, load_suite_str,
 };

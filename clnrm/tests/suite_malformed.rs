@@ -902,7 +902,7 @@ enabled = true
             "9:2: error: `otel_validation` in the top level asks for a check clnrm does not evaluate: the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)",
         ),
         bare(
-            "legacy_assertions_are_an_error",
+            "legacy_assertions_hermetic_holds_by_construction",
             r#"[test.metadata]
 name = "t"
 [services.c]
@@ -914,7 +914,68 @@ command = ["echo"]
 [assertions]
 execution_should_be_hermetic = true
 "#,
-            "9:2: error: `assertions` in the top level asks for a check clnrm does not evaluate: `[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+            "10:1: warning: [assertions]: `execution_should_be_hermetic` holds by construction: the older clnrm checked its run had a session of its own; every clnrm suite runs in its own network and containers",
+        ),
+        bare(
+            "legacy_assertions_more_commands_than_steps_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+container_should_have_executed_commands = 2
+"#,
+            "10:43: error: [assertions]: `container_should_have_executed_commands = 2` can never hold: the suite runs 1 command(s)",
+        ),
+        bare(
+            "legacy_assertions_command_count_is_mapped",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+container_should_have_executed_commands = 1
+"#,
+            "10:1: warning: [assertions]: `container_should_have_executed_commands = 1` holds when the suite passes: all its 1 step(s) run",
+        ),
+        bare(
+            "legacy_assertions_all_steps_pass_with_a_tolerated_failure_is_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["false"]
+continue_on_failure = true
+[assertions]
+all_steps_should_pass = true
+"#,
+            "11:1: error: [assertions]: `all_steps_should_pass` does not hold when step \"a\" fails, which `continue_on_failure` allows",
+        ),
+        bare(
+            "legacy_assertions_other_keys_are_an_error",
+            r#"[test.metadata]
+name = "t"
+[services.c]
+type = "generic_container"
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["echo"]
+[assertions]
+plugin_should_be_loaded = "alpine"
+"#,
+            "10:1: error: `plugin_should_be_loaded` in [assertions] asks for a check clnrm does not evaluate (the older clnrm skipped it with a log line); express it as a step expectation",
         ),
         bare(
             "legacy_health_check_is_read_as_wait_for_command",
@@ -1012,16 +1073,43 @@ command = ["echo"]
             "6:1: error: service \"c\": `strict` is only for the older \"surrealdb\" plugin",
         ),
         bare(
-            "legacy_ollama_plugin_is_mapped_to_generic",
+            "legacy_ollama_plugin_is_mapped_to_the_built_in",
             r#"[test.metadata]
 name = "t"
 [services.llm]
 plugin = "ollama"
+env = { endpoint = "http://localhost:11434", default_model = "gemma3:270m" }
 [[steps]]
 name = "a"
 command = ["echo"]
 "#,
-            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as \"generic\" with image \"ollama/ollama:latest\" and port 11434",
+            "4:10: warning: service \"llm\": the older plugin \"ollama\" runs as the built-in \"ollama\", a server clnrm starts (port 11434; steps reach it at $CLNRM_LLM_URL), pulling `models = [\"gemma3:270m\"]` from its `env`",
+        ),
+        bare(
+            "legacy_vllm_plugin_is_mapped_to_the_built_in_with_its_env_model",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "vllm"
+env = { endpoint = "http://localhost:8000", model = "Qwen/Qwen2.5-0.5B-Instruct" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: warning: service \"llm\": the older plugin \"vllm\" runs as the built-in \"vllm\", a server clnrm starts (port 8000; steps reach it at $CLNRM_LLM_URL), serving `model = \"Qwen/Qwen2.5-0.5B-Instruct\"` from its `env`",
+        ),
+        bare(
+            "legacy_tgi_plugin_without_a_model_is_reported",
+            r#"[test.metadata]
+name = "t"
+[services.llm]
+plugin = "tgi"
+env = { endpoint = "http://localhost:8080" }
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "4:10: error: service \"llm\": the older plugin \"tgi\" serves one model: name it in `env` (`model_id = \"org/name\"`)",
         ),
         bare(
             "legacy_unknown_plugin_without_image_stays_an_error",
@@ -1259,6 +1347,272 @@ command = ["echo"]
 expected_output_regex = "[a-"
 "#,
             "8:25: error: invalid regex in expect.stdout of step \"a\": unclosed character class",
+        ),
+        // The older `[test]` + `[containers.NAME]` + `exec` shape.
+        bare(
+            "older_test_table_with_metadata_too_is_reported",
+            r#"[test]
+name = "t"
+[test.metadata]
+name = "u"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "2:1: error: [test] gives both `name` and [test.metadata]; keep one",
+        ),
+        bare(
+            "older_container_without_image_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+env = { A = "b" }
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "3:1: error: container \"c\" has no `image`; expected image = \"repo:tag\"",
+        ),
+        bare(
+            "older_container_is_mapped_to_an_idling_generic_service",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+container = "c"
+exec = ["true"]
+"#,
+            "3:1: warning: container \"c\" runs as a \"generic\" service of that name kept running with `sleep infinity` for its steps to `exec` in (give `command` to run the image's own)",
+        ),
+        bare(
+            "older_container_bad_port_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+ports = ["5432:x:y"]
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:10: error: port \"5432:x:y\" of container \"c\": expected \"CONTAINER:HOST\" or \"PORT\", like \"5432\"",
+        ),
+        bare(
+            "older_container_volume_without_container_path_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+volumes = [{ host = "/tmp" }]
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:12: error: a volume of container \"c\" has no `container`",
+        ),
+        bare(
+            "older_container_healthcheck_with_unbalanced_quote_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+healthcheck = "sh -c 'true"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:15: error: `healthcheck` of container \"c\": unbalanced single quote in command \"sh -c 'true\"",
+        ),
+        bare(
+            "older_container_workdir_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+workdir = "/srv"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "5:1: error: `workdir` in container \"c\" is not supported: a container's working directory is not supported; give the steps a `workdir`",
+        ),
+        bare(
+            "older_step_with_command_and_exec_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+command = ["true"]
+exec = ["true"]
+"#,
+            "8:1: error: step \"a\" gives both `command` and `exec`; keep one",
+        ),
+        bare(
+            "older_step_with_service_and_container_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+service = "c"
+container = "c"
+exec = ["true"]
+"#,
+            "8:1: error: step \"a\" gives both `service` and `container`; keep one",
+        ),
+        bare(
+            "older_step_unknown_container_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+container = "d"
+exec = ["true"]
+"#,
+            "7:13: error: step \"a\" uses unknown service \"d\"; did you mean \"c\"? known: c",
+        ),
+        bare(
+            "older_assert_unknown_check_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+assert.stderr_regex = "x"
+"#,
+            "8:8: error: unknown key `stderr_regex` in `assert` of step \"a\", did you mean `stdout_regex`?",
+        ),
+        bare(
+            "older_assert_exit_code_twice_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+assert.exit_code = 0
+expected_exit_code = 1
+"#,
+            "9:22: error: step \"a\" gives `expected_exit_code` and `assert.exit_code` (line 8); keep one",
+        ),
+        bare(
+            "older_assert_wrong_type_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+[steps.assert]
+stdout_contains = 3
+"#,
+            "9:19: error: `stdout_contains` in `assert` of step \"a\": expected a string, found an integer",
+        ),
+        bare(
+            "older_retry_delay_is_refused",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+retry = { attempts = 3, delay = "1s" }
+"#,
+            "8:33: error: `retry` of step \"a\": a delay between attempts is not supported (clnrm retries at once); remove it or set \"0s\"",
+        ),
+        bare(
+            "older_retry_without_attempts_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+retry = { delay = "0s" }
+"#,
+            "8:9: error: `retry` of step \"a\" has no `attempts`; expected attempts = 3",
+        ),
+        bare(
+            "older_depends_on_a_later_step_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+depends_on = ["b"]
+[[steps]]
+name = "b"
+exec = ["true"]
+"#,
+            "8:15: error: step \"a\" depends on step \"b\", which comes later; steps run in file order, so move it before this one",
+        ),
+        bare(
+            "older_depends_on_an_unknown_step_is_reported",
+            r#"[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+depends_on = ["nope"]
+"#,
+            "8:15: error: step \"a\" depends on unknown step \"nope\"",
+        ),
+        bare(
+            "older_parallel_is_ignored_with_a_warning",
+            r#"parallel = 4
+[test]
+name = "t"
+[containers.c]
+image = "alpine:3"
+[[steps]]
+name = "a"
+exec = ["true"]
+"#,
+            "1:1: warning: `parallel` in the top level is ignored: a limit on steps run at once; clnrm runs a scenario's steps one after another (suites in parallel with `clnrm run --jobs N`)",
+        ),
+        bare(
+            "older_testcontainers_plugin_is_mapped_to_generic",
+            r#"[test]
+name = "t"
+[services]
+c = { type = "container", plugin = "testcontainers", image = "alpine:3" }
+[[steps]]
+name = "a"
+command = ["true"]
+"#,
+            "4:36: warning: service \"c\": the older plugin \"testcontainers\" runs as \"generic\"",
+        ),
+        bare(
+            "older_surrealdb_strict_is_ignored_with_a_warning",
+            r#"[test.metadata]
+name = "t"
+[services.db]
+plugin = "surrealdb"
+strict = true
+[[steps]]
+name = "a"
+command = ["echo"]
+"#,
+            "5:1: warning: `strict` in service \"db\" is ignored: the older clnrm never read it (its surrealdb factory took `strict` from `env`), so it had no effect; an error on other plugins",
         ),
     ]
 }

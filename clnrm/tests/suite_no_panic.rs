@@ -9,6 +9,8 @@ const EXAMPLES: &[&str] = &[
     include_str!("../../examples/suites/http-api.clnrm.toml"),
     include_str!("../../examples/suites/fresh-image.clnrm.toml"),
     include_str!("../../examples/suites/legacy.clnrm.toml"),
+    // The older `[test]` + `[containers.NAME]` + `exec` + `assert` shape.
+    include_str!("../../tests/compat/runs/containers-exec.clnrm.toml"),
 ];
 
 fn check(text: &str) {

@@ -142,7 +142,7 @@ fn runnable_corpus_suites_validate_run_and_get_their_verdicts_on_docker() {
     );
     let report = std::fs::read_to_string(&json).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
-    // Five suites fail on purpose (their checks, spans among them, are evaluated); nothing is an
+    // Six suites fail on purpose (their checks, spans among them, are evaluated); nothing is an
     // infra error.
     assert_eq!(code, Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let report: serde_json::Value = serde_json::from_str(&report).expect("JSON report");

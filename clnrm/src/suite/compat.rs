@@ -23,6 +23,10 @@ pub(crate) enum Place {
     Step,
     /// `[expect]`.
     Expect,
+    /// `[containers.NAME]` (the older `[test]` + `[containers.NAME]` + `exec` shape).
+    Container,
+    /// A step's `assert` table (`[steps.assert]` / `assert.KEY = ...`).
+    Assert,
 }
 
 impl Place {
@@ -34,6 +38,8 @@ impl Place {
             Self::Scenario => "`[[scenario]]`",
             Self::Step => "step",
             Self::Expect => "`[expect]`",
+            Self::Container => "`[containers.NAME]`",
+            Self::Assert => "a step's `assert`",
         }
     }
 }
@@ -69,7 +75,7 @@ const fn key(place: Place, name: &'static str, treatment: Treatment) -> OldKey {
     }
 }
 
-use Place::{Expect, Meta, Scenario, Service, Step, Top};
+use Place::{Assert, Container, Expect, Meta, Scenario, Service, Step, Top};
 use Treatment::{Check, Describes, Ignored, Mapped, Unsupported};
 
 const SPANS: &str = "the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)";
@@ -80,8 +86,8 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Top,
         "assertions",
-        Check(
-            "`[assertions]` (command counts, hermeticity) are not evaluated by clnrm; express them as step expectations",
+        Mapped(
+            "the two checks the older clnrm evaluated: `container_should_have_executed_commands = N` (at least N of the suite's steps, so an error when it has fewer; a run that passes ran them all) and `execution_should_be_hermetic = true` (its own session: every clnrm suite runs in its own network and containers); also `all_steps_should_pass` / `all_commands_should_succeed = true`, which it skipped but a passing run means (an error with a `continue_on_failure` step); any other key, which the older clnrm skipped with a log line, is an error",
         ),
     ),
     key(
@@ -147,6 +153,34 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
             "template variables, read when a `*.clnrm.toml.tera` template is rendered; nothing else reads them",
         ),
     ),
+    key(
+        Top,
+        "template",
+        Ignored(
+            "`[template.matrix]`, read when a `*.clnrm.toml.tera` template is rendered (`{{ matrix.NAME }}`); nothing else reads it",
+        ),
+    ),
+    key(
+        Top,
+        "containers",
+        Mapped(
+            "`[services.NAME]` of plugin `generic` (their keys are listed as `[containers.NAME]`)",
+        ),
+    ),
+    key(
+        Top,
+        "parallel",
+        Ignored(
+            "a limit on steps run at once; clnrm runs a scenario's steps one after another (suites in parallel with `clnrm run --jobs N`)",
+        ),
+    ),
+    key(
+        Meta,
+        "parallel",
+        Ignored(
+            "a limit on steps run at once; clnrm runs a scenario's steps one after another (suites in parallel with `clnrm run --jobs N`)",
+        ),
+    ),
     key(Meta, "version", Describes),
     key(Meta, "hermetic", Describes),
     key(Meta, "tags", Describes),
@@ -182,6 +216,16 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
         Mapped("the `--pass` of the `surrealdb` server (an error on other plugins)"),
     ),
     key(Service, "description", Describes),
+    key(
+        Service,
+        "wait_strategy",
+        Ignored("the older clnrm did not read it"),
+    ),
+    key(
+        Service,
+        "wait_message",
+        Ignored("the older clnrm did not read it"),
+    ),
     key(Service, "environment", Mapped("`env`")),
     key(
         Service,
@@ -205,7 +249,9 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(
         Service,
         "strict",
-        Mapped("the `--strict` flag of the `surrealdb` server (an error on other plugins)"),
+        Ignored(
+            "the older clnrm never read it (its surrealdb factory took `strict` from `env`), so it had no effect; an error on other plugins",
+        ),
     ),
     key(Scenario, "description", Describes),
     key(
@@ -244,6 +290,27 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     key(Step, "expected_exit_code", Mapped("`expect.exit_code`")),
     key(Step, "should_fail", Mapped("any exit code but 0")),
     key(Step, "description", Describes),
+    key(Step, "exec", Mapped("`run` (an argv array)")),
+    key(Step, "container", Mapped("`service`")),
+    key(
+        Step,
+        "assert",
+        Mapped("the step's expectations (its keys are listed as a step's `assert`)"),
+    ),
+    key(
+        Step,
+        "depends_on",
+        Mapped(
+            "file order: steps run one after another, so each step it names must come earlier (a later or unknown one is an error)",
+        ),
+    ),
+    key(
+        Step,
+        "retry",
+        Mapped(
+            "`retries = attempts - 1`; a `delay` other than \"0s\" is an error (clnrm retries at once)",
+        ),
+    ),
     key(
         Expect,
         "graph",
@@ -279,6 +346,42 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
             "`within`: each `contains` span descends from an `outer` span and lies inside its interval",
         ),
     ),
+    key(
+        Container,
+        "volumes",
+        Mapped("bind mounts: `host` at `container`, read-only when `readonly = true`"),
+    ),
+    key(
+        Container,
+        "healthcheck",
+        Mapped(
+            "`wait_for = { command = [...] }` (the string split like a shell would, never run through one)",
+        ),
+    ),
+    key(Container, "depends_on", Mapped("`depends_on`")),
+    key(Container, "command", Mapped("`cmd` (an argv array)")),
+    key(
+        Container,
+        "workdir",
+        Unsupported("a container's working directory is not supported; give the steps a `workdir`"),
+    ),
+    key(Assert, "exit_code", Mapped("`expect.exit_code`")),
+    key(
+        Assert,
+        "stdout_contains",
+        Mapped("`expect.stdout.contains`"),
+    ),
+    key(Assert, "stdout_regex", Mapped("`expect.stdout.regex`")),
+    key(
+        Assert,
+        "stdout_not_contains",
+        Mapped("`expect.stdout.not_contains`"),
+    ),
+    key(
+        Assert,
+        "stderr_contains",
+        Mapped("`expect.stderr.contains`"),
+    ),
 ];
 
 /// The entry for `name` at `place`, if it is an older-format key clnrm knows about.
@@ -310,12 +413,6 @@ pub fn old_keys_markdown() -> String {
     }
     out
 }
-
-/// Older plugin names that run as `generic`: (older name, image when the service names none,
-/// command when the service gives no `args`, ports). The older `surrealdb` runs as the
-/// built-in of that name.
-pub(crate) const OLD_PLUGINS: &[(&str, &str, &[&str], &[u16])] =
-    &[("ollama", "ollama/ollama:latest", &[], &[11434])];
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ use toml::de::{DeTable, DeValue};
 use super::compat::{self, Place, Treatment};
 use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
 use super::error::SuiteError;
+use super::keys::{self, Table};
 use super::spec::{
     Action, CURRENT_VERSION, Command, ExecSpec, Expectations, HttpBody, HttpSpec, Isolation,
     JsonExpect, OutputExpect, ScenarioSpec, Scope, ServiceSpec, Spanned, StepSpec, SuiteSpec,
@@ -58,72 +59,10 @@ pub struct ParsedSuite {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const CURRENT_TOP: &[&str] = &[
-    "version",
-    "suite",
-    "services",
-    "steps",
-    "scenarios",
-    "expect",
-];
 const LEGACY_TOP: &[&str] = &[
     "test", "meta", "services", "service", "steps", "scenario", "expect",
 ];
-const SUITE_KEYS: &[&str] = &["name", "description", "tags", "timeout"];
-const SERVICE_KEYS: &[&str] = &[
-    "plugin",
-    "image",
-    "env",
-    "ports",
-    "cmd",
-    "entrypoint",
-    "wait_for",
-    "memory",
-    "cpus",
-    "user",
-    "startup_timeout",
-    "depends_on",
-    "scope",
-    "isolation",
-    "migrations",
-    "model",
-    "models",
-    "gpus",
-    "volumes",
-    "otel",
-    "chaos",
-];
-const WAIT_FOR_KEYS: &[&str] = &["log", "tcp", "http", "command", "port", "status"];
-const STEP_KEYS: &[&str] = &[
-    "name",
-    "run",
-    "shell",
-    "http",
-    "chaos",
-    "surql",
-    "service",
-    "image",
-    "expect",
-    "timeout",
-    "env",
-    "workdir",
-    "continue_on_failure",
-    "retries",
-];
-const HTTP_KEYS: &[&str] = &[
-    "service", "port", "method", "path", "headers", "body", "json",
-];
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-const EXPECT_KEYS: &[&str] = &[
-    "exit_code",
-    "stdout",
-    "stderr",
-    "json",
-    "status",
-    "max_duration",
-];
-const OUTPUT_KEYS: &[&str] = &["contains", "not_contains", "regex"];
-const SCENARIO_KEYS: &[&str] = &["name", "steps"];
 
 /// Parses a suite file (either format) into a [`SuiteSpec`].
 ///
@@ -189,7 +128,7 @@ fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
     if root.contains_key("version") {
         return SuiteFormat::Current;
     }
-    let legacy_key = ["test", "meta", "service", "scenario"]
+    let legacy_key = ["test", "meta", "service", "scenario", "containers"]
         .iter()
         .any(|k| root.contains_key(*k));
     let legacy_step = root
@@ -198,9 +137,16 @@ fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
         .is_some_and(|steps| {
             steps.iter().any(|s| {
                 s.get_ref().as_table().is_some_and(|t| {
-                    ["command", "expected_output_regex", "expected_exit_code"]
-                        .iter()
-                        .any(|k| t.contains_key(*k))
+                    [
+                        "command",
+                        "expected_output_regex",
+                        "expected_exit_code",
+                        "exec",
+                        "container",
+                        "assert",
+                    ]
+                    .iter()
+                    .any(|k| t.contains_key(*k))
                 })
             })
         });
@@ -273,7 +219,7 @@ impl Walker<'_> {
                 continue;
             }
             if place == Some(Place::Top)
-                && name == "vars"
+                && (name == "vars" || name == "template")
                 && self.sink.source.is_rendered_template()
             {
                 // The renderer read them.
@@ -641,10 +587,15 @@ impl Walker<'_> {
             self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
             self.legacy_metadata(root, &mut spec);
         } else {
-            self.check_keys(root, "the top level", CURRENT_TOP, Some(Place::Top));
+            self.check_keys(
+                root,
+                "the top level",
+                &keys::names(Table::Top),
+                Some(Place::Top),
+            );
             self.version(root);
             if let Some((table, _)) = self.table(root, "suite", "the top level") {
-                self.check_keys(table, "[suite]", SUITE_KEYS, None);
+                self.check_keys(table, "[suite]", &keys::names(Table::Suite), None);
                 self.metadata(table, "[suite]", &mut spec);
                 if let Some(tags) = table.get("tags") {
                     spec.tags = self
@@ -660,6 +611,7 @@ impl Walker<'_> {
         self.services(root, "services", &mut spec.services);
         if self.legacy {
             self.services(root, "service", &mut spec.services);
+            self.services(root, "containers", &mut spec.services);
         }
 
         let steps_span = root.get("steps").map(|v| v.span());
@@ -700,6 +652,9 @@ impl Walker<'_> {
                 0..0,
                 format!("suite has no steps; expected [[steps]] or [[{scenario_key}]]"),
             );
+        }
+        if self.legacy {
+            self.legacy_assertions(root, &spec.scenarios);
         }
         spec.expect = self.span_expectations(root, &spec.services);
         spec
@@ -775,7 +730,13 @@ impl Walker<'_> {
                 );
                 continue;
             }
-            let service = self.service(table, name);
+            let service = if key == "containers" {
+                let mut service = ServiceSpec::generic(name);
+                self.legacy_container(table, &mut service);
+                service
+            } else {
+                self.service(table, name)
+            };
             out.push(service);
         }
     }
@@ -783,36 +744,12 @@ impl Walker<'_> {
     fn service(&mut self, table: &DeTable<'_>, name: Spanned<String>) -> ServiceSpec {
         let what = format!("service \"{}\"", name.get_ref());
         let what = what.as_str();
-        let header = name.span();
-        let mut service = ServiceSpec {
-            name,
-            plugin: Spanned::new(header.clone(), "generic".to_owned()),
-            image: None,
-            env: BTreeMap::new(),
-            ports: Vec::new(),
-            cmd: None,
-            entrypoint: None,
-            wait_for: None,
-            memory: None,
-            cpus: None,
-            user: None,
-            startup_timeout: None,
-            depends_on: Vec::new(),
-            scope: Scope::Shared,
-            isolation: None,
-            migrations: None,
-            volumes: Vec::new(),
-            model: None,
-            models: Vec::new(),
-            gpus: None,
-            otel: false,
-            chaos: false,
-        };
+        let mut service = ServiceSpec::generic(name);
         if self.legacy {
             self.check_keys(table, what, LEGACY_SERVICE_KEYS, Some(Place::Service));
             self.legacy_service(table, what, &mut service);
         } else {
-            self.check_keys(table, what, SERVICE_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Service), None);
             if let Some(plugin) = self.string(table, "plugin", what) {
                 service.plugin = plugin;
             }
@@ -900,7 +837,7 @@ impl Walker<'_> {
         };
         let inner = format!("wait_for of {what}");
         let inner = inner.as_str();
-        self.check_keys(wait, inner, WAIT_FOR_KEYS, None);
+        self.check_keys(wait, inner, &keys::names(Table::WaitFor), None);
         let kinds: Vec<&str> = ["log", "tcp", "http", "command"]
             .into_iter()
             .filter(|k| wait.contains_key(*k))
@@ -1080,7 +1017,7 @@ impl Walker<'_> {
         if self.legacy {
             self.check_keys(table, what, LEGACY_SCENARIO_KEYS, Some(Place::Scenario));
         } else {
-            self.check_keys(table, what, SCENARIO_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Scenario), None);
         }
         let scenario_service = if self.legacy {
             self.string(table, "service", what)
@@ -1125,9 +1062,23 @@ impl Walker<'_> {
         // (name, kept): a step with a broken action is left out of the spec, so the checks
         // `validate_suite` makes on steps are made here for it, to still report everything.
         let mut seen: Vec<(Spanned<String>, bool)> = Vec::new();
-        for (index, (step_table, header)) in
-            self.tables(table, "steps", what).into_iter().enumerate()
-        {
+        let tables = self.tables(table, "steps", what);
+        let names: Vec<Option<String>> = tables
+            .iter()
+            .map(|(t, _)| {
+                t.get("name")
+                    .and_then(|n| n.get_ref().as_str())
+                    .map(str::to_owned)
+            })
+            .collect();
+        for (index, (step_table, header)) in tables.into_iter().enumerate() {
+            if self.legacy {
+                let step_what = names[index].as_deref().map_or_else(
+                    || format!("step #{}", index + 1),
+                    |n| format!("step \"{n}\""),
+                );
+                self.legacy_depends_on(step_table, index, &names, &step_what);
+            }
             match self.step(step_table, header, index, default_service, services) {
                 Ok(step) => {
                     self.duplicate(&seen, &step.name, true, scenario);
@@ -1211,11 +1162,11 @@ impl Walker<'_> {
             .unwrap_or(false);
         let (action, expect, timeout, retries) = if self.legacy {
             self.check_keys(table, what, LEGACY_STEP_KEYS, Some(Place::Step));
-            let (action, expect) =
+            let (action, expect, retries) =
                 self.legacy_step_body(table, &header, what, default_service, services);
-            (action, expect, None, 0)
+            (action, expect, None, retries)
         } else {
-            self.check_keys(table, what, STEP_KEYS, None);
+            self.check_keys(table, what, &keys::names(Table::Step), None);
             let action = self.action(table, &header, what);
             let expect = match self.table(table, "expect", what) {
                 Some((expect, _)) => self.expectations(expect, what),
@@ -1389,7 +1340,7 @@ impl Walker<'_> {
         };
         let inner = format!("http of {what}");
         let inner = inner.as_str();
-        self.check_keys(http, inner, HTTP_KEYS, None);
+        self.check_keys(http, inner, &keys::names(Table::Http), None);
         let service = self.string(http, "service", inner);
         if service.is_none() && !http.contains_key("service") {
             self.sink.error(
@@ -1461,7 +1412,7 @@ impl Walker<'_> {
     fn expectations(&mut self, table: &DeTable<'_>, what: &str) -> Expectations {
         let inner = format!("expect of {what}");
         let inner = inner.as_str();
-        self.check_keys(table, inner, EXPECT_KEYS, None);
+        self.check_keys(table, inner, &keys::names(Table::Expect), None);
         let mut expect = Expectations::default();
         if let Some(code) = table.get("exit_code") {
             expect.exit_code = self.exit_code(code, "exit_code", inner);
@@ -1512,7 +1463,7 @@ impl Walker<'_> {
         let Some((checks, _)) = self.table(table, key, &format!("expect of {what}")) else {
             return out;
         };
-        self.check_keys(checks, inner, OUTPUT_KEYS, None);
+        self.check_keys(checks, inner, &keys::names(Table::Output), None);
         let plain = |s: Vec<Spanned<String>>| s.into_iter().map(Spanned::into_inner).collect();
         if let Some(v) = checks.get("contains") {
             out.contains = plain(self.one_or_many(v, "contains", inner));

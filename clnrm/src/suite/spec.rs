@@ -104,6 +104,37 @@ pub struct ServiceSpec {
     pub chaos: bool,
 }
 
+impl ServiceSpec {
+    /// A `generic` service of that name with every option at its default (the parser's start).
+    pub(crate) fn generic(name: Spanned<String>) -> Self {
+        let header = name.span();
+        Self {
+            name,
+            plugin: Spanned::new(header, "generic".to_owned()),
+            image: None,
+            env: BTreeMap::new(),
+            ports: Vec::new(),
+            cmd: None,
+            entrypoint: None,
+            wait_for: None,
+            memory: None,
+            cpus: None,
+            user: None,
+            startup_timeout: None,
+            depends_on: Vec::new(),
+            scope: Scope::Shared,
+            isolation: None,
+            migrations: None,
+            volumes: Vec::new(),
+            model: None,
+            models: Vec::new(),
+            gpus: None,
+            otel: false,
+            chaos: false,
+        }
+    }
+}
+
 /// A host directory or file mounted into a service's container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeSpec {

@@ -118,6 +118,7 @@ pub(crate) fn render(
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
     tera.register_function("env", env_function);
+    register_older_functions(&mut tera);
     let raw: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, _, t)| (n.as_str(), t.as_str()))
@@ -126,7 +127,21 @@ pub(crate) fn render(
         return Err(vec![tera_error(&e, &files)]);
     }
     let mut context = tera::Context::new();
-    let mut all: BTreeMap<String, serde_json::Value> = template_vars(source.text());
+    let matrix = match template_matrix(source.text()) {
+        Ok(matrix) => matrix,
+        Err((offset, message)) => return Err(vec![at(path, source.text(), offset, message)]),
+    };
+    context.insert("matrix", &matrix);
+    // The older clnrm's defaults, below everything else: each from its environment variable,
+    // else its fixed value.
+    let mut all: BTreeMap<String, serde_json::Value> = OLDER_DEFAULTS
+        .iter()
+        .map(|(name, var, default)| {
+            let value = std::env::var(var).unwrap_or_else(|_| (*default).to_owned());
+            ((*name).to_owned(), serde_json::Value::String(value))
+        })
+        .collect();
+    all.extend(template_vars(source.text()));
     for (key, value) in std::env::vars() {
         if let Some(name) = key.strip_prefix("CLNRM_VAR_") {
             all.insert(name.to_ascii_lowercase(), serde_json::Value::String(value));
@@ -163,6 +178,203 @@ fn env_function(args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value
     }
 }
 
+/// The older clnrm's template functions whose value depends on the clock or on random numbers
+/// (or, seeded, on the exact random generator of its dependencies): a suite must render the
+/// same on every run and machine, so a call is an error at its position.
+const OLDER_NONDETERMINISTIC: &[&str] = &[
+    "now_rfc3339",
+    "now_unix",
+    "now_ms",
+    "now_plus",
+    "date_rfc3339",
+    "uuid_v4",
+    "uuid_v7",
+    "ulid",
+    "rand_hex",
+    "pick",
+    "weighted",
+    "shuffle",
+    "sample",
+    "trace_id",
+    "span_id",
+    "traceparent",
+    "baggage",
+    "fake",
+    "fake_kinds",
+    "fake_uuid",
+    "fake_uuid_seeded",
+    "fake_name",
+    "fake_first_name",
+    "fake_last_name",
+    "fake_title",
+    "fake_suffix",
+    "fake_email",
+    "fake_username",
+    "fake_password",
+    "fake_domain",
+    "fake_url",
+    "fake_ipv4",
+    "fake_ipv6",
+    "fake_user_agent",
+    "fake_mac_address",
+    "fake_street",
+    "fake_city",
+    "fake_state",
+    "fake_zip",
+    "fake_country",
+    "fake_latitude",
+    "fake_longitude",
+    "fake_phone",
+    "fake_cell_phone",
+    "fake_company",
+    "fake_company_suffix",
+    "fake_industry",
+    "fake_profession",
+    "fake_word",
+    "fake_words",
+    "fake_sentence",
+    "fake_paragraph",
+    "fake_int",
+    "fake_int_range",
+    "fake_float",
+    "fake_bool",
+    "fake_date",
+    "fake_time",
+    "fake_datetime",
+    "fake_timestamp",
+    "fake_credit_card",
+    "fake_currency_code",
+    "fake_currency_name",
+    "fake_currency_symbol",
+    "fake_filename",
+    "fake_extension",
+    "fake_mime_type",
+    "fake_file_path",
+    "fake_color",
+    "fake_hex_color",
+    "fake_rgb_color",
+    "fake_string",
+    "fake_port",
+    "fake_semver",
+];
+
+/// The older clnrm's own template functions: the deterministic ones as it defined them
+/// (`sha256(s=)`, `toml_encode(value=)`, `slug(s=)`, `kebab(s=)`, `snake(s=)`, `seq(name=,
+/// start=0, step=1)`), the others ([`OLDER_NONDETERMINISTIC`], `uuid_v5`) refused when called.
+fn register_older_functions(tera: &mut tera::Tera) {
+    tera.register_function("sha256", |args: &HashMap<String, tera::Value>| {
+        use sha2::Digest as _;
+        let s = string_arg(args, "sha256", "s")?;
+        Ok(tera::Value::String(hex(&sha2::Sha256::digest(
+            s.as_bytes(),
+        ))))
+    });
+    tera.register_function("toml_encode", |args: &HashMap<String, tera::Value>| {
+        let value = args
+            .get("value")
+            .ok_or("toml_encode() needs `value`, like toml_encode(value=vars.image)")?;
+        Ok(tera::Value::String(toml_encode(value)?))
+    });
+    tera.register_function("slug", |args: &HashMap<String, tera::Value>| {
+        let s = string_arg(args, "slug", "s")?.to_lowercase();
+        let mapped: String = s
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '-' })
+            .collect();
+        let parts: Vec<&str> = mapped.split('-').filter(|p| !p.is_empty()).collect();
+        Ok(tera::Value::String(parts.join("-")))
+    });
+    for (name, sep) in [("kebab", '-'), ("snake", '_')] {
+        tera.register_function(name, move |args: &HashMap<String, tera::Value>| {
+            let s = string_arg(args, name, "s")?;
+            let mut out = String::new();
+            for (i, c) in s.chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    out.push(sep);
+                    out.extend(c.to_lowercase());
+                } else if sep == '_' && (c == ' ' || c == '-') {
+                    out.push('_');
+                } else {
+                    out.extend(c.to_lowercase());
+                }
+            }
+            Ok(tera::Value::String(out))
+        });
+    }
+    let counters = std::sync::Mutex::new(HashMap::<String, i64>::new());
+    tera.register_function("seq", move |args: &HashMap<String, tera::Value>| {
+        let name = string_arg(args, "seq", "name")?;
+        let start = args.get("start").and_then(tera::Value::as_i64).unwrap_or(0);
+        let step = args.get("step").and_then(tera::Value::as_i64).unwrap_or(1);
+        let mut counters = counters
+            .lock()
+            .map_err(|_| tera::Error::msg("seq(): counter poisoned"))?;
+        let counter = counters.entry(name.to_owned()).or_insert(start);
+        let value = *counter;
+        *counter += step;
+        Ok(tera::Value::from(value))
+    });
+    for name in OLDER_NONDETERMINISTIC {
+        tera.register_function(name, move |_: &HashMap<String, tera::Value>| {
+            Err(format!(
+                "older template function `{name}()` is not supported: its value changes with the clock or random numbers, and a suite must render the same every run; write the value or pass it with `--var`"
+            )
+            .into())
+        });
+    }
+    tera.register_function("uuid_v5", |_: &HashMap<String, tera::Value>| {
+        Err("older template function `uuid_v5()` is not supported; write the UUID or pass it with `--var`".into())
+    });
+}
+
+fn string_arg<'a>(
+    args: &'a HashMap<String, tera::Value>,
+    function: &str,
+    key: &str,
+) -> tera::Result<&'a str> {
+    args.get(key).and_then(tera::Value::as_str).ok_or_else(|| {
+        tera::Error::msg(format!(
+            "{function}() needs `{key}` (a string), like {function}({key}=\"text\")"
+        ))
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// A TOML literal for `value` (strings quoted and escaped, arrays and inline tables nested);
+/// `null` has no TOML form.
+fn toml_encode(value: &tera::Value) -> tera::Result<String> {
+    Ok(match value {
+        tera::Value::String(s) => toml::Value::String(s.clone()).to_string(),
+        tera::Value::Number(n) => n.to_string(),
+        tera::Value::Bool(b) => b.to_string(),
+        tera::Value::Array(items) => {
+            let items: tera::Result<Vec<String>> = items.iter().map(toml_encode).collect();
+            format!("[{}]", items?.join(","))
+        }
+        tera::Value::Object(map) => {
+            let mut items = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                items.push(format!(
+                    "{}={}",
+                    toml::Value::String(k.clone()),
+                    toml_encode(v)?
+                ));
+            }
+            format!("{{{}}}", items.join(","))
+        }
+        tera::Value::Null => {
+            return Err("toml_encode(): `null` has no TOML form (is a variable unset?)".into());
+        }
+    })
+}
+
 /// Files a template imports or includes: (offset of the tag, file name).
 fn references(text: &str) -> Vec<(usize, String)> {
     let re = regex::Regex::new(r#"\{%-?\s*(?:import|include|extends)\s+"([^"]+)""#)
@@ -196,6 +408,72 @@ fn template_vars(text: &str) -> BTreeMap<String, serde_json::Value> {
         }
     }
     out
+}
+
+/// Variables the older clnrm defined in every template, lowest in precedence: (name, the
+/// environment variable it is read from, its value when that is unset).
+const OLDER_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("svc", "SERVICE_NAME", "clnrm"),
+    ("env", "ENV", "ci"),
+    ("endpoint", "OTEL_ENDPOINT", "http://localhost:4318"),
+    ("exporter", "OTEL_TRACES_EXPORTER", "otlp"),
+    ("image", "CLNRM_IMAGE", "registry/clnrm:1.0.0"),
+    ("freeze_clock", "FREEZE_CLOCK", "2025-01-01T00:00:00Z"),
+    ("token", "OTEL_TOKEN", ""),
+];
+
+/// `[template.matrix]` of a template, read before rendering: its text runs to the next table
+/// header and must be plain TOML; its keys are `{{ matrix.NAME }}`. Other `[template.*]`
+/// tables are an error: the older clnrm read none. Errors: (offset, message).
+fn template_matrix(text: &str) -> Result<serde_json::Value, (usize, String)> {
+    let mut offset = 0;
+    let mut section: Option<(usize, String)> = None;
+    let mut found = None;
+    for line in text.split_inclusive('\n') {
+        let header = line.starts_with('[');
+        if header {
+            if let Some(done) = section.take() {
+                found = Some(done);
+            }
+            let name = line.trim();
+            if name == "[template.matrix]" {
+                if found.is_some() {
+                    return Err((
+                        offset,
+                        "`[template.matrix]` is given twice; keep one".to_owned(),
+                    ));
+                }
+                section = Some((offset + line.len(), String::new()));
+            } else if name.starts_with("[template.") || name == "[template]" {
+                return Err((
+                    offset,
+                    format!(
+                        "`{name}` is not read: the older clnrm's templates take `[template.matrix]` (and `[vars]`) only"
+                    ),
+                ));
+            }
+        } else if let Some((_, body)) = &mut section {
+            body.push_str(line);
+        }
+        offset += line.len();
+    }
+    let Some((start, body)) = section.or(found) else {
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
+    };
+    if let Some(at) = body.find("{{").or_else(|| body.find("{%")) {
+        return Err((
+            start + at,
+            "`[template.matrix]` is read before rendering: write plain TOML there, without `{{ }}` or `{% %}`".to_owned(),
+        ));
+    }
+    let table: toml::Table = toml::from_str(&body).map_err(|e| {
+        let at = start + e.span().map_or(0, |s| s.start);
+        (
+            at,
+            format!("`[template.matrix]`: {}", e.message().trim_end_matches('.')),
+        )
+    })?;
+    serde_json::to_value(table).map_err(|e| (start, format!("`[template.matrix]`: {e}")))
 }
 
 /// A diagnostic at byte `offset` of `file`.
@@ -271,10 +549,12 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
 
 /// Where the variable or function a render error names is first used.
 fn first_use(text: &str, error: &str) -> Option<usize> {
-    let re = regex::Regex::new(r"Variable `([^`]+)` not found|environment variable `([^`]+)`")
-        .expect("valid regex");
+    let re = regex::Regex::new(
+        r"Variable `([^`]+)` not found|environment variable `([^`]+)`|template function `([^`(]+)\(\)`",
+    )
+    .expect("valid regex");
     let c = re.captures(error)?;
-    let name = c.get(1).or_else(|| c.get(2))?.as_str();
+    let name = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))?.as_str();
     let mut from = 0;
     while let Some(found) = text[from..].find(name) {
         let offset = from + found;
@@ -364,6 +644,98 @@ mod tests {
             "{}",
             rendered.text
         );
+    }
+
+    #[test]
+    fn the_older_deterministic_functions_render_as_the_older_clnrm_defined_them() {
+        let text = concat!(
+            "# {{ sha256(s=\"hello\") }}\n",
+            "a = {{ toml_encode(value=vars.list) }}\n",
+            "b = {{ toml_encode(value='say \"hi\"') }}\n",
+            "# {{ slug(s=\"Hello, World!\") }} {{ kebab(s=\"myTestName\") }} {{ snake(s=\"myTest-name x\") }}\n",
+            "# {{ seq(name=\"n\", start=5) }} {{ seq(name=\"n\", start=5) }} {{ seq(name=\"m\") }}\n",
+        );
+        let mut caller = TemplateVars::new();
+        caller.insert("unused".into(), "x".into());
+        let mut text = text.to_owned();
+        text.insert_str(0, "[vars]\nlist = [\"a\", 1]\n");
+        let rendered = render(&source(&text), &caller).expect("renders");
+        let out = &rendered.text;
+        assert!(
+            out.contains("# 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
+            "{out}"
+        );
+        assert!(out.contains("a = [\"a\",1]"), "{out}");
+        let parsed: toml::Table = toml::from_str(
+            &out.lines()
+                .filter(|l| l.starts_with("b = "))
+                .collect::<String>(),
+        )
+        .expect("toml_encode makes TOML");
+        assert_eq!(parsed["b"].as_str(), Some("say \"hi\""));
+        assert!(
+            out.contains("# hello-world my-test-name my_test_name_x"),
+            "{out}"
+        );
+        assert!(out.contains("# 5 6 0"), "{out}");
+    }
+
+    #[test]
+    fn an_older_clock_or_random_function_is_refused_at_its_call() {
+        for call in [
+            "now_rfc3339()",
+            "fake_name()",
+            "uuid_v4(seed=1)",
+            "pick(list=[1])",
+        ] {
+            let text = format!("[test.metadata]\nname = \"t\"\n# at {{{{ {call} }}}}\n");
+            let errors = render(&source(&text), &TemplateVars::new()).unwrap_err();
+            let d = &errors[0];
+            assert_eq!((d.line, d.column), (3, 9), "{d}");
+            assert!(d.message.contains("is not supported"), "{d}");
+            assert!(d.message.contains(call.split('(').next().unwrap()), "{d}");
+        }
+    }
+
+    #[test]
+    fn the_template_matrix_and_the_older_defaults_are_variables() {
+        let text = concat!(
+            "[template.matrix]\n",
+            "exporters = [\n",
+            "    { name = \"stdout\" },\n",
+            "    { name = \"otlp\" },\n",
+            "]\n",
+            "\n",
+            "[test.metadata]\n",
+            "name = \"{{ svc }}-{{ matrix.exporters | length }}\"\n",
+            "{% for e in matrix.exporters %}# {{ e.name }}\n{% endfor %}",
+        );
+        let rendered = render(&source(text), &TemplateVars::new()).expect("renders");
+        let expected_svc = std::env::var("SERVICE_NAME").unwrap_or_else(|_| "clnrm".into());
+        assert!(
+            rendered
+                .text
+                .contains(&format!("name = \"{expected_svc}-2\"")),
+            "{}",
+            rendered.text
+        );
+        assert!(
+            rendered.text.contains("# stdout\n# otlp\n"),
+            "{}",
+            rendered.text
+        );
+    }
+
+    #[test]
+    fn a_template_matrix_with_template_syntax_or_another_template_table_is_an_error() {
+        let text = "[template.matrix]\nxs = [\"{{ a }}\"]\n[test.metadata]\nname = \"t\"\n";
+        let d = &render(&source(text), &TemplateVars::new()).unwrap_err()[0];
+        assert_eq!((d.line, d.column), (2, 8), "{d}");
+        assert!(d.message.contains("plain TOML"), "{d}");
+        let text = "[template.vars]\nx = 1\n";
+        let d = &render(&source(text), &TemplateVars::new()).unwrap_err()[0];
+        assert_eq!((d.line, d.column), (1, 1), "{d}");
+        assert!(d.message.contains("`[template.vars]` is not read"), "{d}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (`type`, `args`, `environment`, `volumes`, `health_check`, older plugin names), `[[scenario]]`
 //! with `run`, steps with `command` and the `expected_*` keys. Keys it shares with the current
 //! format are read by the walker in `parse.rs`; what each older key means is in
-//! [`compat::OLD_KEYS`].
+//! [`OLD_KEYS`](crate::suite::compat::OLD_KEYS).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -10,17 +10,19 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use super::Walker;
-use crate::suite::compat::{self, Place};
+use crate::suite::compat::Place;
 use crate::suite::diagnostic::DiagnosticKind;
+use crate::suite::keys::{self, Table};
 use crate::suite::spec::{
-    Action, Command, ExecSpec, Expectations, ServiceSpec, Spanned, StepSpec, SuiteSpec, Target,
-    VolumeSpec, WaitFor,
+    Action, Command, ExecSpec, Expectations, ScenarioSpec, ServiceSpec, Spanned, StepSpec,
+    SuiteSpec, Target, VolumeSpec, WaitFor,
 };
 use crate::values;
 
-/// Besides these, old-format tables take the keys [`compat::OLD_KEYS`] maps.
+/// Besides these, old-format tables take the keys [`OLD_KEYS`](crate::suite::compat::OLD_KEYS) maps.
 pub(super) const LEGACY_SERVICE_KEYS: &[&str] = &["plugin", "image", "env", "ports", "otel"];
-pub(super) const VOLUME_KEYS: &[&str] = &["host_path", "container_path", "read_only"];
+/// `[containers.NAME]` keys read as they are; the others are in [`OLD_KEYS`](crate::suite::compat::OLD_KEYS).
+pub(super) const CONTAINER_KEYS: &[&str] = &["image", "env", "ports"];
 pub(super) const LEGACY_STEP_KEYS: &[&str] =
     &["name", "service", "workdir", "env", "continue_on_failure"];
 pub(super) const LEGACY_SCENARIO_KEYS: &[&str] = &["name", "steps", "service", "run"];
@@ -32,7 +34,28 @@ pub(super) const OLDER_DEFAULT_IMAGE: &str = "alpine:latest";
 impl Walker<'_> {
     pub(super) fn legacy_metadata(&mut self, root: &DeTable<'_>, spec: &mut SuiteSpec) {
         if let Some((test, _)) = self.table(root, "test", "the top level") {
-            self.check_keys(test, "[test]", &["metadata"], None);
+            // `[test]` holds `[test.metadata]`, or (the older `[containers.NAME]` + `exec`
+            // shape) the same keys itself.
+            self.check_keys(
+                test,
+                "[test]",
+                &["metadata", "name", "description", "timeout"],
+                Some(Place::Meta),
+            );
+            let direct = ["name", "description", "timeout"]
+                .iter()
+                .find_map(|k| test.get_key_value(*k));
+            if let (Some((key, _)), true) = (direct, test.contains_key("metadata")) {
+                self.sink.error(
+                    key.span(),
+                    format!(
+                        "[test] gives both `{}` and [test.metadata]; keep one",
+                        key.get_ref()
+                    ),
+                );
+            } else if direct.is_some() {
+                self.metadata(test, "[test]", spec);
+            }
             if let Some((meta, _)) = self.table(test, "metadata", "[test]") {
                 self.check_keys(
                     meta,
@@ -65,7 +88,8 @@ impl Walker<'_> {
     ) {
         let plugin = self.string(table, "plugin", what);
         let kind = self.string(table, "type", what);
-        let strict = self.bool(table, "strict", what);
+        // Checked for its type only: the older clnrm never read it (see `compat::OLD_KEYS`).
+        let _ = self.bool(table, "strict", what);
         if let (Some(p), Some(k)) = (&plugin, &kind)
             && p.get_ref() != k.get_ref()
         {
@@ -111,9 +135,6 @@ impl Walker<'_> {
                         ["start", "--user", "root", "--pass", "root", "memory"]
                             .map(String::from)
                             .to_vec();
-                    if strict == Some(true) {
-                        argv.insert(argv.len() - 1, "--strict".to_owned());
-                    }
                     for (i, value) in [2, 4].into_iter().zip(&credentials) {
                         if let Some(v) = value {
                             argv[i] = v.get_ref().clone();
@@ -121,33 +142,67 @@ impl Walker<'_> {
                     }
                     service.cmd = Some(argv);
                 }
-            } else if let Some((_, image, cmd, ports)) =
-                compat::OLD_PLUGINS.iter().find(|(name, ..)| *name == old)
-            {
-                let image = self
-                    .string(table, "image", what)
-                    .map_or_else(|| (*image).to_owned(), Spanned::into_inner);
+            } else if let Some((model_keys, port)) = match old {
+                "ollama" => Some((&["default_model", "model"][..], 11434)),
+                "vllm" => Some((&["model"][..], 8000)),
+                "tgi" => Some((&["model_id", "model"][..], 80)),
+                _ => None,
+            } {
+                // The older model-server plugins called a server at `env.endpoint`; clnrm starts
+                // one, serving (or, for ollama, pulling) the model named in the older `env`.
+                let model = model_keys.iter().find_map(|key| {
+                    let (_, env) = table.get_key_value("env")?;
+                    let DeValue::Table(env) = env.get_ref() else {
+                        return None;
+                    };
+                    let (_, value) = env.get_key_value(*key)?;
+                    match value.get_ref() {
+                        DeValue::String(m) => Some(Spanned::new(value.span(), m.to_string())),
+                        _ => None,
+                    }
+                });
+                let variable = service
+                    .name
+                    .get_ref()
+                    .to_ascii_uppercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+                let serves = match (&model, old) {
+                    (Some(m), "ollama") => {
+                        format!(", pulling `models = [\"{}\"]` from its `env`", m.get_ref())
+                    }
+                    (Some(m), _) => {
+                        format!(", serving `model = \"{}\"` from its `env`", m.get_ref())
+                    }
+                    (None, _) => String::new(),
+                };
                 self.sink.note(
                     DiagnosticKind::Mapped,
                     span.clone(),
                     format!(
-                        "{what}: the older plugin \"{old}\" runs as \"generic\" with image \"{image}\"{}",
-                        if ports.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" and port {}", ports[0])
-                        }
+                        "{what}: the older plugin \"{old}\" runs as the built-in \"{old}\", a server clnrm starts (port {port}; steps reach it at $CLNRM_{variable}_URL){serves}"
                     ),
                 );
-                service.plugin = Spanned::new(span.clone(), "generic".to_owned());
-                service.image = Some(Spanned::new(span.clone(), image));
-                service.ports = ports
-                    .iter()
-                    .map(|p| Spanned::new(span.clone(), *p))
-                    .collect();
-                if !cmd.is_empty() && args.is_none() {
-                    service.cmd = Some(cmd.iter().map(|s| (*s).to_owned()).collect());
+                service.plugin = Spanned::new(span.clone(), old.to_owned());
+                if old == "ollama" {
+                    service.models = model.into_iter().collect();
+                } else if model.is_none() {
+                    self.sink.error(
+                        span.clone(),
+                        format!(
+                            "{what}: the older plugin \"{old}\" serves one model: name it in `env` (`{} = \"org/name\"`)",
+                            model_keys[0]
+                        ),
+                    );
+                } else {
+                    service.model = model;
                 }
+            } else if old == "testcontainers" {
+                self.sink.note(
+                    DiagnosticKind::Mapped,
+                    span.clone(),
+                    format!("{what}: the older plugin \"testcontainers\" runs as \"generic\""),
+                );
+                service.plugin = Spanned::new(span, "generic".to_owned());
             } else {
                 service.plugin = plugin;
             }
@@ -156,18 +211,13 @@ impl Walker<'_> {
             table.get("plugin").or_else(|| table.get("type")).map(|v| v.get_ref()),
             Some(DeValue::String(p)) if p.as_ref() == "surrealdb"
         );
-        if let Some((k, _)) = table.get_key_value("strict") {
-            if !surreal {
-                self.sink.error(
-                    k.span(),
-                    format!("{what}: `strict` is only for the older \"surrealdb\" plugin"),
-                );
-            } else if strict == Some(true) && table.contains_key("args") {
-                self.sink.error(
-                    k.span(),
-                    format!("{what}: `strict = true` has no effect when `args` replace the server's command; put `--strict` in `args`"),
-                );
-            }
+        if let Some((k, _)) = table.get_key_value("strict")
+            && !surreal
+        {
+            self.sink.error(
+                k.span(),
+                format!("{what}: `strict` is only for the older \"surrealdb\" plugin"),
+            );
         }
         for credential in credentials.into_iter().flatten().filter(|_| !surreal) {
             self.sink.error(
@@ -219,11 +269,197 @@ impl Walker<'_> {
         self.volumes(table, what, service);
     }
 
+    /// `[assertions]`: the two keys the older clnrm evaluated after a run, evaluated here
+    /// (`steps` is the number of steps the suite runs); every other key is an error, since the
+    /// older clnrm skipped it.
+    pub(super) fn legacy_assertions(&mut self, root: &DeTable<'_>, scenarios: &[ScenarioSpec]) {
+        let steps: usize = scenarios.iter().map(|s| s.steps.len()).sum();
+        let tolerated = scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .find(|s| s.continue_on_failure);
+        let Some((table, span)) = self.table(root, "assertions", "the top level") else {
+            return;
+        };
+        let what = "[assertions]";
+        for (key, value) in super::entries(table) {
+            match key.get_ref().as_ref() {
+                "container_should_have_executed_commands" => {
+                    let Some(n) =
+                        self.int_in(value, key.get_ref(), what, 0..i64::MAX, "a number of commands")
+                    else {
+                        continue;
+                    };
+                    let n = n.into_inner().unsigned_abs();
+                    if n > steps as u64 {
+                        self.sink.error(
+                            value.span(),
+                            format!("{what}: `container_should_have_executed_commands = {n}` can never hold: the suite runs {steps} command(s)"),
+                        );
+                    } else {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `container_should_have_executed_commands = {n}` holds when the suite passes: all its {steps} step(s) run"),
+                        );
+                    }
+                }
+                "execution_should_be_hermetic" => {
+                    if self.bool(table, "execution_should_be_hermetic", what) == Some(true) {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `execution_should_be_hermetic` holds by construction: the older clnrm checked its run had a session of its own; every clnrm suite runs in its own network and containers"),
+                        );
+                    }
+                }
+                // Never evaluated by the older clnrm, but they say what a passing clnrm run
+                // means, unless a step may fail without failing its scenario.
+                key_name @ ("all_steps_should_pass" | "all_commands_should_succeed") => {
+                    if self.bool(table, key_name, what) != Some(true) {
+                        continue;
+                    }
+                    if let Some(step) = tolerated {
+                        self.sink.error(
+                            key.span(),
+                            format!(
+                                "{what}: `{key_name}` does not hold when step \"{}\" fails, which `continue_on_failure` allows",
+                                step.name.get_ref()
+                            ),
+                        );
+                    } else {
+                        self.sink.note(
+                            DiagnosticKind::Mapped,
+                            key.span(),
+                            format!("{what}: `{key_name}` holds when the suite passes: every step must pass"),
+                        );
+                    }
+                }
+                other => self.sink.error(
+                    key.span(),
+                    format!("`{other}` in {what} asks for a check clnrm does not evaluate (the older clnrm skipped it with a log line); express it as a step expectation"),
+                ),
+            }
+        }
+        if table.is_empty() {
+            self.sink.note(
+                DiagnosticKind::Descriptive,
+                span,
+                format!("{what} is empty; ignored"),
+            );
+        }
+    }
+
+    /// `[containers.NAME]` of the older `[test]` + `[containers.NAME]` + `exec` shape: a
+    /// `generic` service whose steps `exec` in it.
+    pub(super) fn legacy_container(&mut self, table: &DeTable<'_>, service: &mut ServiceSpec) {
+        let what = format!("container \"{}\"", service.name.get_ref());
+        let what = what.as_str();
+        self.check_keys(table, what, CONTAINER_KEYS, Some(Place::Container));
+        match self.string(table, "image", what) {
+            Some(image) => service.image = Some(image),
+            None if !table.contains_key("image") => self.sink.error(
+                service.name.span(),
+                format!("{what} has no `image`; expected image = \"repo:tag\""),
+            ),
+            None => {}
+        }
+        service.env = self.string_map(table, "env", what);
+        if let Some(ports) = table.get("ports") {
+            let Some(array) = ports.get_ref().as_array() else {
+                self.expected(ports, "ports", what, "an array of ports");
+                return;
+            };
+            for port in array.iter() {
+                match port.get_ref() {
+                    // "CONTAINER:HOST" or "PORT": the container port is published; the host
+                    // side is picked free by Docker (steps reach it by the service's name).
+                    DeValue::String(text) => {
+                        let container = text.split(':').next().unwrap_or_default();
+                        match container.trim().parse::<u16>() {
+                            Ok(p) if p > 0 && text.split(':').count() <= 2 => {
+                                service.ports.push(Spanned::new(port.span(), p));
+                            }
+                            _ => self.sink.error(
+                                port.span(),
+                                format!("port \"{text}\" of {what}: expected \"CONTAINER:HOST\" or \"PORT\", like \"5432\""),
+                            ),
+                        }
+                    }
+                    _ => {
+                        if let Some(p) = self.port(port, "ports", what) {
+                            service.ports.push(p);
+                        }
+                    }
+                }
+            }
+        }
+        for (volume, header) in self.tables(table, "volumes", what) {
+            let inner = format!("a volume of {what}");
+            self.check_keys(volume, &inner, &["host", "container", "readonly"], None);
+            let host = self.string(volume, "host", &inner);
+            let container = self.string(volume, "container", &inner);
+            for (key, found) in [("host", host.is_some()), ("container", container.is_some())] {
+                if !found && !volume.contains_key(key) {
+                    self.sink
+                        .error(header.clone(), format!("{inner} has no `{key}`"));
+                }
+            }
+            let read_only = self.bool(volume, "readonly", &inner).unwrap_or(false);
+            if let (Some(host_path), Some(container_path)) = (host, container) {
+                service.volumes.push(VolumeSpec {
+                    host_path,
+                    container_path,
+                    read_only,
+                });
+            }
+        }
+        if let Some(check) = table.get("healthcheck") {
+            match check.get_ref() {
+                DeValue::String(line) => match values::split_command_line(line) {
+                    Ok(argv) if !argv.is_empty() => {
+                        service.wait_for = Some(Spanned::new(check.span(), WaitFor::Command(argv)));
+                    }
+                    Ok(_) => self.sink.error(
+                        check.span(),
+                        format!("`healthcheck` of {what} is empty; expected a command line"),
+                    ),
+                    Err(e) => self
+                        .sink
+                        .error(check.span(), format!("`healthcheck` of {what}: {e}")),
+                },
+                _ => self.expected(check, "healthcheck", what, "a command line (a string)"),
+            }
+        }
+        if let Some(deps) = table.get("depends_on") {
+            service.depends_on = self.one_or_many(deps, "depends_on", what);
+        }
+        service.cmd = self.argv(table, "command", what).map(Spanned::into_inner);
+        // The steps `exec` in it: without a `command` it idles, as the older `clnrm init`'s
+        // `[containers.test_container] image = "alpine:latest"` must for its steps to run.
+        let idles = service.cmd.is_none() && !table.contains_key("command");
+        if idles {
+            service.cmd = Some(vec!["sleep".to_owned(), "infinity".to_owned()]);
+        }
+        self.sink.note(
+            DiagnosticKind::Mapped,
+            service.name.span(),
+            format!(
+                "{what} runs as a \"generic\" service of that name{}",
+                if idles {
+                    " kept running with `sleep infinity` for its steps to `exec` in (give `command` to run the image's own)"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+
     /// `[[services.NAME.volumes]]`: bind mounts (both formats).
     pub(super) fn volumes(&mut self, table: &DeTable<'_>, what: &str, service: &mut ServiceSpec) {
         for (volume, header) in self.tables(table, "volumes", what) {
             let inner = format!("a volume of {what}");
-            self.check_keys(volume, &inner, VOLUME_KEYS, None);
+            self.check_keys(volume, &inner, &keys::names(Table::Volume), None);
             let host = self.string(volume, "host_path", &inner);
             let container = self.string(volume, "container_path", &inner);
             for (key, found) in [
@@ -253,8 +489,12 @@ impl Walker<'_> {
         what: &str,
         default_service: Option<&Spanned<String>>,
         services: &[ServiceSpec],
-    ) -> (Option<Action>, Expectations) {
+    ) -> (Option<Action>, Expectations, u32) {
         let mut expect = Expectations::default();
+        let retries = self.legacy_retry(table, what);
+        if let Some((checks, _)) = self.table(table, "assert", what) {
+            self.legacy_assert(checks, what, &mut expect);
+        }
         if let Some(regex) = self.string(table, "expected_output_regex", what) {
             expect.stdout.regex.push(regex);
         }
@@ -271,18 +511,49 @@ impl Walker<'_> {
             }
         }
         if let Some(code) = table.get("expected_exit_code") {
+            if let Some(earlier) = &expect.exit_code {
+                let (line, _) = self.sink.source.line_col(earlier.span().start);
+                self.sink.error(
+                    code.span(),
+                    format!("{what} gives `expected_exit_code` and `assert.exit_code` (line {line}); keep one"),
+                );
+            }
             expect.exit_code = self.exit_code(code, "expected_exit_code", what);
         }
-        let command = self.argv(table, "command", what);
-        if command.is_none() && !table.contains_key("command") {
-            self.sink.error(
-                header.clone(),
-                format!("{what} has no `command`; expected command = [\"program\", \"arg\", ...]"),
-            );
-        }
-        let service = self
-            .string(table, "service", what)
-            .or_else(|| default_service.cloned());
+        // `command` (the `[test.metadata]` shape) or `exec` (the `[containers.NAME]` shape).
+        let command = match (table.get_key_value("command"), table.get_key_value("exec")) {
+            (Some(_), Some((exec, _))) => {
+                self.sink.error(
+                    exec.span(),
+                    format!("{what} gives both `command` and `exec`; keep one"),
+                );
+                None
+            }
+            (Some(_), None) => self.argv(table, "command", what),
+            (None, Some(_)) => self.argv(table, "exec", what),
+            (None, None) => {
+                self.sink.error(
+                    header.clone(),
+                    format!("{what} has no `command`; expected command = [\"program\", \"arg\", ...] (or `exec`)"),
+                );
+                None
+            }
+        };
+        let service = match (
+            self.string(table, "service", what),
+            table.get_key_value("container"),
+        ) {
+            (Some(_), Some((container, _))) => {
+                self.sink.error(
+                    container.span(),
+                    format!("{what} gives both `service` and `container`; keep one"),
+                );
+                None
+            }
+            (Some(service), None) => Some(service),
+            (None, Some(_)) => self.string(table, "container", what),
+            (None, None) => default_service.cloned(),
+        };
         let span = command.as_ref().map_or(header.clone(), Spanned::span);
         let target = self.legacy_target(service, span, what, services);
         let action = match (command, target) {
@@ -292,7 +563,104 @@ impl Walker<'_> {
             })),
             _ => None,
         };
-        (action, expect)
+        (action, expect, retries)
+    }
+
+    /// A step's `assert` table (the `[containers.NAME]` shape): every key is a check, read as
+    /// the step's expectations; an unknown one is an error, never skipped.
+    fn legacy_assert(&mut self, checks: &DeTable<'_>, what: &str, expect: &mut Expectations) {
+        let inner = format!("`assert` of {what}");
+        let inner = inner.as_str();
+        self.check_keys(checks, inner, &[], Some(Place::Assert));
+        if let Some(code) = checks.get("exit_code") {
+            expect.exit_code = self.exit_code(code, "exit_code", inner);
+        }
+        if let Some(text) = self.string(checks, "stdout_contains", inner) {
+            expect.stdout.contains.push(text.into_inner());
+        }
+        if let Some(text) = self.string(checks, "stdout_not_contains", inner) {
+            expect.stdout.not_contains.push(text.into_inner());
+        }
+        if let Some(regex) = self.string(checks, "stdout_regex", inner) {
+            expect.stdout.regex.push(regex);
+        }
+        if let Some(text) = self.string(checks, "stderr_contains", inner) {
+            expect.stderr.contains.push(text.into_inner());
+        }
+    }
+
+    /// `retry = { attempts = N, delay = "1s" }`: `N - 1` retries, made at once, so only a zero
+    /// `delay` keeps its meaning.
+    fn legacy_retry(&mut self, table: &DeTable<'_>, what: &str) -> u32 {
+        let Some((retry, span)) = self.table(table, "retry", what) else {
+            return 0;
+        };
+        let inner = format!("`retry` of {what}");
+        let inner = inner.as_str();
+        self.check_keys(retry, inner, &["attempts", "delay"], None);
+        if let Some(delay) = self.duration(retry, "delay", inner)
+            && !delay.get_ref().is_zero()
+        {
+            self.sink.error(
+                delay.span(),
+                format!("{inner}: a delay between attempts is not supported (clnrm retries at once); remove it or set \"0s\""),
+            );
+        }
+        match retry.get("attempts") {
+            Some(attempts) => self
+                .int_in(
+                    attempts,
+                    "attempts",
+                    inner,
+                    1..1002,
+                    "a number of attempts from 1 to 1001",
+                )
+                .map_or(0, |n| u32::try_from(n.into_inner() - 1).unwrap_or(0)),
+            None => {
+                self.sink.error(
+                    span,
+                    format!("{inner} has no `attempts`; expected attempts = 3"),
+                );
+                0
+            }
+        }
+    }
+
+    /// `depends_on` of an old-format step: steps run in file order, so each step it names must
+    /// come earlier in the same list (`names` are the list's step names, in order).
+    pub(super) fn legacy_depends_on(
+        &mut self,
+        table: &DeTable<'_>,
+        index: usize,
+        names: &[Option<String>],
+        what: &str,
+    ) {
+        let Some(deps) = table.get("depends_on") else {
+            return;
+        };
+        for dep in self.one_or_many(deps, "depends_on", what) {
+            let at = names
+                .iter()
+                .position(|n| n.as_deref() == Some(dep.get_ref().as_str()));
+            match at {
+                Some(i) if i < index => {}
+                Some(i) if i == index => self.sink.error(
+                    dep.span(),
+                    format!("{what} depends on itself"),
+                ),
+                Some(_) => self.sink.error(
+                    dep.span(),
+                    format!(
+                        "{what} depends on step \"{}\", which comes later; steps run in file order, so move it before this one",
+                        dep.get_ref()
+                    ),
+                ),
+                None => self.sink.error(
+                    dep.span(),
+                    format!("{what} depends on unknown step \"{}\"", dep.get_ref()),
+                ),
+            }
+        }
     }
 
     /// Old-format steps may omit `service`: they then run in the suite's only service.
