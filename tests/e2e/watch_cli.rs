@@ -393,6 +393,8 @@ fn watch_writing_its_output_and_history_into_the_watched_directory_runs_one_roun
         .current_dir(&dir.0)
         .env("CLNRM_CONFIG", config)
         .env_remove("CLNRM_HISTORY")
+        // The default place is `$CARGO_TARGET_DIR/clnrm` when that is set.
+        .env_remove("CARGO_TARGET_DIR")
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().expect("dup"))
         .stderr(out)
