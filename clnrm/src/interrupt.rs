@@ -2,11 +2,11 @@
 //! commands).
 //!
 //! The first signal does not kill the process. It is recorded ([`signal`], [`wait`]): no further
-//! container or network is created ([`creating`] refuses), front ends stop starting work and
+//! container or network is created (`creating` refuses), front ends stop starting work and
 //! report what was cut short as interrupted (never as failures), and whatever they hold
 //! ([`hold`]) is waited for, up to [`GRACE`]. Then [`finish`] waits for container creations in
 //! flight, removes every container and network this process owns (by the owner label, and every
-//! run registered with [`register_run`]) and exits with 128 + the signal number (130 / 143).
+//! run registered with `register_run`) and exits with 128 + the signal number (130 / 143).
 //! A second signal skips the wait: the removal still happens, then the exit.
 //!
 //! Installed by the first run environment ([`crate::RunEnv::start`]), by the harness and by the
