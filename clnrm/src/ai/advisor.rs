@@ -476,8 +476,9 @@ fn notice(what: &str, error: &AiError, fallback: &str) -> String {
     };
     let reason = match error {
         AiError::Rejected { reason } => reason.clone(),
-        // With its causes: "cannot reach URL" alone does not say reset, refused or closed.
-        other => crate::error::chain(other),
+        // With its causes: "cannot reach URL" alone does not say reset, timed out or closed.
+        unreachable @ AiError::Unreachable { .. } => crate::error::chain(unreachable),
+        other => other.to_string(),
     };
     format!(
         "notice: {what} {verdict} ({}); {fallback}",
