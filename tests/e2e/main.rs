@@ -15,6 +15,7 @@ mod marketplace_docker;
 mod partition;
 mod replay;
 mod secrets;
+mod self_telemetry;
 mod services;
 mod suite_cli;
 mod suite_run;
