@@ -1,7 +1,7 @@
 //! clnrm's own log lines (the `tracing` events of the engine), set up once for both front doors:
 //! `CLNRM_LOG` filters them (default `warn`), and secrets are masked before they are written.
-//! When the environment configures OTLP export (`crate::telemetry::export`), clnrm's spans go
-//! there too; otherwise no OpenTelemetry layer is installed.
+//! When the environment configures OTLP export (`crate::telemetry::export`), clnrm's spans (and
+//! its events, as log records) go there too; otherwise no OpenTelemetry layer is installed.
 
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -21,29 +21,28 @@ pub fn init() {
         let filter = tracing_subscriber::EnvFilter::try_from_env("CLNRM_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
         let fmt = tracing_subscriber::fmt::layer().with_writer(crate::secrets::MaskingWriter);
-        match crate::telemetry::export::tracer_from_env() {
-            None => {
-                let _ = tracing_subscriber::registry()
-                    .with(fmt.with_filter(filter))
-                    .try_init();
-            }
-            Some(tracer) => {
-                // clnrm's own spans (INFO and up), whatever `CLNRM_LOG` shows on the terminal.
-                let spans = tracing_subscriber::filter::Targets::new()
-                    .with_target("clnrm", tracing::Level::INFO);
-                let otel = tracing_opentelemetry::layer()
-                    .with_tracer(tracer)
-                    .with_location(false)
-                    .with_threads(false)
-                    .with_target(false)
-                    .with_level(false)
-                    .with_tracked_inactivity(false)
-                    .with_filter(spans);
-                let _ = tracing_subscriber::registry()
-                    .with(fmt.with_filter(filter))
-                    .with(otel)
-                    .try_init();
-            }
-        }
+        // clnrm's own spans and events (INFO and up), whatever `CLNRM_LOG` shows on the terminal.
+        let own = || {
+            tracing_subscriber::filter::Targets::new().with_target("clnrm", tracing::Level::INFO)
+        };
+        let spans = crate::telemetry::export::tracer_from_env().map(|tracer| {
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_level(false)
+                .with_tracked_inactivity(false)
+                .with_filter(own())
+        });
+        let logs = crate::telemetry::export::logger_from_env().map(|provider| {
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider)
+                .with_filter(own())
+        });
+        let _ = tracing_subscriber::registry()
+            .with(fmt.with_filter(filter))
+            .with(spans)
+            .with(logs)
+            .try_init();
     });
 }

@@ -486,3 +486,100 @@ retries = 1
         names(&spans)
     );
 }
+
+/// A minimal OTLP/HTTP logs endpoint: every request body, answered `200 {}`.
+fn logs_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/v1/logs", listener.local_addr().expect("addr"));
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let kept = std::sync::Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    kept.lock()
+                        .expect("lock")
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn clnrm_events_are_exported_as_log_records_tied_to_their_spans() {
+    let dir = ScratchDir::new("self-telemetry-logs");
+    let (runtime, receiver) = receiver();
+    let (logs_url, bodies) = logs_endpoint();
+    let (output, _) = run(
+        FIXTURE,
+        &dir,
+        &["--exact", "plain::passes"],
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                &format!("{}/v1/traces", receiver.endpoint()),
+            ),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &logs_url),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let spans = received(&runtime, &receiver);
+    let test = named(&spans, "test plain::passes");
+    let bodies = bodies.lock().expect("lock").clone();
+    let mut records = Vec::new();
+    for body in &bodies {
+        let request: serde_json::Value = serde_json::from_str(body).expect("OTLP/JSON");
+        for resource in request["resourceLogs"].as_array().into_iter().flatten() {
+            for scope in resource["scopeLogs"].as_array().into_iter().flatten() {
+                records.extend(
+                    scope["logRecords"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+            }
+        }
+    }
+    let finished = records
+        .iter()
+        .find(|r| r["body"]["stringValue"] == "test finished")
+        .unwrap_or_else(|| panic!("no `test finished` record in {bodies:#?}"));
+    assert_eq!(finished["traceId"], test.trace_id.as_str());
+    assert_eq!(finished["spanId"], test.span_id.as_str());
+    assert_eq!(finished["severityText"], "INFO");
+    let attributes = finished["attributes"].to_string();
+    assert!(attributes.contains("\"outcome\""), "{attributes}");
+}

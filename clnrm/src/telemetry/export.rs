@@ -11,6 +11,9 @@
 //! [`flush`] ends the export: every span is sent before the process exits, and a collector that
 //! is down or slow delays the end by at most [`FLUSH_BOUND`]. Whatever goes wrong is said once,
 //! on one line; it never fails a run.
+//!
+//! Logs the same way ([`logs_config_from`]: `OTEL_EXPORTER_OTLP_LOGS_*`, `OTEL_LOGS_EXPORTER`):
+//! clnrm's own `tracing` events (INFO and up) as OTLP log records, each tied to its span.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -20,6 +23,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 
 /// How long the end of a process may wait for its spans to be delivered.
@@ -34,9 +38,24 @@ pub struct ExportConfig {
     pub protocol: String,
 }
 
-/// The export the environment asks for: `Ok(None)` when it asks for none, `Err` (a sentence)
-/// when it asks for something this build cannot do (export then stays off).
+/// The trace export the environment asks for: `Ok(None)` when it asks for none, `Err` (a
+/// sentence) when it asks for something this build cannot do (export then stays off).
 pub fn config_from(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<ExportConfig>, String> {
+    signal_config(get, "TRACES")
+}
+
+/// The same for logs (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_*`, `/v1/logs`).
+pub fn logs_config_from(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ExportConfig>, String> {
+    signal_config(get, "LOGS")
+}
+
+/// One signal's export: `signal` is `TRACES` or `LOGS`.
+fn signal_config(
+    get: &dyn Fn(&str) -> Option<String>,
+    signal: &str,
+) -> Result<Option<ExportConfig>, String> {
     let set = |k: &str| {
         get(k)
             .map(|v| v.trim().to_owned())
@@ -45,21 +64,22 @@ pub fn config_from(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Export
     if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Ok(None);
     }
-    match set("OTEL_TRACES_EXPORTER").as_deref() {
+    match set(&format!("OTEL_{signal}_EXPORTER")).as_deref() {
         None | Some("otlp") => {}
         Some("none") => return Ok(None),
         Some(other) => {
             return Err(format!(
-                "OTEL_TRACES_EXPORTER={other} is not supported (only `otlp` and `none`)"
+                "OTEL_{signal}_EXPORTER={other} is not supported (only `otlp` and `none`)"
             ));
         }
     }
-    let Some(endpoint) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| generic_endpoint(&e)))
-    else {
+    let path = signal.to_ascii_lowercase();
+    let Some(endpoint) = set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).or_else(|| {
+        set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| format!("{}/v1/{path}", e.trim_end_matches('/')))
+    }) else {
         return Ok(None);
     };
-    let protocol = set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    let protocol = set(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
         .or_else(|| set("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_else(|| "http/protobuf".to_owned());
     match protocol.as_str() {
@@ -74,13 +94,9 @@ pub fn config_from(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Export
     }
 }
 
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base: traces go to `/v1/traces` under it.
-fn generic_endpoint(base: &str) -> String {
-    format!("{}/v1/traces", base.trim_end_matches('/'))
-}
-
-/// The provider of this process, until [`flush`] takes it.
+/// The providers of this process, until [`flush`] takes them.
 static PROVIDER: Mutex<Option<SdkTracerProvider>> = Mutex::new(None);
+static LOGGER: Mutex<Option<SdkLoggerProvider>> = Mutex::new(None);
 /// Set by the first problem said: there is only ever one warning line.
 static WARNED: AtomicBool = AtomicBool::new(false);
 /// Where spans go, for the warning.
@@ -104,15 +120,10 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
             return None;
         }
     };
-    let protocol = if config.protocol == "http/json" {
-        Protocol::HttpJson
-    } else {
-        Protocol::HttpBinary
-    };
     // The endpoint is resolved here (the crate would fall back to localhost without one).
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_protocol(protocol)
+        .with_protocol(protocol(&config))
         .with_endpoint(config.endpoint.clone())
         .build();
     let exporter = match exporter {
@@ -132,6 +143,47 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
     Some(tracer)
 }
 
+/// `http/json` or `http/protobuf`.
+fn protocol(config: &ExportConfig) -> Protocol {
+    if config.protocol == "http/json" {
+        Protocol::HttpJson
+    } else {
+        Protocol::HttpBinary
+    }
+}
+
+/// A logger provider exporting clnrm's `tracing` events as OTLP log records (each with the
+/// trace and span it happened in), or `None`.
+pub(crate) fn logger_from_env() -> Option<SdkLoggerProvider> {
+    let get = |k: &str| std::env::var(k).ok();
+    let config = match logs_config_from(&get) {
+        Ok(Some(config)) => config,
+        Ok(None) => return None,
+        Err(why) => {
+            warn_once(&format!("{why}: no logs are exported"));
+            return None;
+        }
+    };
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_protocol(protocol(&config))
+        .with_endpoint(config.endpoint.clone())
+        .build();
+    let exporter = match exporter {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            warn_once(&format!("cannot export logs to {}: {e}", config.endpoint));
+            return None;
+        }
+    };
+    let provider = SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource(&get))
+        .build();
+    *LOGGER.lock().unwrap_or_else(|p| p.into_inner()) = Some(provider.clone());
+    Some(provider)
+}
+
 /// Is clnrm exporting its traces in this process?
 pub fn exporting() -> bool {
     PROVIDER.lock().unwrap_or_else(|p| p.into_inner()).is_some()
@@ -140,9 +192,27 @@ pub fn exporting() -> bool {
 /// Sends every span still held and stops the export; waits at most [`FLUSH_BOUND`]. Called by
 /// every front door before the process exits (and on Ctrl-C); later calls do nothing.
 pub fn flush() {
-    let Some(provider) = PROVIDER.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-        return;
-    };
+    let logger = LOGGER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let provider = PROVIDER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    // Both at once: the bound holds for the two together.
+    std::thread::scope(|scope| {
+        if let Some(logger) = logger {
+            scope.spawn(move || {
+                if let Err(e) = logger.shutdown_with_timeout(FLUSH_BOUND) {
+                    warn_once(&format!(
+                        "log records not delivered within {} s ({e})",
+                        FLUSH_BOUND.as_secs_f64()
+                    ));
+                }
+            });
+        }
+        if let Some(provider) = provider {
+            flush_traces(&provider);
+        }
+    });
+}
+
+fn flush_traces(provider: &SdkTracerProvider) {
     if let Err(e) = provider.shutdown_with_timeout(FLUSH_BOUND) {
         let endpoint = ENDPOINT.get().map_or("", String::as_str);
         warn_once(&format!(
@@ -323,6 +393,26 @@ mod tests {
         .unwrap();
         assert_eq!(both.endpoint, "http://t:1/x");
         assert_eq!(both.protocol, "http/json");
+    }
+
+    #[test]
+    fn logs_have_their_own_variables_and_path() {
+        let logs = logs_config_from(&|k| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://h:4318".to_owned()),
+            "OTEL_TRACES_EXPORTER" => Some("none".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            logs.unwrap().unwrap().endpoint,
+            "http://h:4318/v1/logs",
+            "the traces exporter variable does not turn logs off"
+        );
+        let off = logs_config_from(&|k| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://h:4318".to_owned()),
+            "OTEL_LOGS_EXPORTER" => Some("none".to_owned()),
+            _ => None,
+        });
+        assert_eq!(off, Ok(None));
     }
 
     #[test]

@@ -175,6 +175,9 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
 /// skip or an interruption, which semconv cannot say), `clnrm.test.outcome`, the attempts, and
 /// for a failure `error.type` and the ERROR status with the message's first line.
 pub fn finish_case(span: &Span, outcome: Outcome, attempts: u32, message: Option<&str>) {
+    span.in_scope(|| {
+        tracing::info!(outcome = outcome_name(outcome), attempts, "test finished");
+    });
     span.record("clnrm.test.outcome", outcome_name(outcome));
     span.record("clnrm.test.attempts", attempts);
     match outcome {
