@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
@@ -125,6 +125,7 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
         .with_http()
         .with_protocol(protocol(&config))
         .with_endpoint(config.endpoint.clone())
+        .with_retry_policy(retry_policy())
         .build();
     let exporter = match exporter {
         Ok(exporter) => exporter,
@@ -141,6 +142,16 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
     let tracer = provider.tracer("clnrm");
     *PROVIDER.lock().unwrap_or_else(|p| p.into_inner()) = Some(provider);
     Some(tracer)
+}
+
+/// One quick retry: a collector that is down fails the export at once (one warning) instead of
+/// holding the end of every test process for the whole flush bound, and a short refusal (a
+/// 503, a dropped connection) still gets a second chance.
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_retries(1)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_millis(200))
 }
 
 /// `http/json` or `http/protobuf`.
@@ -168,6 +179,7 @@ pub(crate) fn logger_from_env() -> Option<SdkLoggerProvider> {
         .with_http()
         .with_protocol(protocol(&config))
         .with_endpoint(config.endpoint.clone())
+        .with_retry_policy(retry_policy())
         .build();
     let exporter = match exporter {
         Ok(exporter) => exporter,
