@@ -454,11 +454,11 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
         let mut run = engine::execute(policy, &mut attempt)
             .instrument(span.clone())
             .await;
-        tree::finish_case(&span, run.verdict, run.attempts, run.message.as_deref());
-        drop(span);
         // The message, its log tails and diagnostics may carry passwords, tokens and terminal
         // escapes.
         run.message = crate::report::clean_message(run.message);
+        tree::finish_case(&span, run.verdict, run.attempts, run.message.as_deref());
+        drop(span);
         let faults = attempt.faults;
         RESULTS
             .lock()

@@ -189,7 +189,10 @@ pub fn finish_case(span: &Span, outcome: Outcome, attempts: u32, message: Option
             span.record("error.type", error_type(outcome));
             span.record("otel.status_code", "error");
             let first = message.and_then(|m| m.lines().next()).unwrap_or_default();
-            span.record("otel.status_description", first);
+            span.record(
+                "otel.status_description",
+                crate::secrets::mask(first).as_ref(),
+            );
         }
         Outcome::Ignored | Outcome::Interrupted => {}
     }
@@ -245,7 +248,7 @@ pub fn exec(service: &str, container_id: &str, argv: &[String]) -> Span {
         clnrm.operation = "exec",
         clnrm.service.name = service,
         container.id = container_id,
-        process.command_args = ?argv,
+        process.command_args = %crate::secrets::mask(&format!("{argv:?}")),
         process.exit.code = Empty,
         otel.status_code = Empty,
     )
@@ -382,7 +385,8 @@ mod tests {
             if self.0 == 1 {
                 Err("first try fails".to_owned())
             } else {
-                let exec = exec("db", "c0ffee", &["psql".to_owned(), "-c".to_owned()]);
+                let argv = ["psql".to_owned(), "postgres://u:hunter2@db/app".to_owned()];
+                let exec = exec("db", "c0ffee", &argv);
                 finish_exec(&exec, 0);
                 Ok(())
             }
@@ -447,6 +451,11 @@ mod tests {
         assert_eq!(exec_span.parent_span_id, second.span_context.span_id());
         assert_eq!(exec_span.span_kind, opentelemetry::trace::SpanKind::Client);
         assert_eq!(attr(exec_span, "process.exit.code").as_deref(), Some("0"));
+        let args = attr(exec_span, "process.command_args").unwrap_or_default();
+        assert!(
+            args.contains("psql") && !args.contains("hunter2"),
+            "the URL password is masked: {args}"
+        );
         assert_eq!(attr(test_span, "test.case.name").as_deref(), Some("m::t"));
         assert_eq!(
             attr(test_span, "test.case.result.status").as_deref(),
