@@ -101,6 +101,8 @@ static LOGGER: Mutex<Option<SdkLoggerProvider>> = Mutex::new(None);
 static WARNED: AtomicBool = AtomicBool::new(false);
 /// Where spans go, for the warning.
 static ENDPOINT: OnceLock<String> = OnceLock::new();
+/// Where log records go, for the warning.
+static LOGS_ENDPOINT: OnceLock<String> = OnceLock::new();
 
 fn warn_once(text: &str) {
     if !WARNED.swap(true, Ordering::SeqCst) {
@@ -188,6 +190,7 @@ pub(crate) fn logger_from_env() -> Option<SdkLoggerProvider> {
             return None;
         }
     };
+    let _ = LOGS_ENDPOINT.set(config.endpoint.clone());
     let provider = SdkLoggerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(resource(&get))
@@ -211,8 +214,9 @@ pub fn flush() {
         if let Some(logger) = logger {
             scope.spawn(move || {
                 if let Err(e) = logger.shutdown_with_timeout(FLUSH_BOUND) {
+                    let endpoint = LOGS_ENDPOINT.get().map_or("", String::as_str);
                     warn_once(&format!(
-                        "log records not delivered within {} s ({e})",
+                        "log records not delivered to {endpoint} within {} s ({e})",
                         FLUSH_BOUND.as_secs_f64()
                     ));
                 }
