@@ -129,6 +129,11 @@ pub fn main() -> ExitCode {
         }
     });
     drop(hold);
+    if clnrm::interrupt::signal().is_none() {
+        // Every span is delivered before the process exits (bounded; `finish` does it on a
+        // signal).
+        clnrm::telemetry::flush();
+    }
     if let Some(signal) = clnrm::interrupt::signal() {
         match &result {
             Err(CliError::Interrupted(_) | CliError::Clnrm(clnrm::Error::Interrupted(_))) => {}

@@ -272,6 +272,8 @@ pub fn finish(signal: Signal) -> ! {
     if removed > 0 {
         eprintln!("clnrm: removed {removed} container(s) and network(s) of the interrupted run");
     }
+    // The spans that ended are delivered (bounded), as on a normal exit.
+    crate::telemetry::flush();
     std::process::exit(i32::from(signal.exit_code()));
 }
 

@@ -1,4 +1,5 @@
-//! Telemetry of the systems under test: an OTLP receiver per suite run, the environment that
+//! Telemetry: clnrm's own span tree ([`tree`]) and its OTLP export ([`export`], configured by the
+//! standard `OTEL_*` variables); and telemetry of the systems under test: an OTLP receiver per suite run, the environment that
 //! points `otel = true` services and command steps at it, and span expectations evaluated
 //! against the spans they really sent.
 //!
@@ -13,17 +14,20 @@
 
 mod decode;
 mod expect;
+pub mod export;
 mod matcher;
 pub mod metrics;
 mod propagation;
 mod receiver;
 mod span;
 mod suite;
+pub mod tree;
 
 pub use decode::{DecodeError, decode_json, decode_protobuf};
 pub use expect::{
     AttrExpect, Bounds, HermeticExpect, OrderExpect, SpanExpect, SpanExpectations, TraceExpect,
 };
+pub use export::flush;
 pub use matcher::{Evaluation, RuleResult, evaluate, trace_tree};
 pub use propagation::{TraceContext, otel_env};
 pub use receiver::Receiver;

@@ -144,6 +144,28 @@ pub fn lower_bound(path: &Path) -> Result<LowerBound, String> {
     })
 }
 
+/// The `clnrm` binary: `CLNRM_BIN`, else the one next to the running bench
+/// (`target/<profile>/clnrm`, made by `cargo build -p clnrm-cli`).
+pub fn clnrm_binary() -> Result<PathBuf, BoxError> {
+    if let Some(bin) = std::env::var_os("CLNRM_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .ok_or("the bench binary has no directory")?
+        .join("clnrm");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} does not exist: run `cargo build -p clnrm-cli` first or set CLNRM_BIN",
+            bin.display()
+        )
+        .into())
+    }
+}
+
 /// The `q` quantile (0..=1) of `values`, nearest rank.
 pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -16,6 +16,7 @@ mod metrics;
 mod partition;
 mod replay;
 mod secrets;
+mod self_telemetry;
 mod services;
 mod suite_cli;
 mod suite_run;

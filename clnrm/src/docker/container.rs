@@ -15,6 +15,7 @@ use testcontainers::core::{ContainerPort, Mount};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::Instrument as _;
 
 use super::env::RunEnv;
 use super::images::split_reference;
@@ -449,9 +450,16 @@ pub(crate) async fn start_container(
 
     tracing::debug!(service = %recipe.service, "waiting for readiness");
     let checks = Instant::now();
-    if let Err(last_check) = wait_ready(&started, &recipe.readiness, deadline).await {
+    let health = crate::telemetry::tree::health(&recipe.service, recipe.readiness.len());
+    let ready = wait_ready(&started, &recipe.readiness, deadline)
+        .instrument(health.clone())
+        .await;
+    if let Err(last_check) = ready {
+        crate::telemetry::tree::failed(&health, "health_timeout");
+        drop(health);
         return Err(not_ready(started, last_check).await);
     }
+    drop(health);
     started.health_check = checks.elapsed();
     tracing::debug!(
         service = %recipe.service,

@@ -5,7 +5,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
+use tracing::Instrument as _;
+
 use crate::report::Outcome;
+use crate::telemetry::tree;
 
 /// How often and how long something may run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +81,7 @@ pub struct Execution {
 }
 
 /// Runs `attempt` until it passes, fails with an infrastructure error, or has no retries left.
+/// Each attempt runs in an `attempt <n>` span ([`tree::attempt`]).
 pub async fn execute<A: Attempt>(policy: Policy, attempt: &mut A) -> Execution {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -85,30 +89,44 @@ pub async fn execute<A: Attempt>(policy: Policy, attempt: &mut A) -> Execution {
     let mut attempts = 0;
     let (verdict, message) = loop {
         attempts += 1;
-        let prepare_clock = Instant::now();
-        let prepared = attempt.prepare().await;
-        setup_wait += prepare_clock.elapsed();
-        let failure = match prepared {
-            Err(reason) => Some(Failure::Infra(reason)),
-            Ok(prepared) => {
-                let ran = match policy.timeout {
-                    None => Some(attempt.run(&prepared).await),
-                    Some(limit) => tokio::time::timeout(limit, attempt.run(&prepared))
-                        .await
-                        .ok(),
-                };
-                let mut failure = match ran {
-                    Some(Ok(())) => None,
-                    Some(Err(reason)) => Some(Failure::Failed(reason)),
-                    None => Some(Failure::TimedOut(format!(
-                        "timed out after {:.1} s",
-                        policy.timeout.unwrap_or_default().as_secs_f64()
-                    ))),
-                };
-                attempt.finish(prepared, failure.as_mut()).await;
-                failure
+        let span = tree::attempt(attempts);
+        let one = async {
+            let prepare_clock = Instant::now();
+            let prepared = attempt.prepare().await;
+            setup_wait += prepare_clock.elapsed();
+            match prepared {
+                Err(reason) => Some(Failure::Infra(reason)),
+                Ok(prepared) => {
+                    let ran = match policy.timeout {
+                        None => Some(attempt.run(&prepared).await),
+                        Some(limit) => tokio::time::timeout(limit, attempt.run(&prepared))
+                            .await
+                            .ok(),
+                    };
+                    let mut failure = match ran {
+                        Some(Ok(())) => None,
+                        Some(Err(reason)) => Some(Failure::Failed(reason)),
+                        None => Some(Failure::TimedOut(format!(
+                            "timed out after {:.1} s",
+                            policy.timeout.unwrap_or_default().as_secs_f64()
+                        ))),
+                    };
+                    attempt.finish(prepared, failure.as_mut()).await;
+                    failure
+                }
             }
         };
+        let failure = one.instrument(span.clone()).await;
+        tree::finish_attempt(
+            &span,
+            match &failure {
+                None => "pass",
+                Some(Failure::Failed(_)) => "fail",
+                Some(Failure::TimedOut(_)) => "timeout",
+                Some(Failure::Infra(_)) => "error",
+            },
+        );
+        drop(span);
         match failure {
             None if attempts == 1 => break (Outcome::Passed, None),
             None => break (Outcome::Flaky, None),

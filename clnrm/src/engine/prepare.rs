@@ -234,7 +234,12 @@ pub(crate) async fn prepare(
         prepared.finish(pool).await;
         return Err(failure);
     }
+    // The span preparing (a test's attempt, a scenario) links to its services' start spans.
+    let current = tracing::Span::current();
     for service in prepared.services.values() {
+        if let Some(started) = service.handle.start_span() {
+            crate::telemetry::tree::link(&current, started);
+        }
         let isolation = match &service.namespace {
             Some(Namespace::Database(_)) => "database",
             Some(Namespace::Schema(_)) => "schema",

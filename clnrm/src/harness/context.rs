@@ -22,6 +22,7 @@ pub struct TestContext {
     name: String,
     services: BTreeMap<String, ServiceView>,
     chaos: Option<ChaosSession>,
+    traceparent: Option<String>,
 }
 
 impl TestContext {
@@ -30,6 +31,7 @@ impl TestContext {
             name,
             services,
             chaos: None,
+            traceparent: None,
         }
     }
 
@@ -37,6 +39,25 @@ impl TestContext {
     pub(crate) fn with_chaos(mut self, chaos: ChaosSession) -> Self {
         self.chaos = Some(chaos);
         self
+    }
+
+    /// With the `traceparent` of the test's current attempt (when clnrm exports traces).
+    pub(crate) fn with_traceparent(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    /// The W3C `traceparent` of this test's attempt span, when clnrm exports its traces
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` set): send it with the test's own requests and the spans
+    /// of the system under test sit inside the test's trace. `None` when nothing is exported.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// [`Self::traceparent`] as an HTTP header (`("traceparent", value)`), for
+    /// `request.header(name, value)` of any HTTP client.
+    pub fn traceparent_header(&self) -> Option<(&'static str, &str)> {
+        self.traceparent().map(|value| ("traceparent", value))
     }
 
     /// A context with fixed URLs and no running services, for testing code that takes a

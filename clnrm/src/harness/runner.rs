@@ -19,6 +19,8 @@ use super::spec::{Scope, TestSpec};
 use crate::__macro_support::{TestDef, TestFn, TestResult};
 use crate::engine::{self, Attempt, Policy, Prepared, failure_message};
 use crate::report::Outcome as Verdict;
+use crate::telemetry::tree;
+use tracing::Instrument as _;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static SHARED: OnceLock<SharedServices> = OnceLock::new();
@@ -29,6 +31,23 @@ static RESULTS: Mutex<Vec<TestRun>> = Mutex::new(Vec::new());
 static RUNNING: Mutex<Vec<(String, &'static str, u32, SystemTime)>> = Mutex::new(Vec::new());
 /// Set by whoever reports the run: the end of `run_main`, or the interrupt watcher.
 static REPORTED: Mutex<bool> = Mutex::new(false);
+/// The run's span and the test binary's (`suite`) span, ended by whoever reports the run.
+static SPANS: Mutex<Option<(tracing::Span, tracing::Span)>> = Mutex::new(None);
+
+/// The span of this test binary (the parent of its tests and of its shared services' starts).
+fn suite_span() -> tracing::Span {
+    lock(&SPANS)
+        .as_ref()
+        .map_or_else(tracing::Span::none, |(_, suite)| suite.clone())
+}
+
+/// Ends the run's spans with the tests' outcomes.
+fn end_spans(results: &[TestRun]) {
+    if let Some((run, suite)) = lock(&SPANS).take() {
+        tree::finish_suite(&suite, results.iter().map(|r| &r.verdict));
+        tree::finish_suite(&run, results.iter().map(|r| &r.verdict));
+    }
+}
 
 /// Claims the one report of this run (history, JSON, JUnit); false when it was claimed.
 fn claim_report() -> bool {
@@ -133,6 +152,17 @@ pub fn run_main() -> std::process::ExitCode {
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| super::spec::test_name(d.module_path, d.fn_name));
     let target = super::report::target_name();
+    if !args.list {
+        let run_id = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| {
+            let millis = run_started
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            format!("{target}-{}-{millis}", std::process::id())
+        });
+        let run = tree::run("test", &run_id);
+        let suite = tree::suite(&run, &target);
+        *lock(&SPANS) = Some((run, suite));
+    }
     let history = Arc::new(super::report::open_history(&manifest_dir));
     // Likely failures first, then the shortest: the planner's order from this binary's history
     // (file order when there is none, or with `--order file`), and only shard K of N.
@@ -212,7 +242,8 @@ pub fn run_main() -> std::process::ExitCode {
             }
         }
         for service in wanted {
-            let handle = runtime().spawn(async move { shared().prepare(&service).await });
+            let handle = runtime()
+                .spawn(async move { shared().prepare(&service).await }.instrument(suite_span()));
             PENDING
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -252,21 +283,24 @@ pub fn run_main() -> std::process::ExitCode {
     let _reporting = crate::interrupt::hold();
     let report_here = claim_report();
 
-    let service_starts = runtime().block_on(async {
-        let pending: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
-        for handle in pending {
-            let _ = handle.await;
-        }
-        match SHARED.get() {
-            Some(shared) => {
-                let starts = shared.start_times();
-                shared.shutdown().await;
-                starts
+    let service_starts = runtime().block_on(
+        async {
+            let pending: Vec<JoinHandle<()>> =
+                std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
+            for handle in pending {
+                let _ = handle.await;
             }
-            None => Vec::new(),
+            match SHARED.get() {
+                Some(shared) => {
+                    let starts = shared.start_times();
+                    shared.shutdown().await;
+                    starts
+                }
+                None => Vec::new(),
+            }
         }
-    });
+        .instrument(suite_span()),
+    );
     let results = std::mem::take(&mut *RESULTS.lock().unwrap_or_else(|p| p.into_inner()));
     for run in results.iter().filter(|r| r.verdict == Verdict::Flaky) {
         println!(
@@ -284,6 +318,9 @@ pub fn run_main() -> std::process::ExitCode {
         };
         super::report::finish(&run, &results, history.as_ref().as_ref(), &outputs);
     }
+    // Every span is delivered before the process exits (libtest-mimic's caller exits it).
+    end_spans(&results);
+    crate::telemetry::flush();
     conclusion.exit_code()
 }
 
@@ -337,6 +374,7 @@ impl InterruptedRun {
             }
         );
         results.extend(cut);
+        end_spans(&results);
         let run = super::report::Finished {
             target: self.target,
             started_at: self.started_at,
@@ -411,10 +449,16 @@ async fn execute_test(def: &'static TestDef, spec: TestSpec) -> Result<(), Faile
             chaos: None,
             faults: Vec::new(),
         };
-        let mut run = engine::execute(policy, &mut attempt).await;
+        let span = tree::case(&suite_span(), &super::report::target_name(), &spec.name);
+        tree::case_location(&span, spec.file, spec.line);
+        let mut run = engine::execute(policy, &mut attempt)
+            .instrument(span.clone())
+            .await;
         // The message, its log tails and diagnostics may carry passwords, tokens and terminal
         // escapes.
         run.message = crate::report::clean_message(run.message);
+        tree::finish_case(&span, run.verdict, run.attempts, run.message.as_deref());
+        drop(span);
         let faults = attempt.faults;
         RESULTS
             .lock()
@@ -507,10 +551,14 @@ impl Attempt for TestAttempt<'_> {
         .await
         .map_err(|e| format!("{e:?}"))?;
         self.chaos = Some(chaos.clone());
-        let ctx = TestContext::new(self.spec.name.clone(), views).with_chaos(chaos);
+        // The test body runs in the attempt's span: its own spans and `ctx.traceparent()`.
+        let span = tracing::Span::current();
+        let ctx = TestContext::new(self.spec.name.clone(), views)
+            .with_chaos(chaos)
+            .with_traceparent(tree::traceparent(&span));
         let mut task = AbortOnDrop(match self.def.body {
-            TestFn::Async(body) => tokio::spawn(body(ctx)),
-            TestFn::Sync(body) => tokio::task::spawn_blocking(move || body(ctx)),
+            TestFn::Async(body) => tokio::spawn(body(ctx).instrument(span)),
+            TestFn::Sync(body) => tokio::task::spawn_blocking(move || span.in_scope(|| body(ctx))),
         });
         match (&mut task.0).await {
             Ok(result) => result,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::docker::{Endpoint, ExecOutput, StartedContainer};
 use crate::error::{Error, Result, ServiceError};
+use tracing::Instrument as _;
 
 /// Credentials generated for one run. `Debug` and [`ServiceHandle::redacted_url`] never show the
 /// password.
@@ -72,6 +73,8 @@ struct Inner {
     hooks: std::sync::OnceLock<Arc<crate::isolation::hooks::NamespaceHooks>>,
     /// How long its readiness checks took, when this process started it.
     health_check: Option<std::time::Duration>,
+    /// The span of its start, when clnrm exports traces (tests that use it link to it).
+    start_span: std::sync::OnceLock<opentelemetry::trace::SpanContext>,
 }
 
 impl fmt::Debug for ServiceHandle {
@@ -149,6 +152,7 @@ impl ServiceHandle {
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 hooks: std::sync::OnceLock::new(),
                 health_check: None,
+                start_span: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -309,8 +313,23 @@ impl ServiceHandle {
         Ok(self.inner.docker.clone())
     }
 
+    /// Records the span that started this service.
+    pub(crate) fn set_start_span(&self, context: opentelemetry::trace::SpanContext) {
+        let _ = self.inner.start_span.set(context);
+    }
+
+    /// The span that started this service (in this process), when traces are exported.
+    pub(crate) fn start_span(&self) -> Option<&opentelemetry::trace::SpanContext> {
+        self.inner.start_span.get()
+    }
+
     /// Stops and removes the container. Other clones see a stopped service.
     pub async fn stop(&self) -> Result<()> {
+        let span = crate::telemetry::tree::service_stop(&self.inner.name);
+        self.stop_untraced().instrument(span).await
+    }
+
+    async fn stop_untraced(&self) -> Result<()> {
         self.inner
             .stopped
             .store(true, std::sync::atomic::Ordering::SeqCst);

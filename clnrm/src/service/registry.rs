@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::{HealthStatus, PluginMetadata, ServiceHandle, ServicePlugin, ServiceSpec};
 use crate::docker::RunEnv;
 use crate::error::{Error, Result, ServiceError};
+use crate::telemetry::tree;
 
 /// The plugins known by name.
 #[derive(Clone, Default)]
@@ -161,11 +162,25 @@ impl Registry {
                         launched[i] = true;
                         let plugin = Arc::clone(&self.plugins[&spec.plugin]);
                         let env = Arc::clone(env);
-                        let span = tracing::info_span!("service.start", service = %spec.name, plugin = %spec.plugin);
+                        let span = tree::service_start(
+                            &spec.name,
+                            &spec.plugin,
+                            spec.image.as_deref().unwrap_or_default(),
+                        );
                         running.push(
                             async move {
                                 let t0 = Instant::now();
                                 let result = plugin.start(spec, &env).await;
+                                let current = tracing::Span::current();
+                                match &result {
+                                    Ok(handle) => {
+                                        current.record("container.id", handle.container_id());
+                                        if let Some(context) = tree::span_context(&current) {
+                                            handle.set_start_span(context);
+                                        }
+                                    }
+                                    Err(_) => tree::failed(&current, "start"),
+                                }
                                 (i, result, t0.elapsed())
                             }
                             .instrument(span),

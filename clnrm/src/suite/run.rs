@@ -32,8 +32,9 @@ use crate::engine::{
 };
 use crate::report::{Outcome, RunEvent, RunRecord, TestRecord};
 use crate::service::{Registry, ServiceHandle, ServiceSpec, Services};
-use crate::telemetry::{ScenarioTelemetry, SpanVerdict, SuiteTelemetry};
+use crate::telemetry::{ScenarioTelemetry, SpanVerdict, SuiteTelemetry, tree};
 use crate::{DockerError, Error, Result};
+use tracing::Instrument as _;
 
 /// A step without `timeout` may run this long per attempt.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -68,6 +69,39 @@ pub async fn run_suites(
 ) -> Result<RunRecord> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
+    let run_id = format!(
+        "suites-{}-{}",
+        std::process::id(),
+        started_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
+    let run_span = tree::run("run", &run_id);
+    let record = run_traced(suites, config, options, on_event, &run_span)
+        .instrument(run_span.clone())
+        .await;
+    if let Ok(record) = &record {
+        tree::finish_suite(&run_span, record.tests.iter().map(|t| &t.outcome));
+    }
+    Ok(RunRecord {
+        run_id,
+        target: crate::history::SUITES_TARGET.to_owned(),
+        started_at,
+        duration: clock.elapsed(),
+        tests: record?.tests,
+    })
+}
+
+/// [`run_suites`] in its run span.
+async fn run_traced(
+    suites: Vec<(PathBuf, SuiteSpec)>,
+    config: RunConfig,
+    options: &RunOptions,
+    on_event: &(dyn Fn(&RunEvent<'_>) + Sync),
+    run_span: &tracing::Span,
+) -> Result<RunRecord> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
     // Fail early, once, when Docker is not there: that is the environment, not the suites.
     crate::docker::connect().await?;
     let failed = std::sync::atomic::AtomicBool::new(false);
@@ -83,7 +117,11 @@ pub async fn run_suites(
                     let records = skipped(&path, &spec, "not run: an earlier suite failed");
                     report_all(records, on_event)
                 } else {
-                    let (records, teardown) = run_suite(&path, &spec, config, on_event).await?;
+                    let span = tree::suite(run_span, spec.name.get_ref());
+                    let (records, teardown) = run_suite(&path, &spec, config, on_event)
+                        .instrument(span.clone())
+                        .await?;
+                    tree::finish_suite(&span, records.iter().map(|r| &r.outcome));
                     lock(teardowns).push(teardown);
                     records
                 };
@@ -112,13 +150,7 @@ pub async fn run_suites(
         tests.extend(result?);
     }
     Ok(RunRecord {
-        run_id: format!(
-            "suites-{}-{}",
-            std::process::id(),
-            started_at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        ),
+        run_id: String::new(),
         target: crate::history::SUITES_TARGET.to_owned(),
         started_at,
         duration: clock.elapsed(),
@@ -244,7 +276,16 @@ async fn run_suite(
         for scenario in &spec.scenarios {
             let name = record_name(spec, scenario);
             on_event(&RunEvent::ScenarioStarted { name: &name });
-            let record = run_scenario(path, &ctx, scenario).await;
+            let span = tree::case(&tracing::Span::current(), spec.name.get_ref(), &name);
+            let record = run_scenario(path, &ctx, scenario)
+                .instrument(span.clone())
+                .await;
+            tree::finish_case(
+                &span,
+                record.outcome,
+                record.attempts,
+                record.message.as_deref(),
+            );
             on_event(&RunEvent::ScenarioFinished(&record));
             lock(&done).push(record);
         }
@@ -295,14 +336,18 @@ async fn run_suite(
     // The results are in: the containers and the network go while the next suite starts
     // (`run_suites` waits for every teardown before it returns; an interrupt's sweep removes
     // what a teardown under way has not).
-    let teardown = tokio::spawn(async move {
-        pool.settle().await;
-        if let Some(services) = services {
-            let _ = services.stop_all().await;
+    let teardown = tokio::spawn(
+        async move {
+            pool.settle().await;
+            if let Some(services) = services {
+                let _ = services.stop_all().await;
+            }
+            // Stops the run environment (and with it anything left behind).
+            pool.shutdown().await;
         }
-        // Stops the run environment (and with it anything left behind).
-        pool.shutdown().await;
-    });
+        // Its stop spans stay in the suite's.
+        .in_current_span(),
+    );
     Ok((records, teardown))
 }
 
@@ -568,8 +613,8 @@ async fn run_scenario(
     let mut outcome = Outcome::Passed;
     let mut message = None;
     let mut attempts_total = 0;
-    for step in &scenario.steps {
-        let run = run_step(&steps, step).await;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let run = run_step(&steps, step, index).await;
         attempts_total = attempts_total.max(run.attempts);
         match run.verdict {
             Outcome::Passed => {}
@@ -781,7 +826,7 @@ fn libpq_env(service: &PreparedService) -> Vec<(String, String)> {
 }
 
 /// Runs a step on the engine with its `retries` and `timeout`.
-async fn run_step(ctx: &StepContext<'_>, step: &StepSpec) -> engine::Execution {
+async fn run_step(ctx: &StepContext<'_>, step: &StepSpec, index: usize) -> engine::Execution {
     let policy = Policy {
         retries: step.retries,
         timeout: Some(
@@ -790,7 +835,9 @@ async fn run_step(ctx: &StepContext<'_>, step: &StepSpec) -> engine::Execution {
                 .map_or(DEFAULT_STEP_TIMEOUT, |t| *t.get_ref()),
         ),
     };
-    engine::execute(policy, &mut StepAttempt { ctx, step }).await
+    engine::execute(policy, &mut StepAttempt { ctx, step })
+        .instrument(tree::step(step.name.get_ref(), index))
+        .await
 }
 
 /// One attempt of a step. The scenario's services are prepared once for all its steps (the
@@ -908,8 +955,12 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
                 env.extend(libpq_env(own));
                 env.extend(namespace_env(own));
             }
+            let span = tree::exec(&service, handle.container_id(), &argv);
             if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace) {
+                // The receiver's scenario trace: the suite's span expectations are scoped by it.
                 env.extend(telemetry.step_env(trace, ctx.suite.suite.service(&service)));
+            } else if let Some(traceparent) = tree::traceparent(&span) {
+                env.push(("TRACEPARENT".to_owned(), traceparent));
             }
             // The step's own `env` wins.
             env.retain(|(k, _)| !step.env.contains_key(k));
@@ -917,8 +968,11 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             let workdir = step.workdir.as_ref().map(|w| w.get_ref().as_str());
             let output = handle
                 .exec_with(&argv, &env, workdir)
+                .instrument(span.clone())
                 .await
                 .map_err(|e| format!("{e:?}"))?;
+            tree::finish_exec(&span, output.exit_code);
+            drop(span);
             let expected = i64::from(step.expect.expected_exit_code());
             if step.expect.fails {
                 if output.exit_code == 0 {

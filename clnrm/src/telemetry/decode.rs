@@ -57,6 +57,7 @@ fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
                     service: service.clone(),
                     attrs: attrs(&span.attributes),
                     events: span.events.into_iter().map(|e| e.name).collect(),
+                    links: span.links.iter().map(|l| hex(&l.span_id)).collect(),
                     start_ns: span.start_time_unix_nano,
                     end_ns: span.end_time_unix_nano,
                 });

@@ -717,6 +717,7 @@ mod tests {
             service: "app".into(),
             attrs: BTreeMap::new(),
             events: Vec::new(),
+            links: Vec::new(),
             start_ns: 1_000_000,
             end_ns: 5_000_000,
         }

@@ -179,6 +179,8 @@ pub struct Span {
     pub attrs: BTreeMap<String, AttrValue>,
     /// The names of its events, in order.
     pub events: Vec<String>,
+    /// The span ids of the spans it links to.
+    pub links: Vec<String>,
     /// Start, nanoseconds since the Unix epoch.
     pub start_ns: u64,
     /// End, nanoseconds since the Unix epoch.

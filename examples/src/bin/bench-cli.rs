@@ -12,9 +12,11 @@
 //! temporary history (`CLNRM_HISTORY`), so the repository's history is untouched.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clnrm_examples::bench::clnrm_binary;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -112,27 +114,6 @@ fn main() -> Result<(), BoxError> {
         100.0 * p.as_secs_f64() / s.as_secs_f64()
     );
     Ok(())
-}
-
-/// `target/<profile>/clnrm` next to this binary, or `CLNRM_BIN`.
-fn clnrm_binary() -> Result<PathBuf, BoxError> {
-    if let Some(bin) = std::env::var_os("CLNRM_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .ok_or("the bench binary has no directory")?
-        .join("clnrm");
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} does not exist: run `cargo build -p clnrm-cli` first or set CLNRM_BIN",
-            bin.display()
-        )
-        .into())
-    }
 }
 
 /// Spawns `command` and returns how long after the spawn Docker reported creating the first
