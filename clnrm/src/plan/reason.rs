@@ -153,14 +153,27 @@ impl PartialEq for Reason {
 
 impl PartialEq<str> for Reason {
     fn eq(&self, other: &str) -> bool {
-        self.to_string() == other
+        reads_as(self, other)
     }
 }
 
 impl PartialEq<&str> for Reason {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        reads_as(self, other)
     }
+}
+
+/// Whether `reason` writes exactly `text`, compared piece by piece as it is written.
+fn reads_as(reason: &Reason, text: &str) -> bool {
+    struct Rest<'a>(&'a str);
+    impl fmt::Write for Rest<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(piece).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut rest = Rest(text);
+    write!(rest, "{reason}").is_ok() && rest.0.is_empty()
 }
 
 impl Serialize for Reason {
