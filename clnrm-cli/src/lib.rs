@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
             Command::Services { command } => dispatch::services::run(command).await,
             Command::Plugins => dispatch::plugins::run().await,
             Command::Marketplace { command } => dispatch::marketplace::run(command).await,
-            Command::Replay(args) => dispatch::replay::run(args),
+            Command::Replay(args) => dispatch::replay::run(args).await,
             Command::Validate(args) => dispatch::validate::run(args),
             Command::List(args) => dispatch::list::run(args),
             Command::Init(args) => dispatch::init::run(args),

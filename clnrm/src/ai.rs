@@ -17,6 +17,7 @@
 //!   keep prompts compact.
 //! - [`advisor`]: prompts, JSON schemas, validation and the two entry points.
 //! - [`commands`]: what `clnrm ai-predict`, `ai-optimize` and `ai-orchestrate` do.
+//! - [`replay`]: the replay benchmark's ablation with the advisor (`clnrm replay --ai`).
 //! - [`run_advice`]: the advisor inside a test run: a time budget, a cache of validated
 //!   advice keyed by history state and test set, merging with the statistical plan.
 
@@ -25,6 +26,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 mod error;
+pub mod replay;
 pub mod run_advice;
 pub mod service;
 pub mod summary;

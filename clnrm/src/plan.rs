@@ -8,6 +8,7 @@
 //! Responsibilities, one file each:
 //! - `model`: the input types ([`TestCandidate`], [`TestHistoryRecord`], [`PlanInput`], ...)
 //! - `estimate`: per-test failure probability, flakiness and duration ([`estimate`])
+//! - `reason`: why a test got its estimate, put into words only when shown ([`Reason`])
 //! - `pattern`: the chance to fail after a pattern of recent verdicts, learned from the history
 //! - `order`: ordering by chance to fail per (blended) expected second ([`prioritise`])
 //! - `schedule`: list-scheduling of the ordered tests on lanes ([`simulate_lanes`])
@@ -23,6 +24,7 @@ mod model;
 mod order;
 mod pattern;
 mod planner;
+mod reason;
 pub mod replay;
 mod schedule;
 mod select;
@@ -35,6 +37,7 @@ pub use model::{
 };
 pub use order::{prioritise, priority_cmp};
 pub use planner::{PlannedTest, ShardSummary, TestPlan, plan, reorder_plan};
+pub use reason::{Reason, join_reasons};
 pub use schedule::{Lane, LaneJob, LaneLayout, ScheduledTest, simulate_lanes, simulate_wall_secs};
 pub use select::{
     RunOrder, Selection, group_history, select, select_suites, select_suites_changed, suite_history,

@@ -825,3 +825,129 @@ mod run_advice {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+// ---- replay --ai ------------------------------------------------------------------------------
+
+/// Five cycles of `a` (passes) and `b` (fails), `b` taking 3 s and `a` 1 s.
+fn replay_rows() -> Vec<clnrm::plan::replay::RetecsRow> {
+    (1..=5)
+        .flat_map(|cycle| {
+            [("a", 1.0, false), ("b", 3.0, true)].map(|(name, secs, failed)| {
+                clnrm::plan::replay::RetecsRow {
+                    line: 0,
+                    id: String::new(),
+                    name: name.to_owned(),
+                    build_id: None,
+                    duration_secs: secs,
+                    last_run: String::new(),
+                    failed,
+                    cycle,
+                }
+            })
+        })
+        .collect()
+}
+
+/// The names the advisor was asked about, in the order sent (the schema's `enum`).
+fn sent_names(body: &Value) -> Vec<Value> {
+    body["format"]["properties"]["order"]["items"]["enum"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn replay_ai_sees_only_earlier_cycles_and_its_latency_is_charged_to_the_cycle() {
+    // The advisor keeps the order it was sent, after 300 ms: only the wait tells it apart.
+    let server = ollama(|r| {
+        let order = sent_names(&r.json());
+        Reply::JsonAfter(
+            Duration::from_millis(300),
+            200,
+            ollama_chat(&json!({"order": order, "risks": []})),
+        )
+    })
+    .await;
+    let planner = clnrm::plan::PlannerConfig::default();
+    let ablation = clnrm::ai::replay::replay_ai(&replay_rows(), &planner, &config(&server.url), 2)
+        .await
+        .unwrap();
+
+    assert_eq!(ablation.scored_cycles, 5);
+    assert_eq!(ablation.answered(), 2);
+    assert_eq!(ablation.model.as_deref(), Some("qwen2.5:0.5b-instruct"));
+    let cycles: Vec<i64> = ablation.cycles.iter().map(|c| c.cycle).collect();
+    assert_eq!(cycles, [4, 5], "the last two scored cycles");
+    // Before cycle 4 the advisor knows three runs of each test, before cycle 5 four.
+    let bodies = server.bodies("/api/chat");
+    assert_eq!(bodies.len(), 2);
+    for (body, runs) in bodies.iter().zip([3, 4]) {
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(
+            user.contains(&format!(r#"{{"name":"b","runs":{runs},"fails":{runs},"#)),
+            "{user}"
+        );
+        assert_eq!(
+            sent_names(body),
+            [json!("b"), json!("a")],
+            "the planner's order"
+        );
+    }
+    for c in &ablation.cycles {
+        assert_eq!(c.notice, None);
+        assert!(c.latency_secs >= 0.3, "{c:?}");
+        // b (3 s, failing) first, then a: APFD 1 - 1/2 + 1/4, APFDc (4 - 1.5) / 4
+        assert_eq!(c.plan.apfd, 0.75);
+        assert_eq!(c.plan.apfdc, 2.5 / 4.0);
+        // the same order, started `latency` later: same APFD, APFDc over the longer time
+        assert_eq!(c.merged.apfd, 0.75);
+        let expected = 2.5 / (4.0 + c.latency_secs);
+        assert!((c.merged.apfdc - expected).abs() < 1e-9, "{c:?}");
+        assert_eq!(c.advised, c.merged);
+        assert!(c.merged.first_failure_share > c.plan.first_failure_share);
+    }
+}
+
+#[tokio::test]
+async fn replay_ai_keeps_the_planners_order_for_rejected_advice_and_without_a_server() {
+    // Advice naming a test that is not in the cycle is rejected.
+    let server = ollama(|_| {
+        Reply::Json(
+            200,
+            ollama_chat(&json!({"order": ["b", "a", "zz"], "risks": []})),
+        )
+    })
+    .await;
+    let planner = clnrm::plan::PlannerConfig::default();
+    let rows = replay_rows();
+    let ablation = clnrm::ai::replay::replay_ai(&rows, &planner, &config(&server.url), 1)
+        .await
+        .unwrap();
+    assert_eq!(ablation.answered(), 0);
+    let c = &ablation.cycles[0];
+    let notice = c.notice.as_deref().unwrap();
+    assert!(notice.contains("unknown test `zz`"), "{notice}");
+    assert_eq!(c.merged.apfd, c.plan.apfd);
+    assert!(c.merged.apfdc <= c.plan.apfdc);
+
+    // No server at all: every cycle keeps the planner's order and says why.
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let ablation = clnrm::ai::replay::replay_ai(&rows, &planner, &config(&down), 3)
+        .await
+        .unwrap();
+    assert_eq!((ablation.answered(), ablation.cycles.len()), (0, 3));
+    for c in &ablation.cycles {
+        let notice = c.notice.as_deref().unwrap();
+        assert!(notice.starts_with("no advisor: "), "{notice}");
+        assert_eq!(c.advised.apfd, c.plan.apfd);
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1290,3 +1290,75 @@ fn the_harness_asks_the_advisor_within_its_budget_caches_the_answer_and_says_wha
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- replay --ai ------------------------------------------------------------------------------
+
+/// Six cycles of `a` (1 s, passes), `b` (3 s, fails) and `c` (0.5 s, fails from cycle 4 on).
+fn write_history_csv(dir: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut csv = String::from("Id;Name;Duration;CalcPrio;LastRun;Verdict;Cycle;LastResults\n");
+    let mut id = 0;
+    for cycle in 1..=6 {
+        for (name, secs, failed) in [("a", 1.0, false), ("b", 3.0, true), ("c", 0.5, cycle >= 4)] {
+            id += 1;
+            let verdict = u8::from(failed);
+            writeln!(csv, "{id};{name};{secs};0;;{verdict};{cycle};[]").expect("a String");
+        }
+    }
+    let path = dir.join("history.csv");
+    std::fs::write(&path, csv).expect("write the history");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_ai_prints_the_advisors_ablation_on_the_last_cycles() {
+    let dir = scratch("replay-ai");
+    let csv = write_history_csv(&dir);
+    let server = ollama(advice).await;
+    let args = ["replay", csv.as_str(), "--ai", "--ai-cycles", "2"];
+    let out = clnrm(&dir, &args, &server.url).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let header = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("LLM ablation"))
+        .unwrap_or_else(|| panic!("no ablation in:\n{}", out.both()));
+    assert!(
+        header
+            .contains("last 2 of 6 scored cycles, model `qwen2.5:0.5b-instruct`, 2 of 2 answered"),
+        "{header}"
+    );
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w == "5" || w == "6")
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert!(
+        rows.iter().all(|r| !r.contains("planner's order")),
+        "{rows:?}"
+    );
+    // Asked twice, about the three tests each time.
+    let asked = server.bodies("/api/chat");
+    assert_eq!(asked.len(), 2);
+    assert!(asked.iter().all(|b| asked_names(b).len() == 3));
+
+    // No server: the planner's order on every cycle, and why.
+    let out = clnrm(&dir, &args, NO_SERVER).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(
+        out.stdout.contains("no model answered, 0 of 2 answered"),
+        "{}",
+        out.both()
+    );
+    assert_eq!(
+        out.stdout.matches("(planner's order: no advisor: ").count(),
+        2,
+        "{}",
+        out.both()
+    );
+}

@@ -74,7 +74,7 @@ pub(crate) fn print_plan(plan: &Optimization) {
             secs(test.predicted_end_secs),
             percent(test.estimate.failure_probability),
             test.name,
-            test.estimate.reasons.join("; ")
+            clnrm::plan::join_reasons(&test.estimate.reasons, "; ")
         );
     }
     for shard in &plan.shards {

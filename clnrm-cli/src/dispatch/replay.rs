@@ -1,19 +1,22 @@
 //! `clnrm replay FILE.csv [--config JSON] [--timing]` (or `--synthetic SEED`): scores the
 //! planner (both objectives) on a CI history (`clnrm::plan::replay`) under the published and
 //! the per-test protocol, one row per metric, one column per strategy, and compares it with
-//! the best baseline (Wilcoxon signed-rank, Vargha–Delaney Â12).
+//! the best baseline (Wilcoxon signed-rank, Vargha–Delaney Â12); with `--ai`, the LLM
+//! advisor's ablation on the last cycles (`clnrm::ai::replay`).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use clnrm::ai::replay::{AiAblation, DEFAULT_AI_CYCLES, OrderScore, replay_ai};
 use clnrm::plan::PlannerConfig;
 use clnrm::plan::replay::{
     HistoryShape, PlannerTiming, ProtocolReport, ReplayReport, Strategy, StrategyScores,
     load_retecs_csv, replay, synthetic_history, time_planner,
 };
 
+use super::ai_common::{AiArgs, secs};
 use crate::CliError;
 
 /// Size of the synthetic input `--timing` plans.
@@ -44,6 +47,17 @@ pub(crate) struct ReplayArgs {
     /// Also time the planner on a synthetic input of 10 000 tests and 100 000 history rows.
     #[arg(long)]
     timing: bool,
+    /// Also replay the last scored cycles with the LLM advisor (`CLNRM_AI_URL` or clnrm.toml's
+    /// `[ai]`, or the `--ai-*` flags below): the planner's order, the advisor's and the two
+    /// merged, the advisor seeing only earlier cycles and its latency charged to the cycle.
+    #[arg(long)]
+    ai: bool,
+    /// With `--ai`: how many of the last scored cycles to ask about (a local model on a CPU
+    /// takes tens of seconds per answer).
+    #[arg(long, value_name = "N", requires = "ai", default_value_t = DEFAULT_AI_CYCLES)]
+    ai_cycles: usize,
+    #[command(flatten)]
+    advisor: AiArgs,
 }
 
 type MetricOf = fn(&StrategyScores) -> f64;
@@ -56,7 +70,7 @@ const METRICS: [(&str, MetricOf); 4] = [
     ("TTFF-share", |s| s.first_failure_share),
 ];
 
-pub(crate) fn run(args: ReplayArgs) -> Result<(), CliError> {
+pub(crate) async fn run(args: ReplayArgs) -> Result<(), CliError> {
     let config = match &args.config {
         Some(json) => PlannerConfig::parse_json(json).map_err(clnrm::Error::from)?,
         None => PlannerConfig::default(),
@@ -96,9 +110,118 @@ pub(crate) fn run(args: ReplayArgs) -> Result<(), CliError> {
     if args.timing {
         let timing = time_planner(TIMING_TESTS, TIMING_HISTORY_ROWS, TIMING_RUNS)
             .map_err(clnrm::Error::from)?;
-        written(write_timing(&mut out, &timing))?;
+        if !written(write_timing(&mut out, &timing))? {
+            return Ok(());
+        }
+    }
+    if args.ai {
+        drop(out);
+        let service = args.advisor.start_service().await?;
+        let result = ai_ablation(&args, service.as_ref(), &rows, &config).await;
+        AiArgs::stop_service(service).await;
+        result?;
     }
     Ok(())
+}
+
+async fn ai_ablation(
+    args: &ReplayArgs,
+    service: Option<&clnrm::ai::service::AdvisorService>,
+    rows: &[clnrm::plan::replay::RetecsRow],
+    config: &PlannerConfig,
+) -> Result<(), CliError> {
+    let Some(ai) = args.advisor.config(service)? else {
+        if let Some(notice) = args.advisor.skipped_notice() {
+            eprintln!("{notice}");
+        }
+        return Ok(());
+    };
+    eprintln!(
+        "clnrm: asking the advisor at {} about the last {} scored cycles (each call bounded by {})",
+        ai.base_url,
+        args.ai_cycles,
+        secs(ai.timeout.as_secs_f64())
+    );
+    let ablation = replay_ai(rows, config, &ai, args.ai_cycles)
+        .await
+        .map_err(clnrm::Error::from)?;
+    written(write_ablation(&mut io::stdout().lock(), &ablation, config)).map(|_| ())
+}
+
+fn write_ablation(
+    out: &mut impl Write,
+    ablation: &AiAblation,
+    config: &PlannerConfig,
+) -> io::Result<()> {
+    writeln!(out)?;
+    let model = ablation.model.as_deref().map_or_else(
+        || "no model answered".to_owned(),
+        |m| format!("model `{m}`"),
+    );
+    let mut latencies: Vec<f64> = ablation.cycles.iter().map(|c| c.latency_secs).collect();
+    latencies.sort_by(f64::total_cmp);
+    let median = latencies
+        .get(latencies.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0.0);
+    writeln!(
+        out,
+        "LLM ablation (published protocol, plan:{}): last {} of {} scored cycles, {model}, \
+         {} of {} answered; advisor latency median {} (charged to its orders)",
+        config.objective,
+        ablation.cycles.len(),
+        ablation.scored_cycles,
+        ablation.answered(),
+        ablation.cycles.len(),
+        secs(median)
+    )?;
+    writeln!(
+        out,
+        "{:>8} {:>6} {:>9} {:>9} {:>21} {:>23} {:>21}",
+        "cycle",
+        "items",
+        "cycle",
+        "latency",
+        "plan APFD/APFDc/TTFF",
+        "plan+ai APFD/APFDc/TTFF",
+        "ai APFD/APFDc/TTFF"
+    )?;
+    let cell =
+        |s: &OrderScore| format!("{:.3}/{:.3}/{:.3}", s.apfd, s.apfdc, s.first_failure_share);
+    for c in &ablation.cycles {
+        writeln!(
+            out,
+            "{:>8} {:>6} {:>9} {:>9} {:>21} {:>23} {:>21}{}",
+            c.cycle,
+            c.items,
+            secs(c.cycle_secs),
+            secs(c.latency_secs),
+            cell(&c.plan),
+            cell(&c.merged),
+            cell(&c.advised),
+            c.notice
+                .as_deref()
+                .map(|n| format!("  (planner's order: {n})"))
+                .unwrap_or_default()
+        )?;
+    }
+    let mean = |f: fn(&clnrm::ai::replay::AiCycle) -> &OrderScore| OrderScore {
+        apfd: ablation.mean(|c| f(c).apfd),
+        apfdc: ablation.mean(|c| f(c).apfdc),
+        first_failure_share: ablation.mean(|c| f(c).first_failure_share),
+    };
+    writeln!(
+        out,
+        "{:>8} {:>6} {:>9} {:>9} {:>21} {:>23} {:>21}",
+        "mean",
+        "",
+        "",
+        secs(ablation.mean(|c| c.latency_secs)),
+        cell(&mean(|c| &c.plan)),
+        cell(&mean(|c| &c.merged)),
+        cell(&mean(|c| &c.advised))
+    )?;
+    out.flush()
 }
 
 /// `Ok(false)` when stdout was closed early (`clnrm replay x.csv | head -1`): stop quietly.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::error::PlanError;
 use super::model::{PlannerConfig, TestCandidate, TestHistoryRecord, TestOutcome, check_seconds};
 use super::pattern::{Pattern, PatternModel};
+use super::reason::{Kind, Reason};
 
 /// What the planner believes about one test, with the reasons in words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,8 +28,8 @@ pub struct TestEstimate {
     pub priority: f64,
     /// Non-skipped runs in the history.
     pub runs_seen: usize,
-    /// Human-readable reasons, e.g. "failed 2 of last 5 runs", "new test".
-    pub reasons: Vec<String>,
+    /// Why, e.g. "failed 2 of last 5 runs", "new test" (put into words when displayed).
+    pub reasons: Vec<Reason>,
 }
 
 /// Estimates every candidate's chance to fail and duration from the history.
@@ -64,15 +65,19 @@ pub fn estimate(
     // Newest first, non-skipped, per test.
     let mut runs: HashMap<&str, Vec<&TestHistoryRecord>> = HashMap::with_capacity(by_test.len());
     for (name, mut indices) in by_test {
+        // Oldest first, then reversed: a store or a replay hands records in mostly in time
+        // order, which the sort then only has to confirm (keys are unique: same order as
+        // sorting newest first).
         indices.sort_by(|&a, &b| {
             let (ra, rb) = (&history[a], &history[b]);
-            rb.run_id
-                .cmp(&ra.run_id)
-                .then(rb.timestamp_ms.cmp(&ra.timestamp_ms))
-                .then(b.cmp(&a))
+            ra.run_id
+                .cmp(&rb.run_id)
+                .then(ra.timestamp_ms.cmp(&rb.timestamp_ms))
+                .then(a.cmp(&b))
         });
         let seen: Vec<&TestHistoryRecord> = indices
             .into_iter()
+            .rev()
             .map(|i| &history[i])
             .filter(|r| r.outcome != TestOutcome::Skipped)
             .collect();
@@ -115,39 +120,33 @@ pub fn estimate(
             .get(test.name.as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let mut reasons = Vec::new();
+        let mut reasons = Vec::with_capacity(6);
         let (mut p, flakiness, duration) = if seen.is_empty() {
             let (p, after) = model.probability(Pattern::of(&[], model.depth()));
-            reasons.push(if after > 0.0 {
-                format!(
-                    "new test: {:.0} % of the {after:.0} first runs in the history failed",
-                    p * 100.0
-                )
+            reasons.push(Reason::new(if after > 0.0 {
+                Kind::NewTest {
+                    share: p,
+                    first_runs: after,
+                }
             } else {
-                format!(
-                    "new test: no history, assumed {:.0} % chance to fail",
-                    p * 100.0
-                )
-            });
-            reasons.push(format!(
-                "no duration history: assumed {}",
-                fmt_secs(default_duration)
-            ));
+                Kind::NewTestPrior { chance: p }
+            }));
+            reasons.push(Reason::new(Kind::NoDurationHistory {
+                assumed_secs: default_duration,
+            }));
             (p, 0.0, default_duration)
         } else {
-            let stats = history_stats(seen, &model, config);
-            reasons.extend(stats.reasons);
+            let stats = history_stats(seen, &model, config, &mut reasons);
             let d = durations[test.name.as_str()];
-            reasons.push(format!(
-                "median duration {} over last {} runs",
-                fmt_secs(d),
-                seen.len().min(config.duration_window_runs.max(1))
-            ));
+            reasons.push(Reason::new(Kind::MedianDuration {
+                secs: d,
+                runs: seen.len().min(config.duration_window_runs.max(1)),
+            }));
             (stats.probability, stats.flakiness, d)
         };
         if test.source_changed == Some(true) {
             p += (1.0 - p) * config.source_changed_boost;
-            reasons.push("source changed since last green run".into());
+            reasons.push(Reason::new(Kind::SourceChanged));
         }
         let p = p.clamp(0.0, 1.0);
 
@@ -161,11 +160,10 @@ pub fn estimate(
             service_share += startup / users[service] as f64;
         }
         if !services.is_empty() {
-            reasons.push(format!(
-                "needs {}: share of start-up {}",
-                services.join(", "),
-                fmt_secs(service_share)
-            ));
+            reasons.push(Reason::new(Kind::Services {
+                names: services.join(", "),
+                share_secs: service_share,
+            }));
         }
         out.push(TestEstimate {
             name: test.name.clone(),
@@ -217,7 +215,6 @@ pub(crate) fn set_priorities(estimates: &mut [TestEstimate], config: &PlannerCon
 struct HistoryStats {
     probability: f64,
     flakiness: f64,
-    reasons: Vec<String>,
 }
 
 /// `seen` is newest first and non-empty. The chance to fail is the test's own recency-weighted
@@ -227,6 +224,7 @@ fn history_stats(
     seen: &[&TestHistoryRecord],
     model: &PatternModel,
     config: &PlannerConfig,
+    reasons: &mut Vec<Reason>,
 ) -> HistoryStats {
     let decay = 0.5f64.powf(1.0 / config.recency_half_life_runs);
     let mut weight = 1.0;
@@ -261,36 +259,38 @@ fn history_stats(
         .count();
     let flakiness = ((transitions + flaky) as f64 / window.len() as f64).min(1.0);
 
-    let mut reasons = Vec::new();
     let n = window.len();
     if failed > 0 {
-        reasons.push(format!("failed {failed} of last {n} runs"));
+        reasons.push(Reason::new(Kind::FailedOfLast { failed, of: n }));
     }
     if flaky > 0 {
-        reasons.push(format!("passed only on retry {flaky} of last {n} runs"));
+        reasons.push(Reason::new(Kind::RetriedOfLast { flaky, of: n }));
     }
     if failed == 0 && flaky == 0 {
-        match seen.iter().position(|r| r.outcome != TestOutcome::Passed) {
-            Some(ago) => reasons.push(format!("last failed {} runs ago", ago + 1)),
-            None => reasons.push(format!("passed all {} runs", seen.len())),
-        }
+        reasons.push(Reason::new(
+            match seen.iter().position(|r| r.outcome != TestOutcome::Passed) {
+                Some(ago) => Kind::LastFailedAgo { runs: ago + 1 },
+                None => Kind::PassedAll { runs: seen.len() },
+            },
+        ));
     }
     if pattern.len > 0 && after > 0.0 {
-        reasons.push(format!(
-            "{:.0} % of {after:.0} past runs after the verdicts {} (newest first) failed",
-            pattern_p * 100.0,
-            pattern.describe()
-        ));
+        reasons.push(Reason::new(Kind::AfterPattern {
+            share: pattern_p,
+            runs: after,
+            len: pattern.len,
+            bits: pattern.bits,
+        }));
     }
     if transitions >= 2 {
-        reasons.push(format!(
-            "flipped between pass and fail {transitions} times in last {n} runs"
-        ));
+        reasons.push(Reason::new(Kind::Flipped {
+            times: transitions,
+            of: n,
+        }));
     }
     HistoryStats {
         probability,
         flakiness,
-        reasons,
     }
 }
 
@@ -319,14 +319,6 @@ fn dedup(services: &[String]) -> Vec<&str> {
     out.sort_unstable();
     out.dedup();
     out
-}
-
-fn fmt_secs(secs: f64) -> String {
-    if secs < 10.0 {
-        format!("{secs:.2} s")
-    } else {
-        format!("{secs:.1} s")
-    }
 }
 
 #[cfg(test)]
@@ -375,13 +367,12 @@ mod tests {
             "{e:?}"
         );
         assert!(
-            e[1].reasons
-                .contains(&"failed 2 of last 5 runs".to_string()),
+            e[1].reasons.iter().any(|r| r == "failed 2 of last 5 runs"),
             "{:?}",
             e[1].reasons
         );
         assert!(
-            e[0].reasons.contains(&"passed all 5 runs".to_string()),
+            e[0].reasons.iter().any(|r| r == "passed all 5 runs"),
             "{:?}",
             e[0].reasons
         );
@@ -465,7 +456,7 @@ mod tests {
         assert!(
             e[2].reasons
                 .iter()
-                .any(|r| r.starts_with("passed only on retry")),
+                .any(|r| r.to_string().starts_with("passed only on retry")),
             "{:?}",
             e[2].reasons
         );

@@ -61,6 +61,7 @@ impl Pattern {
     }
 
     /// Verdicts, most recent first: `F` failed (or passed only on retry), `P` passed.
+    #[cfg(test)]
     pub(crate) fn describe(self) -> String {
         (0..self.len)
             .map(|i| if self.bits & (1 << i) != 0 { 'F' } else { 'P' })

@@ -20,8 +20,8 @@ mod synthetic;
 pub use csv::{RetecsRow, load_retecs_csv, parse_retecs_csv};
 pub use metrics::{CycleOutcome, apfd, apfdc, first_failure_share, napfd_with_budget};
 pub use runner::{
-    Comparison, Metric, Protocol, ProtocolReport, RANDOM_SEEDS, ReplayReport, Strategy,
-    StrategyScores, replay,
+    Comparison, Metric, Protocol, ProtocolReport, RANDOM_SEEDS, ReplayCycle, ReplayReport,
+    Strategy, StrategyScores, published_cycles, replay,
 };
 pub use stats::{Wilcoxon, vargha_delaney_a12, wilcoxon_signed_rank};
 pub use synthetic::{

@@ -93,7 +93,7 @@ pub async fn predict(units: &WorkUnits, ai: Option<&AiConfig>) -> Result<Predict
                 flakiness: e.flakiness,
                 expected_duration_secs: e.expected_duration_secs,
                 runs_seen: e.runs_seen,
-                reasons: e.reasons,
+                reasons: e.reasons.iter().map(ToString::to_string).collect(),
             }
         })
         .collect();

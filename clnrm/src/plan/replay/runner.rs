@@ -433,18 +433,7 @@ pub fn replay(rows: &[RetecsRow], config: &PlannerConfig) -> Result<ReplayReport
         }
 
         for (seq, row) in cycle_rows.iter().enumerate() {
-            history.push(TestHistoryRecord {
-                test: row.name.clone(),
-                run_id: run_id as u64,
-                timestamp_ms: Some(seq as i64),
-                duration_secs: row.duration_secs,
-                outcome: if row.failed {
-                    TestOutcome::Failed
-                } else {
-                    TestOutcome::Passed
-                },
-                retries: 0,
-            });
+            history.push(history_record(row, run_id, seq));
             let s = stats.entry(row.name.as_str()).or_default();
             s.runs += 1;
             s.failures += u32::from(row.failed);
@@ -466,6 +455,79 @@ pub fn replay(rows: &[RetecsRow], config: &PlannerConfig) -> Result<ReplayReport
         failing_row_share: failing as f64 / rows.len().max(1) as f64,
         protocols,
     })
+}
+
+/// A row as the history the planner sees: run `run_id` (the cycle's rank), in row order.
+fn history_record(row: &RetecsRow, run_id: usize, seq: usize) -> TestHistoryRecord {
+    TestHistoryRecord {
+        test: row.name.clone(),
+        run_id: run_id as u64,
+        timestamp_ms: Some(seq as i64),
+        duration_secs: row.duration_secs,
+        outcome: if row.failed {
+            TestOutcome::Failed
+        } else {
+            TestOutcome::Passed
+        },
+        retries: 0,
+    }
+}
+
+/// A cycle scored under the published protocol, as a strategy meets it: the history before
+/// it and the items to order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayCycle {
+    /// The `Cycle` value.
+    pub cycle: i64,
+    /// The history before this cycle is `history[..history_len]` of [`published_cycles`].
+    pub history_len: usize,
+    /// Distinct tests of the cycle in first-appearance order.
+    pub tests: Vec<String>,
+    /// One item per row, in row order: the index of its test in `tests` and its real verdict
+    /// and duration (for scoring only).
+    pub items: Vec<(usize, CycleOutcome)>,
+}
+
+/// The whole history as [`replay`] builds it (one record per row, cycles in ascending order)
+/// and the cycles the published protocol scores (at least one failure and two rows), for
+/// strategies that run outside [`replay`], such as the LLM advisor's ablation.
+pub fn published_cycles(rows: &[RetecsRow]) -> (Vec<TestHistoryRecord>, Vec<ReplayCycle>) {
+    let mut cycles: BTreeMap<i64, Vec<&RetecsRow>> = BTreeMap::new();
+    for row in rows {
+        cycles.entry(row.cycle).or_default().push(row);
+    }
+    let mut history = Vec::with_capacity(rows.len());
+    let mut scored = Vec::new();
+    for (run_id, (&cycle, cycle_rows)) in cycles.iter().enumerate() {
+        if cycle_rows.len() >= 2 && cycle_rows.iter().any(|r| r.failed) {
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            let mut tests: Vec<String> = Vec::new();
+            let items = cycle_rows
+                .iter()
+                .map(|row| {
+                    let test = *index.entry(row.name.as_str()).or_insert_with(|| {
+                        tests.push(row.name.clone());
+                        tests.len() - 1
+                    });
+                    let outcome = CycleOutcome {
+                        failed: row.failed,
+                        duration_secs: row.duration_secs,
+                    };
+                    (test, outcome)
+                })
+                .collect();
+            scored.push(ReplayCycle {
+                cycle,
+                history_len: history.len(),
+                tests,
+                items,
+            });
+        }
+        for (seq, row) in cycle_rows.iter().enumerate() {
+            history.push(history_record(row, run_id, seq));
+        }
+    }
+    (history, scored)
 }
 
 fn protocol_report(protocol: Protocol, tally: &Tally) -> ProtocolReport {
@@ -693,6 +755,29 @@ mod tests {
             assert_eq!(c.wins + c.ties + c.losses, 28);
             assert!((0.0..=1.0).contains(&c.a12) && (0.0..=1.0).contains(&c.wilcoxon.p_value));
         }
+    }
+
+    #[test]
+    fn published_cycles_hold_the_history_before_each_scored_cycle() {
+        let rows = vec![
+            row(1, "a", 1.0, true),
+            row(2, "a", 1.0, false),
+            row(2, "b", 2.0, true),
+            row(2, "a", 1.5, true),
+            row(3, "b", 1.0, false),
+            row(3, "a", 1.0, false),
+        ];
+        let (history, cycles) = published_cycles(&rows);
+        assert_eq!(history.len(), 6);
+        // cycle 1 has one row, cycle 3 no failure: only cycle 2 is scored
+        assert_eq!(cycles.len(), 1);
+        let c = &cycles[0];
+        assert_eq!((c.cycle, c.history_len), (2, 1));
+        assert_eq!(c.tests, ["a", "b"]);
+        let items: Vec<(usize, bool)> = c.items.iter().map(|(t, o)| (*t, o.failed)).collect();
+        assert_eq!(items, [(0, false), (1, true), (0, true)]);
+        assert_eq!(history[0].test, "a");
+        assert_eq!(history[0].outcome, TestOutcome::Failed);
     }
 
     #[test]
