@@ -3,7 +3,8 @@
 # machine that reaches no container registry (our CI is one). Images already built by the same
 # version of this script are kept; pass --force to rebuild.
 #
-#   clnrm-local/postgres:15      Debian's PostgreSQL 15, entrypoint compatible with `postgres:16`
+#   clnrm-local/postgres:15      Debian's PostgreSQL 15, entrypoint compatible with `postgres:16`,
+#                                with a data directory initialised at build time
 #   clnrm-local/redis:7          Debian's Redis 7, entrypoint compatible with `redis:7`
 #   clnrm-local/toolbox:bookworm bash, curl, psql, redis-cli, netcat: a generic image
 #
@@ -40,7 +41,10 @@ customize() {
 rootfs=$(bootstrap_rootfs "${CLNRM_IMAGE_CACHE:-/var/cache/clnrm-images}" "$version" "$packages" customize)
 import_base "$rootfs" clnrm-local/base:bookworm dev.clnrm.images "$version"
 
+# The seed: a data directory initialised at build time, which a start copies instead of running
+# initdb (see images/postgres-entrypoint.sh). It runs nothing that needs the network.
 build_on clnrm-local/base:bookworm clnrm-local/postgres:15 \
+  'RUN ["/usr/local/bin/postgres-entrypoint", "seed"]' \
   'ENV PGDATA=/var/lib/postgresql/data' \
   'STOPSIGNAL SIGINT' \
   'EXPOSE 5432' \
