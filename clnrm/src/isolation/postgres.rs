@@ -281,6 +281,27 @@ async fn apply(url: &str, files: &[PathBuf]) -> std::result::Result<(), String> 
         })
 }
 
+/// Creates `template` from the service's database and applies the migration `files` to it.
+async fn make_template(
+    service_url: &str,
+    template: &str,
+    files: &[PathBuf],
+) -> std::result::Result<(), String> {
+    // Two batches: several statements in one run in a transaction, which these refuse.
+    let drop_it = format!("DROP DATABASE IF EXISTS {template}");
+    // FILE_COPY (Postgres 15+) here too: the default WAL-logs every block of `template1` and
+    // leaves them dirty for the first clone's checkpoint; copying the files made the template
+    // and the first clone about 100 ms faster on a fresh server. Older servers do not know the
+    // option.
+    let create = format!("CREATE DATABASE {template} STRATEGY FILE_COPY");
+    let created = match execute_each(service_url, &[&drop_it, &create]).await {
+        Err((1, _)) => execute(service_url, &format!("CREATE DATABASE {template}")).await,
+        other => other.map_err(|(_, e)| e),
+    };
+    created.map_err(|e| format!("cannot create the template database: {e}"))?;
+    apply(&with_database(service_url, template), files).await
+}
+
 fn unique(seq: &AtomicU64, prefix: &str) -> String {
     format!(
         "{prefix}_{}_{}",
@@ -301,28 +322,16 @@ impl PgTemplate {
         // A template per process: several test binaries (or nextest processes) may share one
         // server, each with its own migrations.
         let template = format!("{TEMPLATE}_{}", std::process::id());
-        // Two batches: several statements in one run in a transaction, which these refuse.
-        let drop_it = format!("DROP DATABASE IF EXISTS {template}");
-        // FILE_COPY (Postgres 15+) here too: the default WAL-logs every block of `template1`
-        // and leaves them dirty for the first clone's checkpoint; copying the files made the
-        // template and the first clone about 100 ms faster on a fresh server. Older servers do
-        // not know the option.
-        let create = format!("CREATE DATABASE {template} STRATEGY FILE_COPY");
-        let create_plain = format!("CREATE DATABASE {template}");
-        let created = match execute_each(service_url, &[&drop_it, &create]).await {
-            Err((1, _)) => execute(service_url, &create_plain).await,
-            other => other.map_err(|(_, e)| e),
-        };
-        created.map_err(|e| format!("cannot create the template database: {e}"))?;
-        apply(&with_database(service_url, &template), &files).await?;
         let (tx, rx) = mpsc::channel(demand.ready());
         let (drop_tx, drop_rx) = mpsc::unbounded_channel();
         let pending_drops = Arc::new(AtomicUsize::new(0));
         let admin_url = service_url.to_owned();
-        let budget = Arc::new(Semaphore::new(demand.budget()));
+        // No budget until the template is ready: the makers connect (a password exchange each,
+        // client-side CPU) while the template is made and migrated, not after.
+        let budget = Arc::new(Semaphore::new(0));
         let makers = Arc::new(Makers {
             admin_url: admin_url.clone(),
-            template,
+            template: template.clone(),
             ready: tx,
             drops: Mutex::new(drop_rx),
             pending_drops: Arc::clone(&pending_drops),
@@ -332,6 +341,11 @@ impl PgTemplate {
         for _ in 0..MAKERS {
             tokio::spawn(make_clones(Arc::clone(&makers)));
         }
+        if let Err(e) = make_template(service_url, &template, &files).await {
+            budget.close();
+            return Err(e);
+        }
+        budget.add_permits(demand.budget());
         Ok(Arc::new(PgTemplate {
             admin_url,
             clones: Mutex::new(rx),
