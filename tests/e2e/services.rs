@@ -398,3 +398,49 @@ async fn a_service_runs_as_the_user_asked_for_and_as_the_images_user_otherwise()
     services.stop_all().await.unwrap();
     env.stop().await.unwrap();
 }
+
+/// The local Postgres image (scripts/build-images.sh) copies a data directory initialised at
+/// build time for clnrm's user, and runs initdb for any other: both answer with the credentials
+/// asked for, and refuse a wrong password.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_accepts_its_credentials_from_the_seed_data_directory_and_from_initdb() {
+    let env = run_env().await;
+    let specs = [
+        ServiceSpec::new("plain", "postgres"),
+        ServiceSpec::new("app", "postgres").env("POSTGRES_DB", "app"),
+        ServiceSpec::new("alice", "postgres")
+            .env("POSTGRES_USER", "alice")
+            .env("POSTGRES_PASSWORD", "alices-secret"),
+    ];
+    let services = Registry::builtin().start_all(&env, &specs).await.unwrap();
+    for (name, user, database, how) in [
+        ("plain", "clnrm", "clnrm", "copied the seed data directory"),
+        ("app", "clnrm", "app", "copied the seed data directory"),
+        ("alice", "alice", "alice", "initialised"),
+    ] {
+        let handle = services.get(name).unwrap();
+        let logs = handle.logs(50).await.unwrap();
+        assert!(logs.contains(how), "{name}: expected {how:?} in\n{logs}");
+        let url = handle.url().expect("postgres has a URL");
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        tokio::spawn(connection);
+        let row = client
+            .query_one("SELECT current_user::text, current_database()::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            (row.get::<_, String>(0), row.get::<_, String>(1)),
+            (user.to_owned(), database.to_owned()),
+            "{name}"
+        );
+        let password = &handle.credentials().expect("credentials").password;
+        let wrong = url.replacen(&format!(":{password}@"), ":wrong@", 1);
+        assert_ne!(&wrong, url, "{name}: the URL carries the password");
+        let refused = tokio_postgres::connect(&wrong, tokio_postgres::NoTls).await;
+        assert!(refused.is_err(), "{name}: a wrong password was accepted");
+    }
+    services.stop_all().await.unwrap();
+    env.stop().await.unwrap();
+}
