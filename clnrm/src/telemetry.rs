@@ -18,6 +18,7 @@ pub mod export;
 mod matcher;
 pub mod metrics;
 mod propagation;
+pub(crate) mod query;
 mod receiver;
 mod span;
 mod suite;
