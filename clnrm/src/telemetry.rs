@@ -17,6 +17,7 @@ mod expect;
 pub mod export;
 mod matcher;
 pub mod metrics;
+pub mod open;
 mod propagation;
 pub(crate) mod query;
 mod receiver;

@@ -461,4 +461,49 @@ mod tests {
                 .contains("\"all\" or a number")
         );
     }
+
+    #[test]
+    fn otel_reaches_the_spec_and_mount_reads_the_environment() {
+        const OTEL: &[Opt] = &[
+            Opt {
+                key: "otel",
+                value: OptValue::Bool(true),
+            },
+            Opt {
+                key: "mount",
+                value: OptValue::Str("${PATH_THAT_CLNRM_NEVER_SETS}:/opt/x:ro"),
+            },
+        ];
+        let err = declared("generic", OTEL).unwrap_err();
+        assert!(
+            err.contains("the environment variable `PATH_THAT_CLNRM_NEVER_SETS` is not set"),
+            "{err}"
+        );
+        const MOUNTED: &[Opt] = &[
+            Opt {
+                key: "otel",
+                value: OptValue::Bool(true),
+            },
+            Opt {
+                key: "mount",
+                value: OptValue::Str("src:/opt/src:ro"),
+            },
+        ];
+        let service = declared("generic", MOUNTED).unwrap();
+        assert!(service.spec.otel);
+        assert!(service.key.contains("otel-name=llm"), "{}", service.key);
+        assert_eq!(
+            service.spec.mounts,
+            [("./src".to_owned(), "/opt/src".to_owned(), true)]
+        );
+        const BAD: &[Opt] = &[Opt {
+            key: "mount",
+            value: OptValue::Str("relative-container-path:opt"),
+        }];
+        assert!(
+            declared("generic", BAD)
+                .unwrap_err()
+                .contains("expected `HOST:CONTAINER` or `HOST:CONTAINER:ro`")
+        );
+    }
 }
