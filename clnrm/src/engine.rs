@@ -4,6 +4,7 @@
 //! containers for `scope = "test"`).
 
 mod attempt;
+pub(crate) mod otel;
 pub(crate) mod pool;
 mod prepare;
 

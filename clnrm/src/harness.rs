@@ -3,6 +3,7 @@
 //! binary and every test isolated inside them.
 
 mod context;
+mod otel;
 mod report;
 mod runner;
 mod shared;

@@ -102,6 +102,10 @@ pub fn wait_blocking() -> Signal {
 /// Records `signal` as if it had been received (for front ends that receive signals
 /// themselves, and for tests).
 pub fn raise(signal: Signal) {
+    if state().borrow().is_none() {
+        // Before anything winds down: the tests and attempts cut short end as interrupted.
+        crate::telemetry::open::end_interrupted(true);
+    }
     state().send_if_modified(|current| {
         if current.is_none() {
             *current = Some(signal);
@@ -272,7 +276,8 @@ pub fn finish(signal: Signal) -> ! {
     if removed > 0 {
         eprintln!("clnrm: removed {removed} container(s) and network(s) of the interrupted run");
     }
-    // The spans that ended are delivered (bounded), as on a normal exit.
+    // The spans still open end as interrupted; all are delivered (bounded), as on a normal exit.
+    crate::telemetry::open::end_interrupted(false);
     crate::telemetry::flush();
     std::process::exit(i32::from(signal.exit_code()));
 }

@@ -346,3 +346,59 @@ async fn a_nextest_process_interrupted_exits_143_and_its_run_ends_with_nextest()
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_ends_and_exports_its_open_spans_as_interrupted() {
+    let dir = scratch("interrupt", "otel");
+    let receiver = clnrm::telemetry::Receiver::start("127.0.0.1".parse().expect("ip"))
+        .await
+        .expect("a receiver for clnrm's spans");
+    let endpoint = receiver.endpoint();
+    let mut child = Spawned::start(
+        FIXTURE,
+        &["--exact", "a"],
+        &[
+            ("CLNRM_HISTORY", dir.join("history.db").to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ],
+    );
+    // The run, suite, test and attempt spans open as soon as the test starts (before its
+    // services are ready); the signal comes while they are.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.signal("INT");
+    assert_eq!(child.wait_exit(Duration::from_secs(60)), Some(130));
+    receiver
+        .settle(Duration::from_millis(200), Duration::from_secs(3))
+        .await;
+    let spans = receiver.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name || (name == "suite" && s.name.starts_with("suite ")))
+            .unwrap_or_else(|| panic!("no span `{name}` among {names:?}\n{}", child.transcript()))
+    };
+    // The run and suite spans the harness ends itself, as aborted.
+    for name in ["clnrm test", "suite"] {
+        let span = named(name);
+        assert_eq!(
+            span.attrs.get("test.suite.run.status").map(|v| v.as_text()),
+            Some("aborted".to_owned()),
+            "{span:#?}"
+        );
+    }
+    // The test and its attempt were still open: the interrupt path ended them.
+    for name in ["test a", "attempt 1"] {
+        let span = named(name);
+        assert_eq!(
+            span.attrs.get("clnrm.outcome").map(|v| v.as_text()),
+            Some("interrupted".to_owned()),
+            "{span:#?}"
+        );
+        assert_eq!(
+            span.status,
+            clnrm::telemetry::SpanStatus::Error,
+            "{span:#?}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod llm;
 mod marketplace;
 mod marketplace_docker;
 mod metrics;
+mod otel_harness;
 mod partition;
 mod replay;
 mod secrets;

@@ -583,3 +583,71 @@ fn clnrm_events_are_exported_as_log_records_tied_to_their_spans() {
     let attributes = finished["attributes"].to_string();
     assert!(attributes.contains("\"outcome\""), "{attributes}");
 }
+
+#[test]
+fn a_suite_with_span_expectations_hands_the_exported_exec_span_to_its_sut() {
+    let dir = ScratchDir::new("self-telemetry-sut-exec");
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let file = dir.write(
+        "sut.clnrm.toml",
+        &format!(
+            r#"version = 1
+[suite]
+name = "sut"
+
+[services.app]
+image = "debian:bookworm"
+cmd = ["sleep", "infinity"]
+otel = true
+[[services.app.volumes]]
+host_path = "{SUT}"
+container_path = "/usr/local/bin/otel-sut"
+read_only = true
+[[services.app.volumes]]
+host_path = "{}"
+container_path = "/out"
+
+[[steps]]
+name = "order"
+service = "app"
+run = ["sh", "-c", "printf %s \"$TRACEPARENT\" > /out/traceparent && exec otel-sut honest"]
+expect = {{ stdout = {{ contains = "success" }} }}
+
+[[expect.span]]
+id = "handle"
+name = "handle order"
+service = "app"
+kind = "server"
+count = 1
+
+[[expect.span]]
+name = "store.write"
+parent = "handle"
+"#,
+            out.display()
+        ),
+    );
+    let (runtime, receiver) = receiver();
+    let endpoint = receiver.endpoint();
+    let (output, _) = run(
+        CLNRM,
+        &dir,
+        &["run", file.to_str().expect("utf-8")],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let spans = received(&runtime, &receiver);
+    let step = named(&spans, "step order");
+    let attempt = children(&spans, step, "attempt 1")[0];
+    let exec = children(&spans, attempt, "exec app")[0];
+    // The SUT ran under the exported exec span, and its spans (checked by the suite's
+    // expectations, in that trace and under that span) were the scenario's.
+    let traceparent =
+        std::fs::read_to_string(out.join("traceparent")).expect("the step wrote its TRACEPARENT");
+    assert_eq!(
+        traceparent,
+        format!("00-{}-{}-01", exec.trace_id, exec.span_id),
+        "the SUT got the exec span's context"
+    );
+}

@@ -14,7 +14,7 @@ use super::prepare::{Isolation, ServiceNeed};
 use crate::docker::{RunConfig, RunEnv};
 use crate::isolation::postgres::{Demand, PgTemplate};
 use crate::isolation::redis::RedisDbs;
-use crate::service::{Registry, ServiceHandle, Services};
+use crate::service::{Registry, ServiceHandle, ServiceSpec, Services};
 
 type Shared<T> = Arc<OnceCell<Result<T, String>>>;
 
@@ -79,6 +79,8 @@ pub(crate) struct SharedServices {
     pub(crate) ahead: usize,
     /// Per service key: how many leases the selected tests will take (see [`Self::forecast`]).
     forecasts: Mutex<HashMap<String, usize>>,
+    /// The OTLP receiver of `otel = true` services, started on first use.
+    otel: OnceCell<Result<Arc<super::otel::OtelSink>, String>>,
 }
 
 impl SharedServices {
@@ -92,6 +94,7 @@ impl SharedServices {
             releases: Mutex::new(Vec::new()),
             registry: Registry::with_installed(&std::env::current_dir().unwrap_or_default()),
             forecasts: Mutex::new(HashMap::new()),
+            otel: OnceCell::new(),
         }
     }
 
@@ -192,6 +195,28 @@ impl SharedServices {
             .clone()
     }
 
+    /// The receiver of this run's `otel = true` services (see [`super::otel`]).
+    pub(crate) async fn otel(&self) -> Result<Arc<super::otel::OtelSink>, String> {
+        self.otel
+            .get_or_init(|| async {
+                let env = self.env().await?;
+                super::otel::OtelSink::start(&env, self.share.as_ref())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .clone()
+    }
+
+    /// `spec` as it starts: with the OTLP variables when it is `otel = true`.
+    pub(crate) async fn with_otel(&self, spec: &ServiceSpec) -> Result<ServiceSpec, String> {
+        let mut spec = spec.clone();
+        if spec.otel {
+            self.otel().await?.apply(&mut spec);
+        }
+        Ok(spec)
+    }
+
     /// The shared instance of `service`, started on first use.
     pub(crate) async fn service(
         &self,
@@ -209,9 +234,10 @@ impl SharedServices {
                 return self.shared_across_processes(share, service).await;
             }
             let env = self.env().await?;
+            let spec = self.with_otel(&service.spec).await?;
             let services = self
                 .registry
-                .start_all(&env, std::slice::from_ref(&service.spec))
+                .start_all(&env, std::slice::from_ref(&spec))
                 .await
                 .map_err(|e| format!("{e:?}"))?;
             let handle = services
@@ -258,9 +284,10 @@ impl SharedServices {
                 return Ok(SharedService::new(record.adopt(env.docker().clone()), true));
             }
         }
+        let spec = self.with_otel(&service.spec).await?;
         let services = self
             .registry
-            .start_all(&env, std::slice::from_ref(&service.spec))
+            .start_all(&env, std::slice::from_ref(&spec))
             .await
             .map_err(|e| format!("{e:?}"))?;
         let handle = services
@@ -444,7 +471,7 @@ impl SharedRecord {
 
 /// Takes an exclusive lock on `path` (created if missing), waiting for other processes; the lock
 /// is released when the file is dropped.
-async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, String> {
+pub(super) async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, String> {
     tokio::task::spawn_blocking(move || {
         let file = std::fs::File::create(&path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;

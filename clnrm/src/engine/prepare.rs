@@ -168,8 +168,12 @@ pub(crate) async fn prepare(
             .collect();
         let started = async {
             let env = pool.env().await?;
+            let mut with_otel = Vec::with_capacity(specs.len());
+            for spec in &specs {
+                with_otel.push(pool.with_otel(spec).await?);
+            }
             pool.registry()
-                .start_all(&env, &specs)
+                .start_all(&env, &with_otel)
                 .await
                 .map_err(|e| format!("{e:?}"))
         };

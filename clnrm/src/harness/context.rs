@@ -6,6 +6,8 @@ use crate::chaos::{Chaos, ChaosSession};
 use crate::docker::ExecOutput;
 use crate::error::{Error, Result, ServiceError};
 use crate::service::ServiceHandle;
+use crate::telemetry::query::SpanSource;
+use crate::telemetry::{Span, SpanExpectations};
 
 /// One service as a test sees it: the running instance and the test's own URL into it (its own
 /// database, schema or logical database).
@@ -23,6 +25,7 @@ pub struct TestContext {
     services: BTreeMap<String, ServiceView>,
     chaos: Option<ChaosSession>,
     traceparent: Option<String>,
+    spans: Option<SpanSource>,
 }
 
 impl TestContext {
@@ -32,6 +35,7 @@ impl TestContext {
             services,
             chaos: None,
             traceparent: None,
+            spans: None,
         }
     }
 
@@ -47,9 +51,17 @@ impl TestContext {
         self
     }
 
+    /// With where the spans of the test's `otel = true` services are.
+    pub(crate) fn with_spans(mut self, spans: Option<SpanSource>) -> Self {
+        self.spans = spans;
+        self
+    }
+
     /// The W3C `traceparent` of this test's attempt span, when clnrm exports its traces
-    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` set): send it with the test's own requests and the spans
-    /// of the system under test sit inside the test's trace. `None` when nothing is exported.
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` set), or of a trace of the test's own when it has
+    /// `otel = true` services: send it with the test's own requests and the spans of the system
+    /// under test sit inside the test's trace (and [`Self::spans`] finds them). `None` when
+    /// neither.
     pub fn traceparent(&self) -> Option<&str> {
         self.traceparent.as_deref()
     }
@@ -187,5 +199,38 @@ impl TestContext {
     /// The last `lines` lines of `service`'s output.
     pub async fn logs(&self, service: &str, lines: usize) -> Result<String> {
         self.service(service)?.logs(lines).await
+    }
+
+    fn span_source(&self) -> Result<&SpanSource> {
+        self.spans.as_ref().ok_or_else(|| {
+            Error::other(format!(
+                "test `{}` has no `otel = true` service: declare one (`services(app = generic(..., otel = true))`) to query its spans",
+                self.name
+            ))
+        })
+    }
+
+    /// The spans `service` (declared `otel = true`) sent in this test's trace, once they
+    /// stopped arriving (no new one for 300 ms, at most 5 s). Only this test's: the spans of
+    /// other tests sharing the service are in their own traces. A service that sent no span at
+    /// all is an error (a configuration problem), never an empty answer.
+    pub async fn spans(&self, service: &str) -> Result<Vec<Span>> {
+        self.span_source()?
+            .spans(service)
+            .await
+            .map_err(Error::other)
+    }
+
+    /// Checks span expectations (the suites' `[[expect.span]]`, `[[expect.order]]`,
+    /// `[expect.trace]`, `[expect.hermetic]`, built as [`SpanExpectations`]) against the spans
+    /// this test's `otel = true` services sent in its trace, waiting for late spans up to
+    /// `settle_ms` (default 5 s). `Ok` carries every rule's verdict; the error names the first
+    /// unmet expectation with the nearest misses and the trace's tree, or says which
+    /// `otel = true` service sent nothing at all.
+    pub async fn expect_spans(&self, expectations: &SpanExpectations) -> Result<String> {
+        self.span_source()?
+            .expect(expectations)
+            .await
+            .map_err(Error::other)
     }
 }

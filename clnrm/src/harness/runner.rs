@@ -127,6 +127,9 @@ pub fn run_main() -> std::process::ExitCode {
     if let Ok(spec) = std::env::var(REAPER_ENV) {
         return reap_when_owner_ends(&spec);
     }
+    if let Ok(spec) = std::env::var(engine::otel::RECEIVER_ENV) {
+        return engine::otel::serve_until_owner_ends(&spec);
+    }
     let (args, outputs, choice) = match super::report::split_args(std::env::args().collect()) {
         Ok(split) => split,
         Err(e) => {
@@ -553,9 +556,11 @@ impl Attempt for TestAttempt<'_> {
         self.chaos = Some(chaos.clone());
         // The test body runs in the attempt's span: its own spans and `ctx.traceparent()`.
         let span = tracing::Span::current();
+        let (traceparent, spans) = super::otel::test_trace(shared(), self.spec, &span).await?;
         let ctx = TestContext::new(self.spec.name.clone(), views)
             .with_chaos(chaos)
-            .with_traceparent(tree::traceparent(&span));
+            .with_traceparent(traceparent)
+            .with_spans(spans);
         let mut task = AbortOnDrop(match self.def.body {
             TestFn::Async(body) => tokio::spawn(body(ctx).instrument(span)),
             TestFn::Sync(body) => tokio::task::spawn_blocking(move || span.in_scope(|| body(ctx))),

@@ -57,6 +57,8 @@ const OPTIONS: &[&str] = &[
     "wait_http",
     "wait_cmd",
     "chaos",
+    "otel",
+    "mount",
     "model",
     "models",
     "gpus",
@@ -166,6 +168,44 @@ fn port(value: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("expected a port 1-65535, found `{value}`"))
 }
 
+/// `HOST:CONTAINER` or `HOST:CONTAINER:ro`: `HOST` absolute or relative to the crate, with
+/// `${VAR}` read from the environment (an unset variable is an error).
+fn mount(text: &str, manifest_dir: &std::path::Path) -> Result<(String, String, bool), String> {
+    let expected =
+        || format!("mount: expected `HOST:CONTAINER` or `HOST:CONTAINER:ro`, found `{text}`");
+    let (rest, read_only) = match text.strip_suffix(":ro") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let (host, container) = rest.rsplit_once(':').ok_or_else(expected)?;
+    if host.is_empty() || !container.starts_with('/') {
+        return Err(expected());
+    }
+    let mut expanded = String::new();
+    let mut rest = host;
+    while let Some(at) = rest.find("${") {
+        expanded.push_str(&rest[..at]);
+        let (name, after) = rest[at + 2..].split_once('}').ok_or_else(expected)?;
+        let value = std::env::var(name)
+            .map_err(|_| format!("mount `{text}`: the environment variable `{name}` is not set"))?;
+        expanded.push_str(&value);
+        rest = after;
+    }
+    expanded.push_str(rest);
+    let host = manifest_dir.join(&expanded);
+    if !host.exists() {
+        return Err(format!(
+            "mount `{text}`: `{}` does not exist",
+            host.display()
+        ));
+    }
+    Ok((
+        host.to_string_lossy().into_owned(),
+        container.to_owned(),
+        read_only,
+    ))
+}
+
 fn service(
     decl: &crate::__macro_support::ServiceDecl,
     manifest_dir: &std::path::Path,
@@ -185,6 +225,10 @@ fn service(
         // `chaos = true` changes the container (a front answers its name): its own instance.
         if opt.key != "isolation" && (opt.key != "chaos" || *value == OptValue::Bool(true)) {
             key_parts.push(format!("{}={:?}", opt.key, value));
+        }
+        // `otel = true`: its `OTEL_SERVICE_NAME` is the local name, so one container per name.
+        if opt.key == "otel" && *value == OptValue::Bool(true) {
+            key_parts.push(format!("otel-name={}", decl.name));
         }
         match opt.key {
             "image" => spec.image = Some(text(value)?),
@@ -285,6 +329,19 @@ fn service(
                     ));
                 }
             },
+            // OTLP variables pointing at clnrm's receiver; it must send spans.
+            "otel" => match value {
+                OptValue::Bool(otel) => spec.otel = *otel,
+                other => {
+                    return Err(format!("otel: expected `true` or `false`, found {other:?}"));
+                }
+            },
+            "mount" => {
+                for m in list(value) {
+                    let (host, container, read_only) = mount(&m, manifest_dir)?;
+                    spec.mounts.push((host, container, read_only));
+                }
+            }
             other => {
                 return Err(format!(
                     "unknown option `{other}`; known: {}",
@@ -402,6 +459,51 @@ mod tests {
             declared("vllm", BAD_GPUS)
                 .unwrap_err()
                 .contains("\"all\" or a number")
+        );
+    }
+
+    #[test]
+    fn otel_reaches_the_spec_and_mount_reads_the_environment() {
+        const OTEL: &[Opt] = &[
+            Opt {
+                key: "otel",
+                value: OptValue::Bool(true),
+            },
+            Opt {
+                key: "mount",
+                value: OptValue::Str("${PATH_THAT_CLNRM_NEVER_SETS}:/opt/x:ro"),
+            },
+        ];
+        let err = declared("generic", OTEL).unwrap_err();
+        assert!(
+            err.contains("the environment variable `PATH_THAT_CLNRM_NEVER_SETS` is not set"),
+            "{err}"
+        );
+        const MOUNTED: &[Opt] = &[
+            Opt {
+                key: "otel",
+                value: OptValue::Bool(true),
+            },
+            Opt {
+                key: "mount",
+                value: OptValue::Str("src:/opt/src:ro"),
+            },
+        ];
+        let service = declared("generic", MOUNTED).unwrap();
+        assert!(service.spec.otel);
+        assert!(service.key.contains("otel-name=llm"), "{}", service.key);
+        assert_eq!(
+            service.spec.mounts,
+            [("./src".to_owned(), "/opt/src".to_owned(), true)]
+        );
+        const BAD: &[Opt] = &[Opt {
+            key: "mount",
+            value: OptValue::Str("relative-container-path:opt"),
+        }];
+        assert!(
+            declared("generic", BAD)
+                .unwrap_err()
+                .contains("expected `HOST:CONTAINER` or `HOST:CONTAINER:ro`")
         );
     }
 }

@@ -47,6 +47,9 @@ pub struct ServiceSpec {
     /// Chaos on connections (`chaos = true`): a front answers its name on the run network, so
     /// a chaos session's proxy sees the other containers' connections too.
     pub chaos: bool,
+    /// Telemetry (`otel = true`): the container gets `OTEL_EXPORTER_OTLP_ENDPOINT` (clnrm's
+    /// receiver), `OTEL_SERVICE_NAME` and `TRACEPARENT`, and must send spans.
+    pub otel: bool,
 }
 
 impl ServiceSpec {
@@ -71,7 +74,14 @@ impl ServiceSpec {
             models: Vec::new(),
             gpus: None,
             chaos: false,
+            otel: false,
         }
+    }
+
+    /// Points its OpenTelemetry SDK at clnrm's receiver (`otel = true`, see [`ServiceSpec::otel`]).
+    pub fn otel(mut self, otel: bool) -> Self {
+        self.otel = otel;
+        self
     }
 
     /// Puts a front in front of it (`chaos = true`, see [`ServiceSpec::chaos`]).

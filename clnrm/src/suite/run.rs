@@ -601,7 +601,10 @@ async fn run_scenario(
         scenario: &prepared.services,
         env: scenario_env(&prepared.services),
         chaos: None,
-        trace: ctx.telemetry.map(SuiteTelemetry::scenario),
+        trace: ctx.telemetry.map(|t| {
+            // With clnrm's own export on, the scenario's steps run in its exported trace.
+            t.scenario(tree::traceparent(&tracing::Span::current()).as_deref())
+        }),
     };
     match chaos_session(&steps, scenario).await {
         Ok(chaos) => steps.chaos = chaos,
@@ -957,8 +960,13 @@ async fn attempt_step(ctx: &StepContext<'_>, step: &StepSpec) -> std::result::Re
             }
             let span = tree::exec(&service, handle.container_id(), &argv);
             if let (Some(telemetry), Some(trace)) = (ctx.suite.telemetry, &ctx.trace) {
-                // The receiver's scenario trace: the suite's span expectations are scoped by it.
-                env.extend(telemetry.step_env(trace, ctx.suite.suite.service(&service)));
+                // The scenario's trace (the exec span's when clnrm exports): the suite's span
+                // expectations are scoped by it.
+                env.extend(telemetry.step_env(
+                    trace,
+                    ctx.suite.suite.service(&service),
+                    tree::traceparent(&span),
+                ));
             } else if let Some(traceparent) = tree::traceparent(&span) {
                 env.push(("TRACEPARENT".to_owned(), traceparent));
             }

@@ -16,6 +16,13 @@ impl TraceContext {
         }
     }
 
+    /// An existing trace (32 hex digits), such as clnrm's exported run trace.
+    pub fn of(trace_id: &str) -> Self {
+        Self {
+            trace_id: trace_id.to_ascii_lowercase(),
+        }
+    }
+
     /// 32 lower-case hex digits.
     pub fn trace_id(&self) -> &str {
         &self.trace_id

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use super::decode::{decode_json, decode_protobuf};
 use super::span::Span;
@@ -46,6 +46,7 @@ impl Receiver {
         let store = Arc::new(Mutex::new(Store::default()));
         let app = Router::new()
             .route("/v1/traces", post(traces))
+            .route("/v1/spans", get(query))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
             .with_state(Arc::clone(&store));
         let task = tokio::spawn(async move {
@@ -196,6 +197,17 @@ async fn traces(
             (StatusCode::BAD_REQUEST, why).into_response()
         }
     }
+}
+
+/// `GET /v1/spans?trace_id=T[&parent=S]`: the spans of one trace (under span `S`), for the
+/// test processes that share the receiver (see [`super::query`]).
+async fn query(
+    State(store): State<Arc<Mutex<Store>>>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let q = super::query::SpanQuery::parse(q.as_deref().unwrap_or(""));
+    let s = lock(&store);
+    axum::Json(super::query::SpanAnswer::of(&s.spans, &s.refused, &q)).into_response()
 }
 
 fn refuse(store: &Mutex<Store>, why: &str) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// `SpanKind` of the OTLP data model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SpanKind {
     /// `SPAN_KIND_UNSPECIFIED` (0).
     Unspecified,
@@ -61,7 +61,7 @@ impl fmt::Display for SpanKind {
 }
 
 /// A span's status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SpanStatus {
     /// `STATUS_CODE_UNSET` (0).
     Unset,
@@ -103,7 +103,7 @@ impl fmt::Display for SpanStatus {
 }
 
 /// An attribute value, typed as the sender typed it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AttrValue {
     /// A string.
     String(String),
@@ -159,7 +159,7 @@ impl fmt::Display for AttrValue {
 }
 
 /// One received span.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// 32 lower-case hex digits.
     pub trace_id: String,

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::matcher::{evaluate, trace_tree};
+use super::matcher::evaluate;
 use super::propagation::{TraceContext, otel_env};
 use super::receiver::Receiver;
 use super::span::Span;
@@ -34,6 +34,10 @@ pub(crate) struct SuiteTelemetry {
 pub(crate) struct ScenarioTelemetry {
     trace: TraceContext,
     mark: usize,
+    /// When clnrm exports its own spans, the scenario runs in the run's exported trace (shared
+    /// with the other scenarios): the span ids it handed to its steps (its exec spans' and its
+    /// HTTP steps'), whose descendants are its spans.
+    handed: Option<Mutex<Vec<String>>>,
 }
 
 /// Why a scenario's spans did not pass.
@@ -108,13 +112,22 @@ impl SuiteTelemetry {
         env
     }
 
-    /// A new trace for a scenario that starts now.
-    pub(crate) fn scenario(&self) -> ScenarioTelemetry {
-        let trace = TraceContext::new();
-        lock(&self.scenario_traces).push(trace.trace_id().to_owned());
+    /// A new trace for a scenario that starts now; with `exported` (the `traceparent` of
+    /// clnrm's exported scenario span), the exported trace, so the SUT's spans sit under the
+    /// exec spans clnrm exports.
+    pub(crate) fn scenario(&self, exported: Option<&str>) -> ScenarioTelemetry {
+        let (trace, handed) = match exported.and_then(super::query::trace_id_of) {
+            Some(trace_id) => (TraceContext::of(trace_id), Some(Mutex::new(Vec::new()))),
+            None => {
+                let trace = TraceContext::new();
+                lock(&self.scenario_traces).push(trace.trace_id().to_owned());
+                (trace, None)
+            }
+        };
         ScenarioTelemetry {
             trace,
             mark: self.receiver.mark(),
+            handed,
         }
     }
 
@@ -125,6 +138,7 @@ impl SuiteTelemetry {
         &self,
         scenario: &ScenarioTelemetry,
         service: Option<&SuiteServiceSpec>,
+        exec_span: Option<String>,
     ) -> Vec<(String, String)> {
         let mut env = Vec::new();
         if let Some(service) = service.filter(|s| s.otel) {
@@ -136,13 +150,28 @@ impl SuiteTelemetry {
                 &user,
             );
         }
-        env.push(("TRACEPARENT".into(), self.traceparent(scenario)));
+        let traceparent = match (exec_span, &scenario.handed) {
+            // The exported exec span's, when it is in the scenario's trace.
+            (Some(exec), Some(handed))
+                if super::query::trace_id_of(&exec) == Some(scenario.trace.trace_id()) =>
+            {
+                if let Some(span) = super::query::span_id_of(&exec) {
+                    lock(handed).push(span.to_owned());
+                }
+                exec
+            }
+            _ => self.traceparent(scenario),
+        };
+        env.push(("TRACEPARENT".into(), traceparent));
         env
     }
 
     /// A `traceparent` for one step of `scenario` (also the header of HTTP steps).
     pub(crate) fn traceparent(&self, scenario: &ScenarioTelemetry) -> String {
         let span = scenario.trace.span_id();
+        if let Some(handed) = &scenario.handed {
+            lock(handed).push(span.clone());
+        }
         scenario.trace.traceparent(&span)
     }
 
@@ -175,32 +204,14 @@ impl SuiteTelemetry {
         }
         let spans = self.scenario_spans(scenario);
         let evaluation = evaluate(&spec.expect, scenario.trace.trace_id(), &spans);
-        let summary = evaluation
-            .results
-            .iter()
-            .map(|r| format!("{} {}", if r.passed { "ok" } else { "FAILED" }, r.rule))
-            .collect::<Vec<_>>()
-            .join(", ");
-        match evaluation.first_failure() {
+        match super::query::failure_text(&evaluation, &spans, scenario.trace.trace_id()) {
             None => Ok(evaluation
                 .results
                 .iter()
                 .map(|r| format!("ok {}: {}", r.rule, r.message))
                 .collect::<Vec<_>>()
                 .join("; ")),
-            Some(first) => {
-                let tree = trace_tree(&spans, scenario.trace.trace_id(), 30);
-                let tree = if tree.is_empty() {
-                    "(no span)".to_owned()
-                } else {
-                    format!("\n{}", indent(&tree, "    "))
-                };
-                Err(SpanVerdict::Failed(format!(
-                    "span expectations: {}\n  rules: {summary}\n  the scenario's trace {}: {tree}",
-                    first.message,
-                    scenario.trace.trace_id()
-                )))
-            }
+            Some(failure) => Err(SpanVerdict::Failed(failure)),
         }
     }
 
@@ -212,19 +223,29 @@ impl SuiteTelemetry {
             .filter(|t| t.as_str() != scenario.trace.trace_id())
             .cloned()
             .collect();
-        self.receiver
+        let spans = self
+            .receiver
             .spans_since(scenario.mark)
             .into_iter()
             .filter(|s| !others.contains(&s.trace_id))
-            .collect()
+            .collect::<Vec<_>>();
+        own_spans(spans, scenario)
     }
 }
 
-fn indent(text: &str, by: &str) -> String {
-    text.lines()
-        .map(|l| format!("{by}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// In a trace shared with other scenarios (clnrm's exported run trace), the spans of
+/// `scenario`: those under a span id it handed out. Spans of other traces stay (they show as
+/// near misses).
+fn own_spans(spans: Vec<Span>, scenario: &ScenarioTelemetry) -> Vec<Span> {
+    let Some(handed) = &scenario.handed else {
+        return spans;
+    };
+    let trace = scenario.trace.trace_id();
+    let (in_trace, others): (Vec<Span>, Vec<Span>) =
+        spans.into_iter().partition(|s| s.trace_id == trace);
+    let mut own = super::query::descendants(&in_trace, &lock(handed));
+    own.extend(others);
+    own
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -81,12 +81,13 @@ pub fn run(operation: &str, run_id: &str) -> Span {
     if let Some(parent) = root_parent(&|k| std::env::var(k).ok()) {
         let _ = span.set_parent(parent);
     }
+    super::open::opened(&span, false);
     span
 }
 
 /// A suite: a test binary, or a TOML suite.
 pub fn suite(parent: &Span, name: &str) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         parent: parent,
         "suite",
         otel.name = %format_args!("suite {name}"),
@@ -94,11 +95,14 @@ pub fn suite(parent: &Span, name: &str) -> Span {
         test.suite.name = name,
         test.suite.run.status = Empty,
         otel.status_code = Empty,
-    )
+    );
+    super::open::opened(&span, false);
+    span
 }
 
 /// `test.suite.run.status` of a suite (or run) from its cases' outcomes.
 pub fn finish_suite<'a>(span: &Span, outcomes: impl IntoIterator<Item = &'a Outcome>) {
+    super::open::closed(span);
     let mut status = "success";
     let mut any = false;
     let mut all_skipped = true;
@@ -134,7 +138,7 @@ pub fn finish_suite<'a>(span: &Span, outcomes: impl IntoIterator<Item = &'a Outc
 
 /// A test of a harness binary or a scenario of a suite.
 pub fn case(parent: &Span, suite: &str, name: &str) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         parent: parent,
         "test",
         otel.name = %format_args!("test {name}"),
@@ -149,7 +153,9 @@ pub fn case(parent: &Span, suite: &str, name: &str) -> Span {
         otel.status_description = Empty,
         code.file.path = Empty,
         code.line.number = Empty,
-    )
+    );
+    super::open::opened(&span, true);
+    span
 }
 
 /// Where a test is declared.
@@ -175,6 +181,7 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
 /// skip or an interruption, which semconv cannot say), `clnrm.test.outcome`, the attempts, and
 /// for a failure `error.type` and the ERROR status with the message's first line.
 pub fn finish_case(span: &Span, outcome: Outcome, attempts: u32, message: Option<&str>) {
+    super::open::closed(span);
     span.in_scope(|| {
         tracing::info!(outcome = outcome_name(outcome), attempts, "test finished");
     });
@@ -208,7 +215,7 @@ fn error_type(outcome: Outcome) -> &'static str {
 
 /// One attempt of a test or step (made by the engine's attempt loop).
 pub fn attempt(number: u32) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "attempt",
         otel.name = %format_args!("attempt {number}"),
         clnrm.operation = "attempt",
@@ -216,11 +223,14 @@ pub fn attempt(number: u32) -> Span {
         clnrm.attempt.outcome = Empty,
         error.type = Empty,
         otel.status_code = Empty,
-    )
+    );
+    super::open::opened(&span, true);
+    span
 }
 
 /// How one attempt ended: `pass`, `fail`, `timeout` or `error` (infrastructure).
 pub fn finish_attempt(span: &Span, outcome: &str) {
+    super::open::closed(span);
     span.record("clnrm.attempt.outcome", outcome);
     if outcome != "pass" {
         span.record("error.type", outcome);

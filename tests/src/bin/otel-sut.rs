@@ -11,7 +11,8 @@
 //! - `wrong-attr`: as `honest`, but the response status attribute says 500;
 //! - `no-propagation`: as `honest`, but ignores `TRACEPARENT` (a trace of its own);
 //! - `http PORT`: an HTTP server; each request gets a server span `GET /orders/{id}` parented by
-//!   the request's `traceparent` header, and the answer "success".
+//!   the request's `traceparent` header, and the answer "success";
+//! - `http-lie PORT`: the same answers, and no span at all.
 
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
@@ -32,7 +33,7 @@ fn main() {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--peer" => peer = rest.next().cloned(),
-            other if mode == "http" && port.is_none() => port = Some(other.to_owned()),
+            other if mode.starts_with("http") && port.is_none() => port = Some(other.to_owned()),
             other => fail(&format!("unknown argument {other:?}")),
         }
     }
@@ -41,7 +42,13 @@ fn main() {
         "http" => {
             let port =
                 port.unwrap_or_else(|| fail("http: expected a port, like `otel-sut http 8080`"));
-            serve_http(&provider(), &port);
+            serve_http(Some(&provider()), &port);
+        }
+        "http-lie" => {
+            let port = port.unwrap_or_else(|| {
+                fail("http-lie: expected a port, like `otel-sut http-lie 8080`")
+            });
+            serve_http(None, &port);
         }
         "serve" => {
             let provider = provider();
@@ -81,7 +88,8 @@ fn main() {
 
 /// Answers every HTTP request with "success", under a server span parented by its
 /// `traceparent` header.
-fn serve_http(provider: &SdkTracerProvider, port: &str) {
+/// Answers every request with "success"; with a provider, each in a server span.
+fn serve_http(provider: Option<&SdkTracerProvider>, port: &str) {
     let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}"))
         .unwrap_or_else(|e| fail(&format!("listen on {port}: {e}")));
     println!("listening on {port}");
@@ -125,7 +133,9 @@ fn serve_http(provider: &SdkTracerProvider, port: &str) {
         );
         let _ = stream.write_all(answer.as_bytes());
         span.end();
-        flush(provider);
+        if let Some(provider) = provider {
+            flush(provider);
+        }
     }
 }
 
