@@ -924,7 +924,7 @@ steps = [{ name = "a", cmd = ["true"] }]
 [policy]
 security_level = "medium"
 "#,
-            "6:18: warning: `security_level = \"medium\"` in [policy]: every clnrm step runs in its own container on the run's own network, which is the older clnrm's default isolation",
+            "6:18: warning: `security_level = \"medium\"` in [policy] the older clnrm's default isolation, what clnrm gives: every clnrm step runs in its own container on the run's own network",
         ),
         bare(
             "oldest_disallowed_command_in_a_step_is_refused",

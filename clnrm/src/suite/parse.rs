@@ -220,7 +220,7 @@ impl Walker<'_> {
             if known.contains(&name) {
                 continue;
             }
-            if place == Some(Place::Top)
+            if matches!(place, Some(Place::Top | Place::InitTop))
                 && (name == "vars" || name == "template")
                 && self.sink.source.is_rendered_template()
             {

@@ -179,13 +179,20 @@ impl Walker<'_> {
         self.check_keys(table, what, &[], Some(Place::Policy));
         if let Some(level) = self.string(table, "security_level", what) {
             match level.get_ref().to_ascii_lowercase().as_str() {
-                shown @ ("low" | "medium") => self.sink.note(
-                    DiagnosticKind::Mapped,
-                    level.span(),
-                    format!(
-                        "`security_level = \"{shown}\"` in {what}: every clnrm step runs in its own container on the run's own network, which is the older clnrm's default isolation"
-                    ),
-                ),
+                shown @ ("low" | "medium") => {
+                    let asks = if shown == "low" {
+                        "asks for less isolation than clnrm gives"
+                    } else {
+                        "the older clnrm's default isolation, what clnrm gives"
+                    };
+                    self.sink.note(
+                        DiagnosticKind::Mapped,
+                        level.span(),
+                        format!(
+                            "`security_level = \"{shown}\"` in {what} {asks}: every clnrm step runs in its own container on the run's own network"
+                        ),
+                    );
+                }
                 "high" => self.sink.error(
                     level.span(),
                     format!(
