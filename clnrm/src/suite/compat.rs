@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+use super::diagnostic::DiagnosticKind;
+
 /// Where an older-format key sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -69,6 +71,35 @@ pub(crate) enum Treatment {
     Check(&'static str),
     /// It changes behaviour in a way clnrm does not implement: an error saying so.
     Unsupported(&'static str),
+}
+
+impl Treatment {
+    /// Whether a key of this treatment is an error in any format.
+    pub(crate) fn is_error(self) -> bool {
+        matches!(self, Check(_) | Unsupported(_))
+    }
+
+    /// What the parser reports for key `name` in `what` (old-format files): a warning with the
+    /// kind `clnrm validate`'s summary counts it under, or an error (`None` kind), or nothing
+    /// for a mapped key, which the code of its table reads and reports naming the mapping.
+    pub(crate) fn report(self, name: &str, what: &str) -> Option<(Option<DiagnosticKind>, String)> {
+        Some(match self {
+            Describes => (
+                Some(DiagnosticKind::Descriptive),
+                format!("`{name}` in {what} only describes the suite; ignored"),
+            ),
+            Ignored(why) => (
+                Some(DiagnosticKind::Descriptive),
+                format!("`{name}` in {what} is ignored: {why}"),
+            ),
+            Mapped(_) => return None,
+            Check(why) => (
+                None,
+                format!("`{name}` in {what} asks for a check clnrm does not evaluate: {why}"),
+            ),
+            Unsupported(why) => (None, format!("`{name}` in {what} is not supported: {why}")),
+        })
+    }
 }
 
 /// One older-format key.

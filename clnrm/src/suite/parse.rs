@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::compat::{self, Place, Treatment};
-use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
+use super::compat::{self, Place};
+use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
 use super::error::SuiteError;
 use super::keys::{self, Table};
 use super::spec::{
@@ -227,43 +227,20 @@ impl Walker<'_> {
                 // The renderer read them.
                 continue;
             }
-            let old = place.and_then(|p| compat::lookup(p, name));
-            match old.map(|k| k.treatment) {
-                Some(Treatment::Describes) if self.legacy => {
-                    self.sink.note(
-                        DiagnosticKind::Descriptive,
-                        key.span(),
-                        format!("`{name}` in {what} only describes the suite; ignored"),
-                    );
-                    continue;
+            let treatment = place
+                .and_then(|p| compat::lookup(p, name))
+                .map(|k| k.treatment);
+            if let Some(t) = treatment
+                && (self.legacy || t.is_error())
+            {
+                // What to report, and the kind `validate`'s summary counts it under, come
+                // from the table; a mapped key is read (and reported) by its table's code.
+                match t.report(name, what) {
+                    Some((Some(kind), message)) => self.sink.note(kind, key.span(), message),
+                    Some((None, message)) => self.sink.error(key.span(), message),
+                    None => {}
                 }
-                Some(Treatment::Ignored(why)) if self.legacy => {
-                    self.sink.note(
-                        DiagnosticKind::Descriptive,
-                        key.span(),
-                        format!("`{name}` in {what} is ignored: {why}"),
-                    );
-                    continue;
-                }
-                // Read by the code of its table (which warns, naming the mapping).
-                Some(Treatment::Mapped(_)) if self.legacy => continue,
-                Some(Treatment::Check(why)) => {
-                    self.sink.error(
-                        key.span(),
-                        format!(
-                            "`{name}` in {what} asks for a check clnrm does not evaluate: {why}"
-                        ),
-                    );
-                    continue;
-                }
-                Some(Treatment::Unsupported(why)) => {
-                    self.sink.error(
-                        key.span(),
-                        format!("`{name}` in {what} is not supported: {why}"),
-                    );
-                    continue;
-                }
-                _ => {}
+                continue;
             }
             let mut candidates: Vec<&str> = known.to_vec();
             if self.legacy
