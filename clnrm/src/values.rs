@@ -320,6 +320,39 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+
+    /// This module is the shared vocabulary's one home: the harness front door reads it here,
+    /// never through the suite front door (`crate::suite`), and both front doors use it.
+    #[test]
+    fn both_front_doors_use_the_shared_values_and_the_harness_never_reaches_into_suite() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).expect("read source directory") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("read source");
+                    out.push((path.display().to_string(), text));
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let (mut harness, mut suite) = (Vec::new(), Vec::new());
+        sources(&src.join("harness"), &mut harness);
+        sources(&src.join("suite"), &mut suite);
+        for (path, text) in &harness {
+            assert!(
+                !text.contains("suite::"),
+                "{path} reaches into the suite front door; shared value parsers live in `clnrm::values`"
+            );
+        }
+        for (door, files) in [("harness", &harness), ("suite", &suite)] {
+            assert!(
+                files.iter().any(|(_, t)| t.contains("crate::values")),
+                "the {door} front door does not use `clnrm::values`"
+            );
+        }
+    }
     use super::*;
 
     #[test]

@@ -625,3 +625,102 @@ comand = ["true"]
     let spec = checked.spec.expect("spec");
     assert_eq!(spec.scenarios[0].steps.len(), 2, "{shown:#?}");
 }
+
+#[test]
+fn the_oldest_init_shape_runs_its_cmd_steps_in_the_default_image_with_its_policy() {
+    let loaded = load(
+        r#"name = "cleanroom-test"
+
+[[scenarios]]
+name = "basic_test"
+steps = [
+    { name = "setup", cmd = ["echo", "Setting up test environment"] },
+    { name = "expects_one", cmd = ["false"], expected_exit_code = 1 },
+]
+
+[policy]
+security_level = "medium"
+max_execution_time = 300
+"#,
+    );
+    assert_eq!(loaded.format, SuiteFormat::Legacy);
+    let spec = &loaded.spec;
+    assert_eq!(spec.name.get_ref(), "cleanroom-test");
+    assert_eq!(
+        spec.timeout.as_ref().map(|t| *t.get_ref()),
+        Some(Duration::from_secs(300))
+    );
+    let scenario = &spec.scenarios[0];
+    assert_eq!(scenario.name.get_ref(), "basic_test");
+    let setup = exec(&scenario.steps[0]);
+    assert_eq!(
+        setup.command.get_ref(),
+        &Command::Argv(vec!["echo".into(), "Setting up test environment".into()])
+    );
+    assert!(
+        matches!(&setup.target, Target::Image(image) if image.get_ref() == "alpine:latest"),
+        "{:?}",
+        setup.target
+    );
+    assert_eq!(scenario.steps[0].expect.expected_exit_code(), 0);
+    assert_eq!(scenario.steps[1].expect.expected_exit_code(), 1);
+    let mapped = loaded
+        .warnings
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Mapped)
+        .count();
+    assert_eq!(mapped, 3, "{:#?}", loaded.warnings);
+}
+
+#[test]
+fn legacy_steps_naming_no_service_among_several_run_in_the_configured_default_image() {
+    let dir = std::env::temp_dir().join(format!("clnrm-default-image-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cleanroom.toml"),
+        "[containers]\ndefault_image = \"debian:bookworm\"\n",
+    )
+    .unwrap();
+    let suite = dir.join("two.clnrm.toml");
+    std::fs::write(
+        &suite,
+        r#"[test.metadata]
+name = "t"
+[services.a]
+type = "generic_container"
+image = "debian:bookworm"
+[services.b]
+type = "generic_container"
+image = "debian:bookworm"
+[[steps]]
+name = "unnamed"
+command = ["true"]
+[[steps]]
+name = "named"
+service = "b"
+command = ["true"]
+"#,
+    )
+    .unwrap();
+    let loaded = load_suite(&suite, PLUGINS);
+    let _ = std::fs::remove_dir_all(&dir);
+    let loaded = loaded.unwrap_or_else(|e| panic!("{e}: {:#?}", e.diagnostics()));
+    let steps = &loaded.spec.scenarios[0].steps;
+    assert!(
+        matches!(&exec(&steps[0]).target, Target::Image(i) if i.get_ref() == "debian:bookworm"),
+        "{:?}",
+        exec(&steps[0]).target
+    );
+    assert!(
+        matches!(&exec(&steps[1]).target, Target::Service(s) if s.get_ref() == "b"),
+        "{:?}",
+        exec(&steps[1]).target
+    );
+    assert!(
+        loaded.warnings.iter().any(|d| d
+            .message
+            .contains("steps that name no service run in a container of \"debian:bookworm\"")),
+        "{:#?}",
+        loaded.warnings
+    );
+}

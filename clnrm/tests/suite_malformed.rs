@@ -869,7 +869,210 @@ image = "alpine:3"
 name = "x"
 command = ["echo"]
 "#,
-            "9:11: error: step \"x\" does not say which service runs its command; expected `service = \"NAME\"`, known: a, b",
+            "9:11: error: step \"x\" does not say which service runs its command; expected `service = \"NAME\"` (known: a, b) or a `[containers] default_image` in the project's cleanroom.toml for steps that name no service",
+        ),
+        bare(
+            "oldest_policy_security_level_high_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+security_level = "high"
+"#,
+            "6:18: error: `security_level = \"high\"` in [policy] is not supported: clnrm isolates a step in its own container on the run's own network and enforces nothing stricter; use \"medium\"",
+        ),
+        bare(
+            "oldest_policy_security_level_unknown_value_is_reported",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+security_level = "paranoid"
+"#,
+            "6:18: error: `security_level` in [policy]: expected \"low\", \"medium\" or \"high\", found \"paranoid\"",
+        ),
+        bare(
+            "oldest_policy_max_execution_time_must_be_seconds",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+max_execution_time = "5m"
+"#,
+            "6:22: error: `max_execution_time` in [policy]: expected a number of seconds from 1 to 86400, found a string",
+        ),
+        bare(
+            "oldest_policy_max_execution_time_is_the_suite_timeout",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+max_execution_time = 300
+"#,
+            "6:22: warning: `max_execution_time = 300` in [policy] is the suite's timeout: the run fails after 300 s",
+        ),
+        bare(
+            "oldest_policy_medium_is_the_default_isolation",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+security_level = "medium"
+"#,
+            "6:18: warning: `security_level = \"medium\"` in [policy] the older clnrm's default isolation, what clnrm gives: every clnrm step runs in its own container on the run's own network",
+        ),
+        bare(
+            "oldest_disallowed_command_in_a_step_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "wipe", cmd = ["/bin/rm", "-rf", "/x"] }]
+[policy]
+disallowed_commands = ["rm"]
+"#,
+            "4:33: error: step \"wipe\" runs `rm`, which `disallowed_commands` in [policy] (line 6) forbids",
+        ),
+        bare(
+            "oldest_shell_step_with_disallowed_commands_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "script", cmd = ["sh", "-c", "echo hi"] }]
+[policy]
+disallowed_commands = ["rm"]
+"#,
+            "4:35: error: step \"script\" runs a shell (`sh`) while [policy] has `disallowed_commands`: clnrm checks the command as written and cannot see what a shell runs; run the program directly",
+        ),
+        bare(
+            "oldest_allowed_network_hosts_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+allowed_network_hosts = ["example.com"]
+"#,
+            "6:1: error: `allowed_network_hosts` in [policy] is not supported: clnrm does not restrict the hosts a step may reach",
+        ),
+        bare(
+            "oldest_max_memory_mb_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+max_memory_mb = 512
+"#,
+            "6:1: error: `max_memory_mb` in [policy] is not supported: a memory limit for the steps' container is not supported",
+        ),
+        bare(
+            "oldest_max_cpu_usage_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[policy]
+max_cpu_usage = 0.5
+"#,
+            "6:1: error: `max_cpu_usage` in [policy] is not supported: a CPU limit for the steps' container is not supported",
+        ),
+        bare(
+            "oldest_scenario_timeout_ms_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+timeout_ms = 1000
+steps = [{ name = "a", cmd = ["true"] }]
+"#,
+            "4:1: error: `timeout_ms` in scenario \"s\" is not supported: a time limit per scenario is not supported; give the top-level `[policy] max_execution_time`",
+        ),
+        bare(
+            "oldest_scenario_policy_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+policy = { security_level = "low" }
+steps = [{ name = "a", cmd = ["true"] }]
+"#,
+            "4:1: error: `policy` in scenario \"s\" is not supported: a policy per scenario is not supported (the older clnrm applied the top-level `[policy]` instead); move its keys to the top-level `[policy]`",
+        ),
+        bare(
+            "oldest_services_array_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"] }]
+[[services]]
+name = "database"
+"#,
+            "5:3: error: `services` in the top level is not supported: the oldest shape's `[[services]]` (commented out in its `clnrm init` output) is not read; write the suite in a later shape with `[services.NAME]`",
+        ),
+        bare(
+            "oldest_step_without_cmd_is_reported",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a" }]
+"#,
+            "4:10: error: step \"a\" has no `cmd`; expected cmd = [\"program\", \"arg\", ...]",
+        ),
+        bare(
+            "oldest_step_unknown_key_suggests_cmd",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["true"], comd = ["x"] }]
+"#,
+            "4:40: error: unknown key `comd` in step \"a\", did you mean `cmd`?",
+        ),
+        bare(
+            "oldest_concurrent_true_is_refused",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+concurrent = true
+steps = [{ name = "a", cmd = ["true"] }]
+"#,
+            "4:14: error: `concurrent = true` in scenario \"s\" is not supported: steps of a scenario run in order",
+        ),
+        bare(
+            "oldest_expected_exit_code_must_be_an_integer",
+            r#"name = "t"
+[[scenarios]]
+name = "s"
+steps = [{ name = "a", cmd = ["false"], expected_exit_code = "1" }]
+"#,
+            "4:62: error: `expected_exit_code` in step \"a\": expected an exit code (integer), found a string",
+        ),
+        bare(
+            "oldest_shape_without_scenarios_is_reported",
+            r#"name = "t"
+[policy]
+security_level = "low"
+"#,
+            "1:1: error: suite has no scenarios; expected [[scenarios]] with `steps = [{ name = \"...\", cmd = [...] }]`",
+        ),
+        bare(
+            "legacy_expect_success_without_run_is_reported",
+            r#"[meta]
+name = "t"
+[service.a]
+plugin = "generic_container"
+image = "alpine:3"
+[[scenario]]
+name = "s"
+service = "a"
+expect_success = false
+[[scenario.steps]]
+name = "x"
+command = ["false"]
+"#,
+            "9:1: error: `expect_success` in scenario \"s\" applies to its `run` command, and it has none; give the steps an `expected_exit_code`",
         ),
         bare(
             "legacy_span_expectation_on_clnrm_own_span_is_an_error",

@@ -11,6 +11,11 @@ const EXAMPLES: &[&str] = &[
     include_str!("../../examples/suites/legacy.clnrm.toml"),
     // The older `[test]` + `[containers.NAME]` + `exec` + `assert` shape.
     include_str!("../../tests/compat/runs/containers-exec.clnrm.toml"),
+    // The oldest `clnrm init` shape: top-level `name`, `[[scenarios]]` with `cmd`, `[policy]`.
+    include_str!("../../tests/compat/runs/init/basic.clnrm.toml"),
+    include_str!("../../tests/compat/refused/init-disallowed-command.clnrm.toml"),
+    // Steps naming no service among several services.
+    include_str!("../../tests/compat/runs/default-container/several-services.clnrm.toml"),
 ];
 
 fn check(text: &str) {

@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+use super::diagnostic::DiagnosticKind;
+
 /// Where an older-format key sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -27,6 +29,14 @@ pub(crate) enum Place {
     Container,
     /// A step's `assert` table (`[steps.assert]` / `assert.KEY = ...`).
     Assert,
+    /// The top level of the oldest `clnrm init` shape (`name` + `[[scenarios]]` + `[policy]`).
+    InitTop,
+    /// A `[[scenarios]]` entry of the oldest shape.
+    InitScenario,
+    /// A step (`{ name, cmd }`) of the oldest shape.
+    InitStep,
+    /// `[policy]` of the oldest shape.
+    Policy,
 }
 
 impl Place {
@@ -40,6 +50,10 @@ impl Place {
             Self::Expect => "`[expect]`",
             Self::Container => "`[containers.NAME]`",
             Self::Assert => "a step's `assert`",
+            Self::InitTop => "top level of the oldest `clnrm init` shape",
+            Self::InitScenario => "`[[scenarios]]` (oldest shape)",
+            Self::InitStep => "`steps` item (oldest shape)",
+            Self::Policy => "`[policy]` (oldest shape)",
         }
     }
 }
@@ -59,6 +73,35 @@ pub(crate) enum Treatment {
     Unsupported(&'static str),
 }
 
+impl Treatment {
+    /// Whether a key of this treatment is an error in any format.
+    pub(crate) fn is_error(self) -> bool {
+        matches!(self, Check(_) | Unsupported(_))
+    }
+
+    /// What the parser reports for key `name` in `what` (old-format files): a warning with the
+    /// kind `clnrm validate`'s summary counts it under, or an error (`None` kind), or nothing
+    /// for a mapped key, which the code of its table reads and reports naming the mapping.
+    pub(crate) fn report(self, name: &str, what: &str) -> Option<(Option<DiagnosticKind>, String)> {
+        Some(match self {
+            Describes => (
+                Some(DiagnosticKind::Descriptive),
+                format!("`{name}` in {what} only describes the suite; ignored"),
+            ),
+            Ignored(why) => (
+                Some(DiagnosticKind::Descriptive),
+                format!("`{name}` in {what} is ignored: {why}"),
+            ),
+            Mapped(_) => return None,
+            Check(why) => (
+                None,
+                format!("`{name}` in {what} asks for a check clnrm does not evaluate: {why}"),
+            ),
+            Unsupported(why) => (None, format!("`{name}` in {what} is not supported: {why}")),
+        })
+    }
+}
+
 /// One older-format key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OldKey {
@@ -75,7 +118,10 @@ const fn key(place: Place, name: &'static str, treatment: Treatment) -> OldKey {
     }
 }
 
-use Place::{Assert, Container, Expect, Meta, Scenario, Service, Step, Top};
+use Place::{
+    Assert, Container, Expect, InitScenario, InitStep, InitTop, Meta, Policy, Scenario, Service,
+    Step, Top,
+};
 use Treatment::{Check, Describes, Ignored, Mapped, Unsupported};
 
 const SPANS: &str = "the v0.4 `[otel_validation]` shape is not read; write the spans as `[[expect.span]]` (see the README's span expectations)";
@@ -261,6 +307,13 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
     ),
     key(
         Scenario,
+        "expect_success",
+        Mapped(
+            "whether its `run` command must succeed: `false` expects a non-zero exit (`should_fail`); an error without `run`",
+        ),
+    ),
+    key(
+        Scenario,
         "timeout_ms",
         Unsupported(
             "a per-scenario timeout is not supported; give the suite a `timeout` in `[test.metadata]`",
@@ -381,6 +434,77 @@ pub(crate) const OLD_KEYS: &[OldKey] = &[
         Assert,
         "stderr_contains",
         Mapped("`expect.stderr.contains`"),
+    ),
+    key(InitTop, "name", Mapped("the suite's name")),
+    key(
+        InitTop,
+        "scenarios",
+        Mapped(
+            "scenarios, their steps run in order in a container of `[containers] default_image` of cleanroom.toml (else `alpine:latest`), a scenario stopping at its first failing step",
+        ),
+    ),
+    key(InitTop, "policy", Mapped("its keys, one by one (below)")),
+    key(
+        InitTop,
+        "services",
+        Unsupported(
+            "the oldest shape's `[[services]]` (commented out in its `clnrm init` output) is not read; write the suite in a later shape with `[services.NAME]`",
+        ),
+    ),
+    key(
+        InitScenario,
+        "concurrent",
+        Mapped("`false` as written; `true` is an error: the steps of a scenario run in order"),
+    ),
+    key(
+        InitScenario,
+        "timeout_ms",
+        Unsupported(
+            "a time limit per scenario is not supported; give the top-level `[policy] max_execution_time`",
+        ),
+    ),
+    key(
+        InitScenario,
+        "policy",
+        Unsupported(
+            "a policy per scenario is not supported (the older clnrm applied the top-level `[policy]` instead); move its keys to the top-level `[policy]`",
+        ),
+    ),
+    key(InitStep, "cmd", Mapped("`run` (an argv array)")),
+    key(InitStep, "expected_exit_code", Mapped("`expect.exit_code`")),
+    key(
+        Policy,
+        "security_level",
+        Mapped(
+            "`\"low\"` or `\"medium\"` (the older default): what every clnrm step gets, its own container on the run's own network; `\"high\"` asks for more and is an error",
+        ),
+    ),
+    key(
+        Policy,
+        "max_execution_time",
+        Mapped("the suite's `timeout`, in seconds: the run fails when it runs out"),
+    ),
+    key(
+        Policy,
+        "disallowed_commands",
+        Mapped(
+            "checked on every step's command as written: a step naming one of them (an argv item or a word of one), or running a shell, whose script clnrm cannot see into, is an error",
+        ),
+    ),
+    key(
+        Policy,
+        "max_memory_mb",
+        Unsupported("a memory limit for the steps' container is not supported"),
+    ),
+    key(
+        Policy,
+        "max_cpu_usage",
+        Unsupported("a CPU limit for the steps' container is not supported"),
+    ),
+    key(
+        Policy,
+        "allowed_network_hosts",
+        Unsupported("clnrm does not restrict the hosts a step may reach"),
     ),
 ];
 

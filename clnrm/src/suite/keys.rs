@@ -29,6 +29,18 @@ pub(crate) enum Table {
     Output,
     /// `[[services.NAME.volumes]]` (both formats).
     Volume,
+    /// `[expect]`: span expectations (both formats).
+    Spans,
+    /// `[[expect.span]]`.
+    Span,
+    /// `[[expect.order]]`.
+    Order,
+    /// `[expect.trace]`.
+    Trace,
+    /// `[expect.hermetic]`.
+    Hermetic,
+    /// A span rule's `count` / `duration_ms`.
+    Bounds,
 }
 
 impl Table {
@@ -44,6 +56,12 @@ impl Table {
             Self::Expect => "a step's `expect`",
             Self::Output => "`expect.stdout` / `expect.stderr`",
             Self::Volume => "`[[services.NAME.volumes]]`",
+            Self::Spans => "`[expect]`",
+            Self::Span => "`[[expect.span]]`",
+            Self::Order => "`[[expect.order]]`",
+            Self::Trace => "`[expect.trace]`",
+            Self::Hermetic => "`[expect.hermetic]`",
+            Self::Bounds => "a span rule's `count` / `duration_ms`",
         }
     }
 }
@@ -68,7 +86,10 @@ const fn key(table: Table, name: &'static str, ty: &'static str, meaning: &'stat
     }
 }
 
-use Table::{Expect, Http, Output, Scenario, Service, Step, Suite, Top, Volume, WaitFor};
+use Table::{
+    Bounds, Expect, Hermetic, Http, Order, Output, Scenario, Service, Span, Spans, Step, Suite,
+    Top, Trace, Volume, WaitFor,
+};
 
 const DURATION: &str = "duration: seconds or \"30s\", \"1m 30s\"";
 const ARGV: &str = "argv array of strings";
@@ -372,6 +393,115 @@ pub(crate) const KEYS: &[Key] = &[
         "where it is mounted",
     ),
     key(Volume, "read_only", "boolean", "mounted read-only"),
+    key(
+        Spans,
+        "span",
+        "array of tables",
+        "span rules (`[[expect.span]]`)",
+    ),
+    key(
+        Spans,
+        "order",
+        "array of tables",
+        "order rules (`[[expect.order]]`)",
+    ),
+    key(Spans, "trace", "table", "rules on the whole trace"),
+    key(Spans, "hermetic", "table", "where the spans may point"),
+    key(
+        Spans,
+        "settle_ms",
+        "integer",
+        "the longest wait for spans after the steps (default 2000)",
+    ),
+    key(
+        Span,
+        "id",
+        "string",
+        "for `parent`, `ancestor` and order rules (default: the name)",
+    ),
+    key(Span, "name", "string", "the span's name"),
+    key(Span, "name_re", "regex", "or a regex its name matches"),
+    key(Span, "service", "string", "the resource's `service.name`"),
+    key(
+        Span,
+        "kind",
+        "string",
+        "internal, server, client, producer or consumer",
+    ),
+    key(Span, "status", "string", "ok, error or unset"),
+    key(Span, "attrs", "table", "attributes with these typed values"),
+    key(
+        Span,
+        "attrs_re",
+        "table",
+        "attributes whose values match these regexes",
+    ),
+    key(
+        Span,
+        "absent",
+        "array of strings",
+        "attributes it must not have",
+    ),
+    key(Span, "events", "array of strings", "events it must have"),
+    key(
+        Span,
+        "duration_ms",
+        "table",
+        "bounds on its duration (`min`, `max`)",
+    ),
+    key(
+        Span,
+        "count",
+        "table",
+        "bounds on the matches (default `{ min = 1 }`; `max = 0` forbids)",
+    ),
+    key(
+        Span,
+        "parent",
+        "string",
+        "the id or name of its direct parent",
+    ),
+    key(
+        Span,
+        "ancestor",
+        "string",
+        "the id or name of a span above it at any level",
+    ),
+    key(
+        Order,
+        "before",
+        "string",
+        "a span rule's id or a span name that comes first",
+    ),
+    key(
+        Order,
+        "after",
+        "string",
+        "one whose spans start after the end of some `before` span",
+    ),
+    key(Order, "slack_ms", "integer", "clock skew tolerated"),
+    key(
+        Trace,
+        "services",
+        "array of strings",
+        "each sent a span in the scenario's trace",
+    ),
+    key(
+        Trace,
+        "errors",
+        "integer",
+        "ERROR spans that no `status = \"error\"` rule matches",
+    ),
+    key(Trace, "max_spans", "integer", "at most this many spans"),
+    key(Trace, "min_spans", "integer", "at least this many spans"),
+    key(
+        Hermetic,
+        "allow",
+        "array of strings",
+        "destinations allowed besides loopback",
+    ),
+    key(Bounds, "min", "number", "lower bound (inclusive)"),
+    key(Bounds, "max", "number", "upper bound (inclusive)"),
 ];
 
 /// The names of `table`'s keys, in order.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::compat::{self, Place, Treatment};
-use super::diagnostic::{self, Diagnostic, DiagnosticKind, Sink, SuiteSource};
+use super::compat::{self, Place};
+use super::diagnostic::{self, Diagnostic, Sink, SuiteSource};
 use super::error::SuiteError;
 use super::keys::{self, Table};
 use super::spec::{
@@ -34,6 +34,8 @@ mod chaos_step;
 
 mod spans;
 
+mod oldest;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<Cow<'i, str>>;
 
@@ -43,7 +45,8 @@ pub enum SuiteFormat {
     /// `version = 1`, `[suite]`, `[services.NAME]`, `[[steps]]` with `run`/`shell`/`http`.
     Current,
     /// The older upstream clnrm format: `[test.metadata]` or `[meta]`, `[[steps]]` with
-    /// `command` and `expected_output_regex`, `[[scenario]]`.
+    /// `command` and `expected_output_regex`, `[[scenario]]`; or its oldest `clnrm init`
+    /// shape (top-level `name`, `[[scenarios]]` with `cmd` steps, `[policy]`).
     Legacy,
 }
 
@@ -128,25 +131,24 @@ fn detect_format(root: &DeTable<'_>) -> SuiteFormat {
     if root.contains_key("version") {
         return SuiteFormat::Current;
     }
+    if oldest::is_oldest(root) {
+        return SuiteFormat::Legacy;
+    }
     let legacy_key = ["test", "meta", "service", "scenario", "containers"]
         .iter()
         .any(|k| root.contains_key(*k));
+    // A step key only the older format has (the table of older keys, less the current ones).
+    let current_step = keys::names(Table::Step);
     let legacy_step = root
         .get("steps")
         .and_then(|s| s.get_ref().as_array())
         .is_some_and(|steps| {
             steps.iter().any(|s| {
                 s.get_ref().as_table().is_some_and(|t| {
-                    [
-                        "command",
-                        "expected_output_regex",
-                        "expected_exit_code",
-                        "exec",
-                        "container",
-                        "assert",
-                    ]
-                    .iter()
-                    .any(|k| t.contains_key(*k))
+                    t.keys().any(|k| {
+                        compat::lookup(Place::Step, k.get_ref()).is_some()
+                            && !current_step.contains(&k.get_ref().as_ref())
+                    })
                 })
             })
         });
@@ -218,50 +220,27 @@ impl Walker<'_> {
             if known.contains(&name) {
                 continue;
             }
-            if place == Some(Place::Top)
+            if matches!(place, Some(Place::Top | Place::InitTop))
                 && (name == "vars" || name == "template")
                 && self.sink.source.is_rendered_template()
             {
                 // The renderer read them.
                 continue;
             }
-            let old = place.and_then(|p| compat::lookup(p, name));
-            match old.map(|k| k.treatment) {
-                Some(Treatment::Describes) if self.legacy => {
-                    self.sink.note(
-                        DiagnosticKind::Descriptive,
-                        key.span(),
-                        format!("`{name}` in {what} only describes the suite; ignored"),
-                    );
-                    continue;
+            let treatment = place
+                .and_then(|p| compat::lookup(p, name))
+                .map(|k| k.treatment);
+            if let Some(t) = treatment
+                && (self.legacy || t.is_error())
+            {
+                // What to report, and the kind `validate`'s summary counts it under, come
+                // from the table; a mapped key is read (and reported) by its table's code.
+                match t.report(name, what) {
+                    Some((Some(kind), message)) => self.sink.note(kind, key.span(), message),
+                    Some((None, message)) => self.sink.error(key.span(), message),
+                    None => {}
                 }
-                Some(Treatment::Ignored(why)) if self.legacy => {
-                    self.sink.note(
-                        DiagnosticKind::Descriptive,
-                        key.span(),
-                        format!("`{name}` in {what} is ignored: {why}"),
-                    );
-                    continue;
-                }
-                // Read by the code of its table (which warns, naming the mapping).
-                Some(Treatment::Mapped(_)) if self.legacy => continue,
-                Some(Treatment::Check(why)) => {
-                    self.sink.error(
-                        key.span(),
-                        format!(
-                            "`{name}` in {what} asks for a check clnrm does not evaluate: {why}"
-                        ),
-                    );
-                    continue;
-                }
-                Some(Treatment::Unsupported(why)) => {
-                    self.sink.error(
-                        key.span(),
-                        format!("`{name}` in {what} is not supported: {why}"),
-                    );
-                    continue;
-                }
-                _ => {}
+                continue;
             }
             let mut candidates: Vec<&str> = known.to_vec();
             if self.legacy
@@ -583,6 +562,10 @@ impl Walker<'_> {
             scenarios: Vec::new(),
             expect: crate::telemetry::SpanExpectations::default(),
         };
+        if self.legacy && oldest::is_oldest(root) {
+            self.oldest_suite(root, &mut spec);
+            return spec;
+        }
         if self.legacy {
             self.check_keys(root, "the top level", LEGACY_TOP, Some(Place::Top));
             self.legacy_metadata(root, &mut spec);
@@ -994,24 +977,7 @@ impl Walker<'_> {
         index: usize,
         services: &[ServiceSpec],
     ) -> ScenarioSpec {
-        let fallback = format!("scenario #{}", index + 1);
-        let name = match self.string(table, "name", &fallback) {
-            Some(n) if !n.get_ref().trim().is_empty() => n,
-            Some(n) => {
-                self.sink
-                    .error(n.span(), format!("`name` of {fallback} is empty"));
-                Spanned::new(header.clone(), fallback)
-            }
-            None => {
-                if !table.contains_key("name") {
-                    self.sink.error(
-                        header.clone(),
-                        format!("{fallback} has no `name`; expected name = \"...\""),
-                    );
-                }
-                Spanned::new(header.clone(), fallback)
-            }
-        };
+        let name = self.name_of(table, &header, format!("scenario #{}", index + 1));
         let what = format!("scenario \"{}\"", name.get_ref());
         let what = what.as_str();
         if self.legacy {
@@ -1127,6 +1093,31 @@ impl Walker<'_> {
         }
     }
 
+    /// The `name` of a scenario or step; `fallback` (and an error) when it is missing or empty.
+    fn name_of(
+        &mut self,
+        table: &DeTable<'_>,
+        header: &Range<usize>,
+        fallback: String,
+    ) -> Spanned<String> {
+        match self.string(table, "name", &fallback) {
+            Some(n) if !n.get_ref().trim().is_empty() => n,
+            found => {
+                match found {
+                    Some(n) => self
+                        .sink
+                        .error(n.span(), format!("`name` of {fallback} is empty")),
+                    None if !table.contains_key("name") => self.sink.error(
+                        header.clone(),
+                        format!("{fallback} has no `name`; expected name = \"...\""),
+                    ),
+                    None => {}
+                }
+                Spanned::new(header.clone(), fallback)
+            }
+        }
+    }
+
     fn step(
         &mut self,
         table: &DeTable<'_>,
@@ -1135,24 +1126,7 @@ impl Walker<'_> {
         default_service: Option<&Spanned<String>>,
         services: &[ServiceSpec],
     ) -> Result<StepSpec, Box<(Spanned<String>, Expectations)>> {
-        let fallback = format!("step #{}", index + 1);
-        let name = match self.string(table, "name", &fallback) {
-            Some(n) if !n.get_ref().trim().is_empty() => n,
-            Some(n) => {
-                self.sink
-                    .error(n.span(), format!("`name` of {fallback} is empty"));
-                Spanned::new(header.clone(), fallback)
-            }
-            None => {
-                if !table.contains_key("name") {
-                    self.sink.error(
-                        header.clone(),
-                        format!("{fallback} has no `name`; expected name = \"...\""),
-                    );
-                }
-                Spanned::new(header.clone(), fallback)
-            }
-        };
+        let name = self.name_of(table, &header, format!("step #{}", index + 1));
         let what = format!("step \"{}\"", name.get_ref());
         let what = what.as_str();
         let env = self.string_map(table, "env", what);

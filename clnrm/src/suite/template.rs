@@ -73,6 +73,11 @@ impl Rendered {
     }
 }
 
+/// The import name of the older clnrm's embedded macro pack (`span`, `service`, `scenario`).
+const OLDER_MACROS_NAME: &str = "_macros.toml.tera";
+/// That pack, written for clnrm with the same macros and output.
+const OLDER_MACROS: &str = include_str!("older_macros.toml.tera");
+
 /// Renders `source` (a template's text and path) into TOML.
 ///
 /// Errors: every problem as a diagnostic of the template (or of an imported file).
@@ -96,6 +101,10 @@ pub(crate) fn render(
                 continue;
             }
             let file = dir.join(&referenced);
+            if referenced == OLDER_MACROS_NAME && !file.exists() {
+                files.push((referenced, file, OLDER_MACROS.to_owned()));
+                continue;
+            }
             match std::fs::read_to_string(&file) {
                 Ok(text) => files.push((referenced, file, text)),
                 Err(e) => problems.push(at(
@@ -260,7 +269,8 @@ const OLDER_NONDETERMINISTIC: &[&str] = &[
 
 /// The older clnrm's own template functions: the deterministic ones as it defined them
 /// (`sha256(s=)`, `toml_encode(value=)`, `slug(s=)`, `kebab(s=)`, `snake(s=)`, `seq(name=,
-/// start=0, step=1)`), the others ([`OLDER_NONDETERMINISTIC`], `uuid_v5`) refused when called.
+/// start=0, step=1)`, `uuid_v5(ns=, name=)`), the others ([`OLDER_NONDETERMINISTIC`]) refused
+/// when called.
 fn register_older_functions(tera: &mut tera::Tera) {
     tera.register_function("sha256", |args: &HashMap<String, tera::Value>| {
         use sha2::Digest as _;
@@ -322,8 +332,16 @@ fn register_older_functions(tera: &mut tera::Tera) {
             .into())
         });
     }
-    tera.register_function("uuid_v5", |_: &HashMap<String, tera::Value>| {
-        Err("older template function `uuid_v5()` is not supported; write the UUID or pass it with `--var`".into())
+    // As the older clnrm: `ns` a UUID, `name` hashed with it (RFC 9562 version 5, SHA-1).
+    tera.register_function("uuid_v5", |args: &HashMap<String, tera::Value>| {
+        let ns = string_arg(args, "uuid_v5", "ns")?;
+        let name = string_arg(args, "uuid_v5", "name")?;
+        let ns = uuid::Uuid::parse_str(ns).map_err(|e| {
+            tera::Error::msg(format!("uuid_v5(): `ns` is not a UUID ({e}): \"{ns}\""))
+        })?;
+        Ok(tera::Value::String(
+            uuid::Uuid::new_v5(&ns, name.as_bytes()).to_string(),
+        ))
     });
 }
 
@@ -550,11 +568,11 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
 /// Where the variable or function a render error names is first used.
 fn first_use(text: &str, error: &str) -> Option<usize> {
     let re = regex::Regex::new(
-        r"Variable `([^`]+)` not found|environment variable `([^`]+)`|template function `([^`(]+)\(\)`",
+        r"Variable `([^`]+)` not found|environment variable `([^`]+)`|template function `([^`(]+)\(\)`|Function call '([^']+)' failed",
     )
     .expect("valid regex");
     let c = re.captures(error)?;
-    let name = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))?.as_str();
+    let name = (1..=4).find_map(|i| c.get(i))?.as_str();
     let mut from = 0;
     while let Some(found) = text[from..].find(name) {
         let offset = from + found;
@@ -694,6 +712,49 @@ mod tests {
             assert_eq!((d.line, d.column), (3, 9), "{d}");
             assert!(d.message.contains("is not supported"), "{d}");
             assert!(d.message.contains(call.split('(').next().unwrap()), "{d}");
+        }
+    }
+
+    #[test]
+    fn uuid_v5_is_the_older_name_based_uuid_and_a_bad_namespace_is_positioned() {
+        let text = "[test.metadata]\nname = \"{{ uuid_v5(ns=\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\", name=\"python.org\") }}\"\n";
+        let out = render(&source(text), &TemplateVars::new()).unwrap().text;
+        // RFC 9562's DNS namespace; the same value as Python's `uuid.uuid5(NAMESPACE_DNS, ...)`.
+        assert!(
+            out.contains("name = \"886313e1-3b8a-5372-9b90-0c9aee199e5d\""),
+            "{out}"
+        );
+        let bad = "[test.metadata]\nname = \"{{ uuid_v5(ns=\"dns\", name=\"x\") }}\"\n";
+        let errors = render(&source(bad), &TemplateVars::new()).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column), (2, 12), "{}", errors[0]);
+        assert!(
+            errors[0].message.contains("`ns` is not a UUID"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn the_older_macro_pack_is_imported_under_its_name() {
+        let text = concat!(
+            "{% import \"_macros.toml.tera\" as m %}\n",
+            // Tera has no map literals: maps come from `[vars]`.
+            "[vars]\n",
+            "app_env = { MODE = \"test\" }\n",
+            "db_attrs = { \"db.system\" = \"postgres\" }\n",
+            "[meta]\n",
+            "name = \"t\"\n",
+            "{{ m::service(id=\"api\", image=\"debian:bookworm\", args=[\"sleep\", \"infinity\"], env=app_env) }}\n",
+            "{{ m::scenario(name=\"fails\", service=\"api\", cmd=\"false\", expect_success=false) }}\n",
+            "{{ m::span(name=\"db.query\", parent=\"http.request\", attrs=db_attrs) }}\n",
+        );
+        let out = render(&source(text), &TemplateVars::new()).unwrap().text;
+        for line in [
+            "[service.api]\nplugin = \"generic_container\"\nimage = \"debian:bookworm\"\nargs = [\"sleep\", \"infinity\"]\nenv.MODE = \"test\"\n",
+            "[[scenario]]\nname = \"fails\"\nservice = \"api\"\nrun = \"false\"\nexpect_success = false\n",
+            "[[expect.span]]\nname = \"db.query\"\nparent = \"http.request\"\nattrs.all = { \"db.system\" = \"postgres\" }\n",
+        ] {
+            assert!(out.contains(line), "missing\n{line}\nin\n{out}");
         }
     }
 

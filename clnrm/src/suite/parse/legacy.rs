@@ -663,7 +663,9 @@ impl Walker<'_> {
         }
     }
 
-    /// Old-format steps may omit `service`: they then run in the suite's only service.
+    /// Old-format steps may omit `service`: they then run in the suite's only service, else in
+    /// a container of the project's `[containers] default_image` (the older clnrm's "image for
+    /// steps that name no service"), else, with no service at all, of the older default image.
     pub(super) fn legacy_target(
         &mut self,
         service: Option<Spanned<String>>,
@@ -674,52 +676,50 @@ impl Walker<'_> {
         if let Some(service) = service {
             return Some(Target::Service(service));
         }
-        match services {
-            [only] => Some(Target::Service(Spanned::new(
+        if let [only] = services {
+            return Some(Target::Service(Spanned::new(
                 span,
                 only.name.get_ref().clone(),
-            ))),
-            [] => {
-                let (image, origin) = match self.sink.source.default_image() {
-                    Some(Ok((image, config))) => (
-                        image.to_owned(),
-                        format!("`[containers] default_image` of {}", config.display()),
-                    ),
-                    Some(Err(e)) => {
-                        let e = e.to_owned();
-                        self.sink.error(
-                            span,
-                            format!("{what} names no service and the project config cannot be read for its default image: {e}"),
-                        );
-                        return None;
-                    }
-                    None => (
-                        OLDER_DEFAULT_IMAGE.to_owned(),
-                        "the older clnrm's default image; set `[containers] default_image` in cleanroom.toml to change it".to_owned(),
-                    ),
-                };
-                if !self.default_image_noted {
-                    self.default_image_noted = true;
-                    self.sink.note(
-                        DiagnosticKind::Mapped,
-                        span.clone(),
-                        format!("steps that name no service run in a container of \"{image}\" ({origin})"),
-                    );
-                }
-                Some(Target::Image(Spanned::new(span, image)))
+            )));
+        }
+        let (image, origin) = match self.sink.source.default_image() {
+            Some(Ok((image, config))) => (
+                image.to_owned(),
+                format!("`[containers] default_image` of {}", config.display()),
+            ),
+            Some(Err(e)) => {
+                let e = e.to_owned();
+                self.sink.error(
+                    span,
+                    format!("{what} names no service and the project config cannot be read for its default image: {e}"),
+                );
+                return None;
             }
-            many => {
-                let known: Vec<&str> = many.iter().map(|s| s.name.get_ref().as_str()).collect();
+            None if services.is_empty() => (
+                OLDER_DEFAULT_IMAGE.to_owned(),
+                "the older clnrm's default image; set `[containers] default_image` in cleanroom.toml to change it".to_owned(),
+            ),
+            None => {
+                let known: Vec<&str> = services.iter().map(|s| s.name.get_ref().as_str()).collect();
                 self.sink.error(
                     span,
                     format!(
-                        "{what} does not say which service runs its command; expected `service = \"NAME\"`, known: {}",
+                        "{what} does not say which service runs its command; expected `service = \"NAME\"` (known: {}) or a `[containers] default_image` in the project's cleanroom.toml for steps that name no service",
                         known.join(", ")
                     ),
                 );
-                None
+                return None;
             }
+        };
+        if !self.default_image_noted {
+            self.default_image_noted = true;
+            self.sink.note(
+                DiagnosticKind::Mapped,
+                span.clone(),
+                format!("steps that name no service run in a container of \"{image}\" ({origin})"),
+            );
         }
+        Some(Target::Image(Spanned::new(span, image)))
     }
 
     /// `run = "a command line"` of a `[[scenario]]`: one more step, split like a shell would.
@@ -740,7 +740,14 @@ impl Walker<'_> {
                 format!("`concurrent = true` in {what} is not supported: steps of a scenario run in order"),
             );
         }
+        let must_succeed = self.bool(table, "expect_success", what);
         let Some(run) = table.get("run") else {
+            if let Some((key, _)) = table.get_key_value("expect_success") {
+                self.sink.error(
+                    key.span(),
+                    format!("`expect_success` in {what} applies to its `run` command, and it has none; give the steps an `expected_exit_code`"),
+                );
+            }
             return;
         };
         let command = match run.get_ref() {
@@ -765,7 +772,10 @@ impl Walker<'_> {
                     command: Spanned::new(run.span(), Command::Argv(argv)),
                     target,
                 }),
-                expect: Expectations::default(),
+                expect: Expectations {
+                    fails: must_succeed == Some(false),
+                    ..Expectations::default()
+                },
                 timeout: None,
                 env: BTreeMap::new(),
                 workdir: None,

@@ -13,34 +13,15 @@ use toml::de::{DeTable, DeValue};
 use super::{Value, Walker, entries, integer};
 use crate::suite::compat::Place;
 use crate::suite::diagnostic::DiagnosticKind;
+use crate::suite::keys::{self, Table};
 use crate::suite::spec::ServiceSpec;
 use crate::telemetry::{
     AttrValue, Bounds, HermeticExpect, OrderExpect, SpanExpect, SpanExpectations, SpanKind,
     SpanStatus, TraceExpect,
 };
 
-const EXPECT_KEYS: &[&str] = &["span", "order", "trace", "hermetic", "settle_ms"];
-const SPAN_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "name_re",
-    "service",
-    "kind",
-    "status",
-    "attrs",
-    "attrs_re",
-    "absent",
-    "events",
-    "duration_ms",
-    "count",
-    "parent",
-    "ancestor",
-];
-const ORDER_KEYS: &[&str] = &["before", "after", "slack_ms"];
+/// The older format's spellings, read as its own (see `compat::OLD_KEYS`).
 const UPSTREAM_ORDER_KEYS: &[&str] = &["must_precede", "must_follow"];
-const TRACE_KEYS: &[&str] = &["services", "errors", "max_spans", "min_spans"];
-const HERMETIC_KEYS: &[&str] = &["allow"];
-const BOUNDS_KEYS: &[&str] = &["min", "max"];
 const UPSTREAM_BOUND_KEYS: &[&str] = &["eq", "gte", "lte", "gt", "lt"];
 
 /// Why an expectation on clnrm's own spans is refused.
@@ -58,7 +39,12 @@ impl Walker<'_> {
         let Some((table, expect_span)) = self.table(root, "expect", "the top level") else {
             return out;
         };
-        self.check_keys(table, "[expect]", EXPECT_KEYS, Some(Place::Expect));
+        self.check_keys(
+            table,
+            "[expect]",
+            &keys::names(Table::Spans),
+            Some(Place::Expect),
+        );
         // Where each expectation was written (for errors about it).
         let mut at: Vec<Range<usize>> = Vec::new();
         for (index, (t, header)) in self
@@ -78,7 +64,7 @@ impl Walker<'_> {
             Some(_) => {
                 for (t, _) in self.tables(table, "order", "[expect]") {
                     let what = "[[expect.order]]";
-                    self.check_keys(t, what, ORDER_KEYS, None);
+                    self.check_keys(t, what, &keys::names(Table::Order), None);
                     let before = self.string(t, "before", what);
                     let after = self.string(t, "after", what);
                     let slack_ms = t
@@ -116,7 +102,7 @@ impl Walker<'_> {
         }
         if let Some((t, _)) = self.table(table, "trace", "[expect]") {
             let what = "[expect.trace]";
-            self.check_keys(t, what, TRACE_KEYS, None);
+            self.check_keys(t, what, &keys::names(Table::Trace), None);
             let mut trace = TraceExpect::default();
             if let Some(v) = t.get("services") {
                 trace.services = self
@@ -133,7 +119,7 @@ impl Walker<'_> {
         }
         if let Some((t, _)) = self.table(table, "hermetic", "[expect]") {
             let what = "[expect.hermetic]";
-            self.check_keys(t, what, HERMETIC_KEYS, None);
+            self.check_keys(t, what, &keys::names(Table::Hermetic), None);
             let allow = match t.get("allow") {
                 Some(v) => self.strings(v, "allow", what).unwrap_or_default(),
                 None => Vec::new(),
@@ -170,7 +156,7 @@ impl Walker<'_> {
         index: usize,
     ) -> Option<SpanExpect> {
         let fallback = format!("[[expect.span]] #{}", index + 1);
-        self.check_keys(t, &fallback, SPAN_KEYS, None);
+        self.check_keys(t, &fallback, &keys::names(Table::Span), None);
         let name = self.string(t, "name", &fallback);
         let name_re = self.string(t, "name_re", &fallback);
         let id = self
@@ -376,7 +362,7 @@ impl Walker<'_> {
                 if upstream {
                     self.check_keys(t, &inner, UPSTREAM_BOUND_KEYS, None);
                 } else {
-                    self.check_keys(t, &inner, BOUNDS_KEYS, None);
+                    self.check_keys(t, &inner, &keys::names(Table::Bounds), None);
                 }
                 let mut b = Bounds::default();
                 for (k, val) in entries(t) {
