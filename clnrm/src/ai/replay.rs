@@ -214,16 +214,7 @@ mod tests {
     use super::*;
 
     fn row(cycle: i64, name: &str, duration_secs: f64, failed: bool) -> RetecsRow {
-        RetecsRow {
-            line: 0,
-            id: String::new(),
-            name: name.into(),
-            build_id: None,
-            duration_secs,
-            last_run: String::new(),
-            failed,
-            cycle,
-        }
+        RetecsRow::of(cycle, name, duration_secs, failed)
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Per-test estimates: chance to fail, flakiness, expected duration, and why.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,49 +59,23 @@ pub fn estimate(
         check_seconds(&format!("start-up estimate of service `{service}`"), *secs)?;
     }
 
-    let mut by_test: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (index, record) in history.iter().enumerate() {
-        by_test.entry(record.test.as_str()).or_default().push(index);
-    }
-
-    // Newest first, non-skipped, per test.
-    let mut runs: HashMap<&str, Vec<&TestHistoryRecord>> = HashMap::with_capacity(by_test.len());
-    for (name, mut indices) in by_test {
-        // Oldest first, then reversed: a store or a replay hands records in mostly in time
-        // order, which the sort then only has to confirm (keys are unique: same order as
-        // sorting newest first).
-        indices.sort_by(|&a, &b| {
-            let (ra, rb) = (&history[a], &history[b]);
-            ra.run_id
-                .cmp(&rb.run_id)
-                .then(ra.timestamp_ms.cmp(&rb.timestamp_ms))
-                .then(a.cmp(&b))
-        });
-        let seen: Vec<&TestHistoryRecord> = indices
-            .into_iter()
-            .rev()
-            .map(|i| &history[i])
-            .filter(|r| r.outcome != TestOutcome::Skipped)
-            .collect();
-        runs.insert(name, seen);
-    }
+    let runs = RunsByTest::of(history);
     // Every test's runs teach the model what follows each verdict pattern. Taken by name so
-    // the sums, and so the plan, do not depend on hash order.
-    let mut by_name: Vec<(&str, &[&TestHistoryRecord])> = runs
-        .iter()
-        .map(|(name, seen)| (*name, seen.as_slice()))
-        .collect();
+    // the sums, and so the plan, do not depend on the order of the history.
+    let mut by_name: Vec<(&str, usize)> = runs.names.iter().map(|(n, &g)| (*n, g)).collect();
     by_name.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let model = PatternModel::learn(by_name.iter().map(|(_, s)| *s), config);
+    let model = PatternModel::learn(by_name.iter().map(|&(_, g)| runs.seen(g)), config);
 
-    // Each test's median duration, once.
-    let durations: HashMap<&str, f64> = runs
-        .iter()
-        .filter(|(_, r)| !r.is_empty())
-        .map(|(name, r)| (*name, median_duration(r, config.duration_window_runs)))
+    // Each test's median duration, once (NaN for a test whose runs were all skipped).
+    let mut window = Vec::with_capacity(config.duration_window_runs.max(1));
+    let durations: Vec<f64> = (0..runs.names.len())
+        .map(|g| match runs.seen(g) {
+            [] => f64::NAN,
+            seen => median_duration(seen, config.duration_window_runs, &mut window),
+        })
         .collect();
     // Default duration for unseen tests: the median of the known tests' medians.
-    let mut medians: Vec<f64> = durations.values().copied().collect();
+    let mut medians: Vec<f64> = durations.iter().copied().filter(|d| !d.is_nan()).collect();
     let default_duration = if medians.is_empty() {
         config.default_duration_secs
     } else {
@@ -116,10 +92,8 @@ pub fn estimate(
 
     let mut out: Vec<TestEstimate> = Vec::with_capacity(tests.len());
     for test in tests {
-        let seen = runs
-            .get(test.name.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let group = runs.names.get(test.name.as_str()).copied();
+        let seen = group.map_or(&[][..], |g| runs.seen(g));
         let mut reasons = Vec::with_capacity(6);
         let (mut p, flakiness, duration) = if seen.is_empty() {
             let (p, after) = model.probability(Pattern::of(&[], model.depth()));
@@ -137,7 +111,7 @@ pub fn estimate(
             (p, 0.0, default_duration)
         } else {
             let stats = history_stats(seen, &model, config, &mut reasons);
-            let d = durations[test.name.as_str()];
+            let d = durations[group.expect("a test with runs has a group")];
             reasons.push(Reason::new(Kind::MedianDuration {
                 secs: d,
                 runs: seen.len().min(config.duration_window_runs.max(1)),
@@ -294,13 +268,84 @@ fn history_stats(
     }
 }
 
-fn median_duration(seen: &[&TestHistoryRecord], window: usize) -> f64 {
-    let mut durations: Vec<f64> = seen
-        .iter()
-        .take(window.max(1))
-        .map(|r| r.duration_secs)
-        .collect();
-    median(&mut durations)
+/// The history grouped by test: each test's non-skipped runs, newest first, in one flat array
+/// (the planner sees every history row once; one map lookup per row and no list per test).
+struct RunsByTest<'a> {
+    /// Test name → its group.
+    names: FxHashMap<&'a str, usize>,
+    /// Group `g`'s runs are `rows[start[g]..start[g + 1]]`.
+    start: Vec<usize>,
+    rows: Vec<&'a TestHistoryRecord>,
+}
+
+impl<'a> RunsByTest<'a> {
+    fn of(history: &'a [TestHistoryRecord]) -> Self {
+        let mut names: FxHashMap<&str, usize> = FxHashMap::default();
+        let group_of_row: Vec<usize> = history
+            .iter()
+            .map(|record| {
+                let next = names.len();
+                *names.entry(record.test.as_str()).or_insert(next)
+            })
+            .collect();
+        // Counting sort by group: each group's row indices, ascending.
+        let mut start = vec![0usize; names.len() + 1];
+        for &g in &group_of_row {
+            start[g + 1] += 1;
+        }
+        for g in 0..names.len() {
+            start[g + 1] += start[g];
+        }
+        let mut fill = start.clone();
+        let mut indices = vec![0usize; history.len()];
+        for (i, &g) in group_of_row.iter().enumerate() {
+            indices[fill[g]] = i;
+            fill[g] += 1;
+        }
+        let mut rows = Vec::with_capacity(history.len());
+        let mut kept_start = Vec::with_capacity(start.len());
+        kept_start.push(0);
+        for g in 0..names.len() {
+            let group = &mut indices[start[g]..start[g + 1]];
+            // Oldest first, then reversed: a store or a replay hands records in mostly in time
+            // order, which is then only confirmed (keys are unique: same order as sorting
+            // newest first).
+            let older = |a: &usize, b: &usize| {
+                let (ra, rb) = (&history[*a], &history[*b]);
+                ra.run_id
+                    .cmp(&rb.run_id)
+                    .then(ra.timestamp_ms.cmp(&rb.timestamp_ms))
+                    .then(a.cmp(b))
+            };
+            if !group.is_sorted_by(|a, b| older(a, b).is_le()) {
+                group.sort_by(older);
+            }
+            rows.extend(
+                group
+                    .iter()
+                    .rev()
+                    .map(|&i| &history[i])
+                    .filter(|r| r.outcome != TestOutcome::Skipped),
+            );
+            kept_start.push(rows.len());
+        }
+        RunsByTest {
+            names,
+            start: kept_start,
+            rows,
+        }
+    }
+
+    /// Group `g`'s non-skipped runs, newest first.
+    fn seen(&self, g: usize) -> &[&'a TestHistoryRecord] {
+        &self.rows[self.start[g]..self.start[g + 1]]
+    }
+}
+
+fn median_duration(seen: &[&TestHistoryRecord], window: usize, scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend(seen.iter().take(window.max(1)).map(|r| r.duration_secs));
+    median(scratch)
 }
 
 /// Median of a non-empty slice (mean of the two middle values for even lengths).

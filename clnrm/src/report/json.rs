@@ -2,7 +2,7 @@
 //!
 //! ```json
 //! {
-//!   "version": 2,
+//!   "version": 3,
 //!   "run_id": "4f0c…",
 //!   "target": "api",
 //!   "started_at": "2024-05-01T12:00:00.250Z",
@@ -20,7 +20,7 @@
 //! `started_at` is RFC 3339 in UTC; `outcome` is one of `passed`, `failed`, `flaky`, `ignored`,
 //! `timed_out`, `infra_error`, `interrupted` (version 2: cut short or never started by Ctrl-C /
 //! SIGTERM; `"interrupted": true` marks such a run); `message`, `file` and `line` are `null` when unknown;
-//! `faults` lists the faults a test injected (`service`, `fault`, `started_at`, `duration_secs`,
+//! `faults` (version 3) lists the faults a test injected (`service`, `fault`, `started_at`, `duration_secs`,
 //! `healed_by`, `heal_error`). Tests keep
 //! the order of the run record.
 //!
@@ -40,7 +40,7 @@ use super::write::write_atomically;
 use crate::{Error, Result};
 
 /// The value of the document's `version` field.
-pub const JSON_VERSION: u32 = 2;
+pub const JSON_VERSION: u32 = 3;
 
 /// The run as the documented JSON value.
 pub fn json(run: &RunRecord) -> Value {
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(
             value,
             j!({
-                "version": 2,
+                "version": 3,
                 "run_id": "run-1",
                 "target": "api",
                 "started_at": "2024-05-01T12:00:00.250Z",
@@ -530,7 +530,7 @@ mod tests {
         document["version"] = j!(7);
         assert_eq!(
             message(&document.to_string()),
-            format!("{shown}: `version`: expected 1 to 2 (the versions this clnrm reads), found 7")
+            format!("{shown}: `version`: expected 1 to 3 (the versions this clnrm reads), found 7")
         );
 
         let mut document = json(&run());

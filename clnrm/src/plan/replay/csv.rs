@@ -38,6 +38,23 @@ pub struct RetecsRow {
     pub cycle: i64,
 }
 
+#[cfg(test)]
+impl RetecsRow {
+    /// A row for the replay tests: only what scoring reads.
+    pub(crate) fn of(cycle: i64, name: &str, duration_secs: f64, failed: bool) -> RetecsRow {
+        RetecsRow {
+            line: 0,
+            id: String::new(),
+            name: name.into(),
+            build_id: None,
+            duration_secs,
+            last_run: String::new(),
+            failed,
+            cycle,
+        }
+    }
+}
+
 /// Reads and parses a RETECS CSV file.
 pub fn load_retecs_csv(path: &Path) -> Result<Vec<RetecsRow>, ReplayError> {
     let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io {
