@@ -30,6 +30,6 @@ pub use expect::{
 pub use export::flush;
 pub use matcher::{Evaluation, RuleResult, evaluate, trace_tree};
 pub use propagation::{TraceContext, otel_env};
-pub use receiver::Receiver;
+pub use receiver::{MetricPoint, PointValue, Receiver};
 pub use span::{AttrValue, Span, SpanKind, SpanStatus};
 pub(crate) use suite::{ScenarioTelemetry, SpanVerdict, SuiteTelemetry};

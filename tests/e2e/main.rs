@@ -23,4 +23,5 @@ mod suite_run;
 mod support;
 mod surrealdb;
 mod telemetry;
+mod telemetry_grpc;
 mod watch_cli;
