@@ -137,7 +137,7 @@ async fn traces(
 ) -> Response {
     let (json, body) = match read_body(&store, &headers, &body) {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let decoded = if json {
         decode_json(&body)
@@ -166,7 +166,7 @@ fn read_body(
     store: &Mutex<Store>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(bool, Vec<u8>), Response> {
+) -> Result<(bool, Vec<u8>), (StatusCode, String)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -182,7 +182,7 @@ fn read_body(
         other => {
             let why = format!("unsupported content type {other:?}");
             refuse(store, &why);
-            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response());
+            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why));
         }
     };
     let encoding = headers
@@ -201,14 +201,14 @@ fn read_body(
             if let Err(e) = read {
                 let why = format!("bad gzip body: {e}");
                 refuse(store, &why);
-                return Err((StatusCode::BAD_REQUEST, why).into_response());
+                return Err((StatusCode::BAD_REQUEST, why));
             }
             Ok((json, out))
         }
         other => {
             let why = format!("unsupported content encoding {other:?}");
             refuse(store, &why);
-            Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response())
+            Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why))
         }
     }
 }

@@ -145,7 +145,7 @@ pub(super) async fn http(
 ) -> Response {
     let (json, body) = match read_body(&store, &headers, &body) {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let decoded = if json {
         serde_json::from_slice::<ExportMetricsServiceRequest>(&body).map_err(|e| e.to_string())
