@@ -95,11 +95,6 @@ fn signal_config(
     let protocol = set(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
         .or_else(|| set("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_else(|| "http/protobuf".to_owned());
-    if !matches!(protocol.as_str(), "http/protobuf" | "http/json" | "grpc") {
-        return Err(format!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol} is not one of http/protobuf, http/json, grpc"
-        ));
-    }
     let path = signal.to_ascii_lowercase();
     let Some(endpoint) = set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).or_else(|| {
         set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| {
@@ -112,6 +107,11 @@ fn signal_config(
     }) else {
         return Ok(None);
     };
+    if !matches!(protocol.as_str(), "http/protobuf" | "http/json" | "grpc") {
+        return Err(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol} is not one of http/protobuf, http/json, grpc"
+        ));
+    }
     let timeout_var = [
         format!("OTEL_EXPORTER_OTLP_{signal}_TIMEOUT"),
         "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
@@ -568,6 +568,11 @@ mod tests {
     #[test]
     fn nothing_configured_or_disabled_means_no_export() {
         assert_eq!(config(&[]), Ok(None));
+        assert_eq!(
+            config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+            Ok(None),
+            "a protocol alone configures nothing"
+        );
         assert_eq!(
             config(&[
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
