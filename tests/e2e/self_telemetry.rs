@@ -220,6 +220,13 @@ fn grpc_is_exported_when_asked_for_with_the_same_tree() {
         "the spans came over gRPC: {}",
         text(&output)
     );
+    assert!(
+        receiver
+            .grpc_metadata()
+            .contains(&("x-tenant".to_owned(), "ci".to_owned())),
+        "OTEL_EXPORTER_OTLP_HEADERS as gRPC metadata: {:?}",
+        receiver.grpc_metadata()
+    );
     let run_span = named(&spans, "clnrm test");
     let suite = named(&spans, "suite clnrm-e2e::otel-fixture");
     let test = named(&spans, "test plain::passes");

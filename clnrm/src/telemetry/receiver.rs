@@ -39,6 +39,8 @@ struct Store {
     metrics: Vec<MetricPoint>,
     /// Export requests that came over gRPC.
     grpc_exports: usize,
+    /// The ASCII metadata those requests carried (`OTEL_EXPORTER_OTLP_HEADERS`).
+    grpc_metadata: std::collections::BTreeSet<(String, String)>,
     last: Option<Instant>,
     /// Requests refused (bad content type or body), for diagnostics.
     refused: Vec<String>,

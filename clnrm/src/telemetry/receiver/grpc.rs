@@ -27,6 +27,25 @@ impl Receiver {
     pub fn grpc_exports(&self) -> usize {
         lock(&self.store).grpc_exports
     }
+
+    /// The ASCII metadata of those requests, once each (`x-tenant`, `ci`).
+    pub fn grpc_metadata(&self) -> Vec<(String, String)> {
+        lock(&self.store).grpc_metadata.iter().cloned().collect()
+    }
+}
+
+/// Counts a gRPC export and keeps its ASCII metadata.
+fn seen(store: &mut Store, metadata: &tonic::metadata::MetadataMap) {
+    store.grpc_exports += 1;
+    for entry in metadata.iter() {
+        if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry
+            && let Ok(value) = value.to_str()
+        {
+            store
+                .grpc_metadata
+                .insert((key.as_str().to_owned(), value.to_owned()));
+        }
+    }
 }
 
 /// The gRPC services, as routes to merge into the receiver's router.
@@ -48,10 +67,9 @@ impl TraceService for Traces {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = spans_of(request.into_inner());
         let mut store = lock(&self.0);
-        store.spans.extend(spans);
-        store.grpc_exports += 1;
+        seen(&mut store, request.metadata());
+        store.spans.extend(spans_of(request.into_inner()));
         store.last = Some(Instant::now());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -67,10 +85,9 @@ impl MetricsService for Metrics {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let points = points_of(request.into_inner());
         let mut store = lock(&self.0);
-        store.metrics.extend(points);
-        store.grpc_exports += 1;
+        seen(&mut store, request.metadata());
+        store.metrics.extend(points_of(request.into_inner()));
         store.last = Some(Instant::now());
         Ok(tonic::Response::new(ExportMetricsServiceResponse {
             partial_success: None,
