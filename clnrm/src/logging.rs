@@ -39,6 +39,7 @@ pub fn init() {
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider)
                 .with_filter(own())
         });
+        crate::telemetry::metrics::install_otlp_from_env();
         let _ = tracing_subscriber::registry()
             .with(fmt.with_filter(filter))
             .with(spans)

@@ -3,8 +3,9 @@
 //! points `otel = true` services and command steps at it, and span expectations evaluated
 //! against the spans they really sent.
 //!
-//! - [`Receiver`] accepts OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, gzip or not) on one
-//!   address and keeps every span with its resource's `service.name`.
+//! - [`Receiver`] accepts OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, gzip or not) and
+//!   OTLP/gRPC on one address and keeps every span with its resource's `service.name` (and
+//!   every metric data point, [`MetricPoint`]).
 //! - [`decode_protobuf`] / [`decode_json`] turn an export request into [`Span`]s.
 //! - [`TraceContext`] makes trace and span ids and the W3C `traceparent` values handed to
 //!   services and steps ([`otel_env`]).
@@ -32,6 +33,6 @@ pub use expect::{
 pub use export::flush;
 pub use matcher::{Evaluation, RuleResult, evaluate, trace_tree};
 pub use propagation::{TraceContext, otel_env};
-pub use receiver::Receiver;
+pub use receiver::{MetricPoint, PointValue, Receiver};
 pub use span::{AttrValue, Span, SpanKind, SpanStatus};
 pub(crate) use suite::{ScenarioTelemetry, SpanVerdict, SuiteTelemetry};

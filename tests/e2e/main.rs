@@ -24,4 +24,5 @@ mod suite_run;
 mod support;
 mod surrealdb;
 mod telemetry;
+mod telemetry_grpc;
 mod watch_cli;

@@ -264,11 +264,19 @@ fn the_processes_of_one_nextest_run_add_up_in_one_metrics_file() {
 }
 
 #[test]
-fn clnrm_runs_metrics_file_passes_promtool_and_agrees_with_its_json_report() {
+fn clnrm_runs_metrics_file_passes_promtool_and_agrees_with_its_json_report_and_otlp() {
     let dir = ScratchDir::new("metrics-run");
     let suite = dir.write("counted.clnrm.toml", SUITE);
     let prom = format!("{}/clnrm.prom", dir.arg());
     let report = format!("{}/report.json", dir.arg());
+    // The same run exports its metrics over OTLP/gRPC to clnrm's receiver on loopback.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let receiver = runtime
+        .block_on(clnrm::telemetry::Receiver::start(
+            "127.0.0.1".parse().expect("ip"),
+        ))
+        .expect("the receiver starts");
+    let otlp = receiver.endpoint();
     let out = run_bin(
         CLNRM,
         &[
@@ -279,7 +287,11 @@ fn clnrm_runs_metrics_file_passes_promtool_and_agrees_with_its_json_report() {
             "--json",
             &report,
         ],
-        &[("CLNRM_HISTORY", &format!("{}/history.db", dir.arg()))],
+        &[
+            ("CLNRM_HISTORY", &format!("{}/history.db", dir.arg())),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &otlp),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ],
     );
     let said = format!(
         "{}{}",
@@ -288,6 +300,8 @@ fn clnrm_runs_metrics_file_passes_promtool_and_agrees_with_its_json_report() {
     );
     assert_eq!(out.status.code(), Some(1), "one scenario fails:\n{said}");
     let text = std::fs::read_to_string(&prom).expect("the metrics file");
+    runtime.block_on(receiver.settle(Duration::from_millis(200), Duration::from_secs(3)));
+    otlp_agrees_with_the_file(&receiver.metrics(), &text);
     promtool_accepts(&text);
     let report = json(Path::new(&report));
     let summary = &report["summary"];
@@ -344,6 +358,41 @@ fn clnrm_runs_metrics_file_passes_promtool_and_agrees_with_its_json_report() {
         2.0,
         "a logical database per scenario"
     );
+}
+
+/// Every counter and histogram count that arrived over OTLP is the file's value of the same
+/// series (the OTel name maps to the Prometheus one, the attributes to the labels).
+fn otlp_agrees_with_the_file(points: &[clnrm::telemetry::MetricPoint], text: &str) {
+    use clnrm::telemetry::PointValue;
+    use clnrm::telemetry::metrics::Family;
+    assert!(
+        points.len() >= 5,
+        "runs, durations, start, health, isolation: {points:#?}"
+    );
+    for point in points {
+        let family = Family::ALL
+            .into_iter()
+            .find(|f| f.otel_name() == point.name)
+            .unwrap_or_else(|| panic!("not one of clnrm's metrics: {point:#?}"));
+        assert_eq!(point.unit, family.unit(), "{point:#?}");
+        let labels = family
+            .label_names()
+            .iter()
+            .map(|l| format!(r#"{l}="{}""#, point.attrs.get(*l).expect("label")))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(point.attrs.len(), family.label_names().len(), "{point:#?}");
+        let (series, value) = match &point.value {
+            PointValue::Sum { value, .. } => (format!("{}{{{labels}}}", family.name()), *value),
+            #[allow(clippy::cast_precision_loss)]
+            PointValue::Histogram { count, .. } => (
+                format!("{}_count{{{labels}}}", family.name()),
+                *count as f64,
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value, sample(text, &series), "{series}");
+    }
 }
 
 #[test]

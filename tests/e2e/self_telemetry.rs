@@ -196,6 +196,53 @@ fn http_json_is_exported_when_asked_for() {
     assert!(receiver.refused().is_empty(), "{:?}", receiver.refused());
 }
 
+#[test]
+fn grpc_is_exported_when_asked_for_with_the_same_tree() {
+    let dir = ScratchDir::new("self-telemetry-grpc");
+    let (runtime, receiver) = receiver();
+    let endpoint = receiver.endpoint();
+    let (output, _) = run(
+        FIXTURE,
+        &dir,
+        &["--exact", "plain::passes"],
+        &[
+            // The generic endpoint, used as it is over gRPC (no `/v1/traces`).
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=ci"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1500"),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let spans = received(&runtime, &receiver);
+    assert!(
+        receiver.grpc_exports() > 0,
+        "the spans came over gRPC: {}",
+        text(&output)
+    );
+    assert!(
+        receiver
+            .grpc_metadata()
+            .contains(&("x-tenant".to_owned(), "ci".to_owned())),
+        "OTEL_EXPORTER_OTLP_HEADERS as gRPC metadata: {:?}",
+        receiver.grpc_metadata()
+    );
+    let run_span = named(&spans, "clnrm test");
+    let suite = named(&spans, "suite clnrm-e2e::otel-fixture");
+    let test = named(&spans, "test plain::passes");
+    assert_eq!(suite.parent_span_id, run_span.span_id);
+    assert_eq!(test.parent_span_id, suite.span_id);
+    assert_eq!(test.trace_id, run_span.trace_id);
+    assert_eq!(test.service, "clnrm");
+    assert_eq!(attr(test, "test.case.result.status"), "pass");
+    assert!(receiver.refused().is_empty(), "{:?}", receiver.refused());
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning: telemetry"),
+        "{}",
+        text(&output)
+    );
+}
+
 fn threads(dir: &ScratchDir) -> String {
     std::fs::read_to_string(dir.0.join("threads")).expect("the fixture wrote its threads")
 }
@@ -251,13 +298,14 @@ fn nothing_configured_or_disabled_means_no_export_and_no_exporter_thread() {
 
 /// The run passes, says one warning line, and ends within the flush bound (2 s) although the
 /// exporter's own timeout (30 s here) would wait much longer.
-fn collector_trouble(dir: &ScratchDir, endpoint: &str) {
+fn collector_trouble(dir: &ScratchDir, endpoint: &str, protocol: &str) {
     let (output, took) = run(
         FIXTURE,
         dir,
         &["--exact", "plain::passes"],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "30000"),
         ],
     );
@@ -283,10 +331,13 @@ fn a_collector_that_is_down_costs_one_warning_and_a_bounded_wait() {
         .expect("addr")
         .port();
     // The listener is dropped: nothing listens there.
-    collector_trouble(
-        &ScratchDir::new("self-telemetry-down"),
-        &format!("http://127.0.0.1:{port}"),
-    );
+    for protocol in ["http/protobuf", "grpc"] {
+        collector_trouble(
+            &ScratchDir::new("self-telemetry-down"),
+            &format!("http://127.0.0.1:{port}"),
+            protocol,
+        );
+    }
 }
 
 #[test]
@@ -300,10 +351,13 @@ fn a_collector_that_never_answers_costs_one_warning_and_a_bounded_wait() {
             held.extend(stream.ok());
         }
     });
-    collector_trouble(
-        &ScratchDir::new("self-telemetry-silent"),
-        &format!("http://127.0.0.1:{port}"),
-    );
+    for protocol in ["http/protobuf", "grpc"] {
+        collector_trouble(
+            &ScratchDir::new("self-telemetry-silent"),
+            &format!("http://127.0.0.1:{port}"),
+            protocol,
+        );
+    }
 }
 
 #[test]
@@ -649,5 +703,129 @@ parent = "handle"
         traceparent,
         format!("00-{}-{}-01", exec.trace_id, exec.span_id),
         "the SUT got the exec span's context"
+    );
+}
+
+/// The labels clnrm's metrics may carry: never a run, trace or test id.
+const METRIC_LABELS: [&str; 5] = ["suite", "outcome", "plugin", "service", "isolation"];
+
+#[test]
+fn metrics_are_exported_over_otlp_with_otel_names_units_and_counts() {
+    use clnrm::telemetry::PointValue;
+    for protocol in ["grpc", "http/protobuf", "http/json"] {
+        let dir = ScratchDir::new("self-telemetry-metrics");
+        let (runtime, receiver) = receiver();
+        let endpoint = receiver.endpoint();
+        // `passes` and `threads` pass, `fails` fails.
+        let (output, _) = run(
+            FIXTURE,
+            &dir,
+            &["plain::", "--skip", "flaky", "--skip", "calls_the_sut"],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(101), "{}", text(&output));
+        runtime.block_on(receiver.settle(Duration::from_millis(200), Duration::from_secs(3)));
+        let points = receiver.metrics();
+        assert!(
+            receiver.spans().is_empty(),
+            "{protocol}: traces are off, only metrics arrive"
+        );
+        assert_eq!(
+            receiver.grpc_exports() > 0,
+            protocol == "grpc",
+            "{protocol}: {points:#?}"
+        );
+        let runs = |outcome: &str| {
+            points
+                .iter()
+                .filter(|p| {
+                    p.name == "clnrm.test.runs"
+                        && p.attrs.get("suite").map(String::as_str)
+                            == Some("clnrm-e2e::otel-fixture")
+                        && p.attrs.get("outcome").map(String::as_str) == Some(outcome)
+                })
+                .map(|p| {
+                    assert_eq!(p.unit, "{test}");
+                    assert_eq!(p.service, "clnrm");
+                    match p.value {
+                        PointValue::Sum {
+                            value,
+                            monotonic: true,
+                        } => value,
+                        ref other => panic!("{protocol}: not a counter: {other:?}"),
+                    }
+                })
+                .collect::<Vec<f64>>()
+        };
+        assert_eq!(runs("pass"), [2.0], "{protocol}: {points:#?}");
+        assert_eq!(runs("fail"), [1.0], "{protocol}: {points:#?}");
+        let durations: Vec<_> = points
+            .iter()
+            .filter(|p| p.name == "clnrm.test.duration")
+            .collect();
+        let observed: u64 = durations
+            .iter()
+            .map(|p| {
+                assert_eq!(p.unit, "s");
+                match &p.value {
+                    PointValue::Histogram {
+                        count,
+                        bounds,
+                        bucket_counts,
+                        ..
+                    } => {
+                        assert_eq!(bounds.first(), Some(&0.005), "the registry's buckets");
+                        assert_eq!(bucket_counts.len(), bounds.len() + 1);
+                        *count
+                    }
+                    other => panic!("{protocol}: not a histogram: {other:?}"),
+                }
+            })
+            .sum();
+        assert_eq!(observed, 3, "{protocol}: {durations:#?}");
+        for point in &points {
+            for key in point.attrs.keys() {
+                assert!(
+                    METRIC_LABELS.contains(&key.as_str()),
+                    "{protocol}: `{}` has label `{key}`",
+                    point.name
+                );
+            }
+        }
+        assert!(
+            !String::from_utf8_lossy(&output.stderr).contains("warning: telemetry"),
+            "{}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn no_metrics_are_exported_when_only_traces_are_configured_or_metrics_are_off() {
+    let (runtime, receiver) = receiver();
+    let endpoint = receiver.endpoint();
+    let dir = ScratchDir::new("self-telemetry-no-metrics");
+    let traces_only = format!("{endpoint}/v1/traces");
+    for envs in [
+        vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_only.as_str())],
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ],
+    ] {
+        let (output, _) = run(FIXTURE, &dir, &["--exact", "plain::passes"], &envs);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let spans = received(&runtime, &receiver);
+    assert!(!spans.is_empty(), "the traces arrived");
+    assert!(
+        receiver.metrics().is_empty(),
+        "no metric: {:#?}",
+        receiver.metrics()
     );
 }

@@ -33,7 +33,7 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
     Ok(spans_of(request))
 }
 
-fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
+pub(crate) fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
     let mut out = Vec::new();
     for resource_spans in request.resource_spans {
         let service = resource_spans
@@ -81,7 +81,7 @@ fn attrs(list: &[KeyValue]) -> BTreeMap<String, AttrValue> {
         .collect()
 }
 
-fn attr(value: &AnyValue) -> AttrValue {
+pub(crate) fn attr(value: &AnyValue) -> AttrValue {
     match &value.value {
         Some(any_value::Value::StringValue(s)) => AttrValue::String(s.clone()),
         Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(*b),

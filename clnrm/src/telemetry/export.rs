@@ -3,17 +3,20 @@
 //! Export is on when an endpoint is set (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
 //! `OTEL_EXPORTER_OTLP_ENDPOINT`), `OTEL_SDK_DISABLED` is not `true` and `OTEL_TRACES_EXPORTER`
 //! is unset or `otlp`. Otherwise no OpenTelemetry layer is installed: no thread, no cost. The
-//! protocol is `OTEL_EXPORTER_OTLP_{TRACES_,}PROTOCOL`: `http/protobuf` (the default) or
-//! `http/json`; headers, timeout and compression are read by the exporter from their usual
-//! variables, the resource from `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` (service name
-//! `clnrm` unless they name one), plus the CI context ([`ci_attributes`]).
+//! protocol is `OTEL_EXPORTER_OTLP_{TRACES_,}PROTOCOL`: `http/protobuf` (the default),
+//! `http/json` or `grpc` (tonic, plain-text h2: the generic endpoint is used as it is, e.g.
+//! `http://localhost:4317`); headers (gRPC metadata for `grpc`) and compression are read by
+//! the exporter from their usual variables, `_TIMEOUT` by clnrm (capped at [`FLUSH_BOUND`]),
+//! the resource from `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` (service name `clnrm`
+//! unless they name one), plus the CI context ([`ci_attributes`]).
 //!
 //! [`flush`] ends the export: every span is sent before the process exits, and a collector that
 //! is down or slow delays the end by at most [`FLUSH_BOUND`]. Whatever goes wrong is said once,
 //! on one line; it never fails a run.
 //!
 //! Logs the same way ([`logs_config_from`]: `OTEL_EXPORTER_OTLP_LOGS_*`, `OTEL_LOGS_EXPORTER`):
-//! clnrm's own `tracing` events (INFO and up) as OTLP log records, each tied to its span.
+//! clnrm's own `tracing` events (INFO and up) as OTLP log records, each tied to its span; and
+//! metrics ([`metrics_config_from`], [`crate::telemetry::metrics`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -21,9 +24,14 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_otlp::{
+    Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _,
+};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 
 /// How long the end of a process may wait for its spans to be delivered.
@@ -32,10 +40,14 @@ pub const FLUSH_BOUND: Duration = Duration::from_secs(2);
 /// What the environment asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportConfig {
-    /// The traces endpoint as configured (the generic one gets `/v1/traces` appended).
+    /// The traces endpoint as configured (the generic one gets `/v1/traces` appended over
+    /// HTTP; gRPC uses it as it is).
     pub endpoint: String,
-    /// `http/protobuf` or `http/json`.
+    /// `http/protobuf`, `http/json` or `grpc`.
     pub protocol: String,
+    /// `OTEL_EXPORTER_OTLP_{SIGNAL_,}TIMEOUT` (10 s by default), capped at [`FLUSH_BOUND`]: one
+    /// export never outlasts the end of the process.
+    pub timeout: Duration,
 }
 
 /// The trace export the environment asks for: `Ok(None)` when it asks for none, `Err` (a
@@ -51,7 +63,14 @@ pub fn logs_config_from(
     signal_config(get, "LOGS")
 }
 
-/// One signal's export: `signal` is `TRACES` or `LOGS`.
+/// The same for metrics (`OTEL_METRICS_EXPORTER`, `OTEL_EXPORTER_OTLP_METRICS_*`, `/v1/metrics`).
+pub fn metrics_config_from(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ExportConfig>, String> {
+    signal_config(get, "METRICS")
+}
+
+/// One signal's export: `signal` is `TRACES`, `LOGS` or `METRICS`.
 fn signal_config(
     get: &dyn Fn(&str) -> Option<String>,
     signal: &str,
@@ -73,24 +92,171 @@ fn signal_config(
             ));
         }
     }
-    let path = signal.to_ascii_lowercase();
-    let Some(endpoint) = set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).or_else(|| {
-        set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| format!("{}/v1/{path}", e.trim_end_matches('/')))
-    }) else {
-        return Ok(None);
-    };
     let protocol = set(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
         .or_else(|| set("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_else(|| "http/protobuf".to_owned());
-    match protocol.as_str() {
-        "http/protobuf" | "http/json" => Ok(Some(ExportConfig { endpoint, protocol })),
-        "grpc" => Err(
-            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not built into clnrm; use http/protobuf or http/json"
-                .to_owned(),
+    let path = signal.to_ascii_lowercase();
+    let Some(endpoint) = set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).or_else(|| {
+        set("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| {
+            if protocol == "grpc" {
+                e
+            } else {
+                format!("{}/v1/{path}", e.trim_end_matches('/'))
+            }
+        })
+    }) else {
+        return Ok(None);
+    };
+    if !matches!(protocol.as_str(), "http/protobuf" | "http/json" | "grpc") {
+        return Err(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol} is not one of http/protobuf, http/json, grpc"
+        ));
+    }
+    let timeout_var = [
+        format!("OTEL_EXPORTER_OTLP_{signal}_TIMEOUT"),
+        "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
+    ]
+    .into_iter()
+    .find_map(|k| set(&k).map(|v| (k, v)));
+    let timeout = match timeout_var {
+        None => DEFAULT_TIMEOUT,
+        Some((k, v)) => Duration::from_millis(
+            v.parse()
+                .map_err(|_| format!("{k}={v} is not a whole number of milliseconds"))?,
         ),
-        other => Err(format!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not one of http/protobuf, http/json"
-        )),
+    };
+    Ok(Some(ExportConfig {
+        endpoint,
+        protocol,
+        timeout: timeout.min(FLUSH_BOUND),
+    }))
+}
+
+/// The exporters' timeout when none is configured (the specification's 10 s).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The runtime of the gRPC exporters (tonic needs one; the batch processors export from their
+/// own threads, outside any runtime): one worker thread, made on the first gRPC export and
+/// never dropped (dropping a runtime inside another one panics).
+fn grpc_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("clnrm-otlp-grpc")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the gRPC exporter's runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// An exporter, run on the gRPC runtime when it is a tonic one.
+#[derive(Debug)]
+pub(crate) struct OnRuntime<E> {
+    inner: E,
+    runtime: Option<&'static tokio::runtime::Runtime>,
+}
+
+impl<E> OnRuntime<E> {
+    /// Builds the exporter with `build` (inside the gRPC runtime for `grpc`: tonic's channel
+    /// spawns its worker there).
+    pub(crate) fn build<Err: std::fmt::Display>(
+        config: &ExportConfig,
+        build: impl FnOnce(&ExportConfig) -> Result<E, Err>,
+    ) -> Result<OnRuntime<E>, String> {
+        if config.protocol == "grpc" {
+            let runtime = grpc_runtime()?;
+            let _inside = runtime.enter();
+            let inner = build(config).map_err(|e| e.to_string())?;
+            Ok(OnRuntime {
+                inner,
+                runtime: Some(runtime),
+            })
+        } else {
+            let inner = build(config).map_err(|e| e.to_string())?;
+            Ok(OnRuntime {
+                inner,
+                runtime: None,
+            })
+        }
+    }
+
+    /// Runs `export` to its end: on the gRPC runtime (from a thread of its own when the caller
+    /// is itself inside a runtime), or as it is.
+    async fn run<F: std::future::Future<Output = OTelSdkResult> + Send>(
+        &self,
+        export: F,
+    ) -> OTelSdkResult {
+        let Some(runtime) = self.runtime else {
+            return export.await;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(export))
+                    .join()
+                    .unwrap_or_else(|_| {
+                        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                            "the gRPC export panicked".to_owned(),
+                        ))
+                    })
+            })
+        } else {
+            runtime.block_on(export)
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for OnRuntime<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.run(self.inner.export(batch)).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<E: LogExporter> LogExporter for OnRuntime<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        self.run(self.inner.export(batch)).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for OnRuntime<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.run(self.inner.export(metrics)).await
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
     }
 }
 
@@ -104,7 +270,7 @@ static ENDPOINT: OnceLock<String> = OnceLock::new();
 /// Where log records go, for the warning.
 static LOGS_ENDPOINT: OnceLock<String> = OnceLock::new();
 
-fn warn_once(text: &str) {
+pub(crate) fn warn_once(text: &str) {
     if !WARNED.swap(true, Ordering::SeqCst) {
         eprintln!("clnrm: warning: telemetry: {text}; the run's results are not affected");
     }
@@ -123,12 +289,25 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
         }
     };
     // The endpoint is resolved here (the crate would fall back to localhost without one).
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(protocol(&config))
-        .with_endpoint(config.endpoint.clone())
-        .with_retry_policy(retry_policy())
-        .build();
+    let exporter = OnRuntime::build(&config, |config| {
+        let builder = opentelemetry_otlp::SpanExporter::builder();
+        if config.protocol == "grpc" {
+            builder
+                .with_tonic()
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_retry_policy(retry_policy())
+                .build()
+        } else {
+            builder
+                .with_http()
+                .with_protocol(protocol(config))
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_retry_policy(retry_policy())
+                .build()
+        }
+    });
     let exporter = match exporter {
         Ok(exporter) => exporter,
         Err(e) => {
@@ -149,15 +328,15 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
 /// One quick retry: a collector that is down fails the export at once (one warning) instead of
 /// holding the end of every test process for the whole flush bound, and a short refusal (a
 /// 503, a dropped connection) still gets a second chance.
-fn retry_policy() -> RetryPolicy {
+pub(crate) fn retry_policy() -> RetryPolicy {
     RetryPolicy::default()
         .with_max_retries(1)
         .with_initial_delay(Duration::from_millis(100))
         .with_max_delay(Duration::from_millis(200))
 }
 
-/// `http/json` or `http/protobuf`.
-fn protocol(config: &ExportConfig) -> Protocol {
+/// `http/json` or `http/protobuf` (the HTTP exporters).
+pub(crate) fn protocol(config: &ExportConfig) -> Protocol {
     if config.protocol == "http/json" {
         Protocol::HttpJson
     } else {
@@ -177,12 +356,25 @@ pub(crate) fn logger_from_env() -> Option<SdkLoggerProvider> {
             return None;
         }
     };
-    let exporter = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_protocol(protocol(&config))
-        .with_endpoint(config.endpoint.clone())
-        .with_retry_policy(retry_policy())
-        .build();
+    let exporter = OnRuntime::build(&config, |config| {
+        let builder = opentelemetry_otlp::LogExporter::builder();
+        if config.protocol == "grpc" {
+            builder
+                .with_tonic()
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_retry_policy(retry_policy())
+                .build()
+        } else {
+            builder
+                .with_http()
+                .with_protocol(protocol(config))
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_retry_policy(retry_policy())
+                .build()
+        }
+    });
     let exporter = match exporter {
         Ok(exporter) => exporter,
         Err(e) => {
@@ -204,7 +396,7 @@ pub fn exporting() -> bool {
     PROVIDER.lock().unwrap_or_else(|p| p.into_inner()).is_some()
 }
 
-/// Sends every span still held and stops the export; waits at most [`FLUSH_BOUND`]. Called by
+/// Sends every span, log record and metric still held and stops the export; waits at most [`FLUSH_BOUND`]. Called by
 /// every front door before the process exits (and on Ctrl-C); later calls do nothing.
 pub fn flush() {
     let logger = LOGGER.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -221,6 +413,9 @@ pub fn flush() {
                     ));
                 }
             });
+        }
+        if super::metrics::otlp_pending() {
+            scope.spawn(super::metrics::flush_otlp);
         }
         if let Some(provider) = provider {
             flush_traces(&provider);
@@ -240,7 +435,7 @@ fn flush_traces(provider: &SdkTracerProvider) {
 
 /// The resource: `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` (service `clnrm` unless they
 /// name one), clnrm's version and the CI context.
-fn resource(get: &dyn Fn(&str) -> Option<String>) -> opentelemetry_sdk::Resource {
+pub(crate) fn resource(get: &dyn Fn(&str) -> Option<String>) -> opentelemetry_sdk::Resource {
     let named = get("OTEL_SERVICE_NAME").is_some_and(|v| !v.trim().is_empty())
         || get("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|v| {
             v.split(',')
@@ -374,6 +569,11 @@ mod tests {
     fn nothing_configured_or_disabled_means_no_export() {
         assert_eq!(config(&[]), Ok(None));
         assert_eq!(
+            config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+            Ok(None),
+            "a protocol alone configures nothing"
+        );
+        assert_eq!(
             config(&[
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
                 ("OTEL_SDK_DISABLED", "TRUE")
@@ -396,7 +596,8 @@ mod tests {
             generic,
             Some(ExportConfig {
                 endpoint: "http://h:4318/v1/traces".to_owned(),
-                protocol: "http/protobuf".to_owned()
+                protocol: "http/protobuf".to_owned(),
+                timeout: FLUSH_BOUND,
             })
         );
         let both = config(&[
@@ -432,12 +633,44 @@ mod tests {
     }
 
     #[test]
-    fn an_unsupported_protocol_or_exporter_is_said() {
+    fn grpc_uses_the_generic_endpoint_as_it_is_and_the_timeout_is_capped() {
         let grpc = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(grpc.endpoint, "http://h:4317", "no /v1/traces over gRPC");
+        assert_eq!(grpc.protocol, "grpc");
+        assert_eq!(grpc.timeout, Duration::from_millis(500));
+        let metrics = metrics_config_from(&|k| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://h:4318".to_owned()),
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL" => Some("http/json".to_owned()),
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT" => Some("30000".to_owned()),
+            _ => None,
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(metrics.endpoint, "http://h:4318/v1/metrics");
+        assert_eq!(metrics.protocol, "http/json");
+        assert_eq!(
+            metrics.timeout, FLUSH_BOUND,
+            "never longer than the flush bound"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_protocol_exporter_or_timeout_is_said() {
+        let thrift = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
         ]);
-        assert!(grpc.unwrap_err().contains("grpc is not built into clnrm"));
+        assert!(
+            thrift
+                .unwrap_err()
+                .contains("thrift is not one of http/protobuf, http/json, grpc")
+        );
         let console = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4317"),
             ("OTEL_TRACES_EXPORTER", "console"),
@@ -446,6 +679,14 @@ mod tests {
             console
                 .unwrap_err()
                 .contains("OTEL_TRACES_EXPORTER=console")
+        );
+        let timeout = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2s"),
+        ]);
+        assert_eq!(
+            timeout.unwrap_err(),
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=2s is not a whole number of milliseconds"
         );
     }
 

@@ -17,14 +17,17 @@
 //! No run id or trace id is ever a label.
 //!
 //! The engine feeds [`global`], the registry of the process: a `clnrm run` or a test binary is
-//! one run, and `clnrm watch` serves the sum of its rounds.
+//! one run, and `clnrm watch` serves the sum of its rounds. With an OTLP endpoint configured,
+//! the same values go out over OTLP too ([`install_otlp_from_env`], OTel names and units).
 
 mod file;
+mod otlp;
 mod registry;
 mod serve;
 mod text;
 
 pub use file::write_metrics_file;
+pub use otlp::{flush_otlp, install_otlp_from_env, otlp_pending};
 pub use registry::{
     Family, Histogram, Kind, Metrics, Series, Snapshot, Value, global, outcome_label,
 };

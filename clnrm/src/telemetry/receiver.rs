@@ -1,5 +1,6 @@
 //! The in-process OTLP/HTTP receiver: `POST /v1/traces` with `application/x-protobuf` or
-//! `application/json`, optionally gzip-compressed; 415 for any other content type.
+//! `application/json`, optionally gzip-compressed; 415 for any other content type. The same
+//! port speaks OTLP/gRPC ([`grpc`]) and takes metrics ([`metrics`]: `POST /v1/metrics`).
 //!
 //! One per suite run that needs it, bound to one address (the run network's gateway, so the
 //! run's containers reach it and nothing else does; never `0.0.0.0`).
@@ -19,6 +20,11 @@ use axum::routing::{get, post};
 use super::decode::{decode_json, decode_protobuf};
 use super::span::Span;
 
+mod grpc;
+mod metrics;
+
+pub use metrics::{MetricPoint, PointValue};
+
 /// A running receiver; stops when dropped.
 #[derive(Debug)]
 pub struct Receiver {
@@ -30,6 +36,11 @@ pub struct Receiver {
 #[derive(Debug, Default)]
 struct Store {
     spans: Vec<Span>,
+    metrics: Vec<MetricPoint>,
+    /// Export requests that came over gRPC.
+    grpc_exports: usize,
+    /// The ASCII metadata those requests carried (`OTEL_EXPORTER_OTLP_HEADERS`).
+    grpc_metadata: std::collections::BTreeSet<(String, String)>,
     last: Option<Instant>,
     /// Requests refused (bad content type or body), for diagnostics.
     refused: Vec<String>,
@@ -47,8 +58,10 @@ impl Receiver {
         let app = Router::new()
             .route("/v1/traces", post(traces))
             .route("/v1/spans", get(query))
+            .route("/v1/metrics", post(metrics::http))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-            .with_state(Arc::clone(&store));
+            .with_state(Arc::clone(&store))
+            .merge(grpc::router(&store));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!("OTLP receiver stopped: {e}");
@@ -125,6 +138,38 @@ async fn traces(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (json, body) = match read_body(&store, &headers, &body) {
+        Ok(read) => read,
+        Err(refused) => return refused.into_response(),
+    };
+    let decoded = if json {
+        decode_json(&body)
+    } else {
+        decode_protobuf(&body)
+    };
+    match decoded {
+        Ok(spans) => {
+            let mut s = lock(&store);
+            s.spans.extend(spans);
+            s.last = Some(Instant::now());
+            drop(s);
+            accepted(json)
+        }
+        Err(e) => {
+            let why = format!("{e}: {}", e.source_text());
+            refuse(&store, &why);
+            (StatusCode::BAD_REQUEST, why).into_response()
+        }
+    }
+}
+
+/// An OTLP/HTTP body: whether it is JSON (else protobuf) and its bytes, gunzipped; or the
+/// refusal (415 for another content type or encoding, 400 for bad gzip).
+fn read_body(
+    store: &Mutex<Store>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(bool, Vec<u8>), (StatusCode, String)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -139,8 +184,8 @@ async fn traces(
         "application/json" => true,
         other => {
             let why = format!("unsupported content type {other:?}");
-            refuse(&store, &why);
-            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response();
+            refuse(store, &why);
+            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why));
         }
     };
     let encoding = headers
@@ -149,8 +194,8 @@ async fn traces(
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
-    let body = match encoding.as_str() {
-        "identity" | "" => body.to_vec(),
+    match encoding.as_str() {
+        "identity" | "" => Ok((json, body.to_vec())),
         "gzip" => {
             let mut out = Vec::new();
             let read = flate2::read::GzDecoder::new(&body[..])
@@ -158,44 +203,29 @@ async fn traces(
                 .read_to_end(&mut out);
             if let Err(e) = read {
                 let why = format!("bad gzip body: {e}");
-                refuse(&store, &why);
-                return (StatusCode::BAD_REQUEST, why).into_response();
+                refuse(store, &why);
+                return Err((StatusCode::BAD_REQUEST, why));
             }
-            out
+            Ok((json, out))
         }
         other => {
             let why = format!("unsupported content encoding {other:?}");
-            refuse(&store, &why);
-            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, why).into_response();
+            refuse(store, &why);
+            Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, why))
         }
-    };
-    let decoded = if json {
-        decode_json(&body)
+    }
+}
+
+/// An empty export response in the request's encoding.
+fn accepted(json: bool) -> Response {
+    if json {
+        ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
     } else {
-        decode_protobuf(&body)
-    };
-    match decoded {
-        Ok(spans) => {
-            let mut s = lock(&store);
-            s.spans.extend(spans);
-            s.last = Some(Instant::now());
-            drop(s);
-            // An empty ExportTraceServiceResponse in the request's encoding.
-            if json {
-                ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
-            } else {
-                (
-                    [(header::CONTENT_TYPE, "application/x-protobuf")],
-                    Vec::<u8>::new(),
-                )
-                    .into_response()
-            }
-        }
-        Err(e) => {
-            let why = format!("{e}: {}", e.source_text());
-            refuse(&store, &why);
-            (StatusCode::BAD_REQUEST, why).into_response()
-        }
+        (
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            Vec::<u8>::new(),
+        )
+            .into_response()
     }
 }
 

@@ -197,7 +197,7 @@ impl SuiteTelemetry {
                     format!("; requests refused: {}", refused.join("; "))
                 };
                 return Err(SpanVerdict::Infra(format!(
-                    "OTLP from service `{service}` never reached clnrm: no span with service.name `{service_name}` arrived at {} (given to it as OTEL_EXPORTER_OTLP_ENDPOINT){refused}; does it export traces over OTLP/HTTP?",
+                    "OTLP from service `{service}` never reached clnrm: no span with service.name `{service_name}` arrived at {} (given to it as OTEL_EXPORTER_OTLP_ENDPOINT){refused}; does it export traces over OTLP (HTTP or gRPC: both are served there)?",
                     self.endpoint()
                 )));
             }

@@ -1,7 +1,8 @@
 //! What clnrm's own traces cost: wall time of the example suites (`clnrm run examples/suites`)
 //! and of the shortener's tests (the `shortener` test binary, as `cargo test` runs it) with
 //! telemetry off (no `OTEL_*` variable), on with a local receiver (clnrm's OTLP receiver in this
-//! process on loopback), and on with a dead endpoint (a closed port); each mode's median with
+//! process on loopback; over http/protobuf, and over gRPC with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`),
+//! and on with a dead endpoint (a closed port; http/protobuf and gRPC); each mode's median with
 //! min-max and its ratio to "off". Modes take turns within each round, in a rotating order.
 //!
 //! `cargo build -p clnrm-cli && cargo run -p clnrm-examples --bin bench-telemetry [-- ROUNDS]`
@@ -21,17 +22,39 @@ type BoxError = Box<dyn std::error::Error>;
 enum Mode {
     Off,
     Local,
+    LocalGrpc,
     Dead,
+    DeadGrpc,
 }
 
 impl Mode {
-    const ALL: [Mode; 3] = [Mode::Off, Mode::Local, Mode::Dead];
+    const ALL: [Mode; 5] = [
+        Mode::Off,
+        Mode::Local,
+        Mode::LocalGrpc,
+        Mode::Dead,
+        Mode::DeadGrpc,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Mode::Off => "off",
             Mode::Local => "on, local receiver",
+            Mode::LocalGrpc => "on, local, grpc",
             Mode::Dead => "on, dead endpoint",
+            Mode::DeadGrpc => "on, dead, grpc",
+        }
+    }
+
+    fn local(self) -> bool {
+        matches!(self, Mode::Local | Mode::LocalGrpc)
+    }
+
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    fn protocol(self) -> &'static str {
+        match self {
+            Mode::LocalGrpc | Mode::DeadGrpc => "grpc",
+            _ => "http/protobuf",
         }
     }
 }
@@ -83,25 +106,35 @@ fn main() -> Result<(), BoxError> {
 
     let mut failed = false;
     for workload in &workloads {
-        // samples[mode] = wall times; spans received per local run.
+        // samples[mode] = wall times; spans received per local run (http, grpc).
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); Mode::ALL.len()];
         let mut spans = Vec::new();
+        let mut grpc_spans = Vec::new();
         for round in 0..rounds {
             for turn in 0..Mode::ALL.len() {
                 let index = (round + turn) % Mode::ALL.len();
                 let mode = Mode::ALL[index];
                 let endpoint = match mode {
                     Mode::Off => None,
-                    Mode::Local => Some(receiver.endpoint()),
-                    Mode::Dead => Some(dead.clone()),
+                    Mode::Local | Mode::LocalGrpc => Some(receiver.endpoint()),
+                    Mode::Dead | Mode::DeadGrpc => Some(dead.clone()),
                 };
                 let before = receiver.spans().len();
-                let (wall, passed) = run(workload, endpoint.as_deref(), &history)?;
-                if mode == Mode::Local {
+                let (wall, passed) = run(
+                    workload,
+                    endpoint.as_deref().map(|e| (e, mode.protocol())),
+                    &history,
+                )?;
+                if mode.local() {
                     runtime.block_on(
                         receiver.settle(Duration::from_millis(200), Duration::from_secs(2)),
                     );
-                    spans.push(receiver.spans().len() - before);
+                    let received = receiver.spans().len() - before;
+                    if mode == Mode::Local {
+                        spans.push(received);
+                    } else {
+                        grpc_spans.push(received);
+                    }
                 }
                 if !passed {
                     failed = true;
@@ -127,7 +160,7 @@ fn main() -> Result<(), BoxError> {
                 median / off
             );
         }
-        println!("  spans received per local run: {spans:?}");
+        println!("  spans received per local run: http {spans:?}, grpc {grpc_spans:?}");
     }
     let _ = std::fs::remove_file(&history);
     if failed {
@@ -136,11 +169,12 @@ fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Runs `workload` once with `endpoint` as `OTEL_EXPORTER_OTLP_ENDPOINT` (none: no `OTEL_*`
-/// variable at all); its wall time and whether it passed.
+/// Runs `workload` once with `endpoint` as `OTEL_EXPORTER_OTLP_ENDPOINT` and its protocol as
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` (none: no `OTEL_*` variable at all); its wall time and
+/// whether it passed.
 fn run(
     workload: &Workload,
-    endpoint: Option<&str>,
+    endpoint: Option<(&str, &str)>,
     history: &Path,
 ) -> Result<(Duration, bool), BoxError> {
     let mut command = Command::new(&workload.program);
@@ -155,8 +189,10 @@ fn run(
             command.env_remove(key);
         }
     }
-    if let Some(endpoint) = endpoint {
-        command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+    if let Some((endpoint, protocol)) = endpoint {
+        command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
     }
     let clock = Instant::now();
     let status = command.status()?;

@@ -1,5 +1,6 @@
 //! A small system under test that sends real OTLP through the OpenTelemetry SDK (OTLP/HTTP
-//! protobuf, configured by the standard `OTEL_*` variables), for the span expectation tests.
+//! protobuf, or OTLP/gRPC with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, configured by the standard
+//! `OTEL_*` variables), for the span expectation tests.
 //!
 //! `otel-sut MODE [--peer HOST:PORT]`:
 //! - `serve`: sends one `otel-sut.start` span, then sleeps (a container's main process);
@@ -145,10 +146,33 @@ fn fail(why: &str) -> ! {
 }
 
 fn provider() -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-        .unwrap_or_else(|e| fail(&format!("OTLP exporter: {e}")));
+    let grpc = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok())
+    .is_some_and(|p| p == "grpc");
+    let exporter = if grpc {
+        // tonic's channel lives on a runtime (its connection task runs on the worker thread);
+        // the batch processor's thread only hands it requests.
+        let runtime = Box::leak(Box::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| fail(&format!("tokio runtime: {e}"))),
+        ));
+        let _inside = runtime.enter();
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+    } else {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+    }
+    .unwrap_or_else(|e| fail(&format!("OTLP exporter: {e}")));
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .build();

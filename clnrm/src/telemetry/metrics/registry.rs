@@ -285,6 +285,8 @@ fn series_of(map: BTreeMap<Key, Value>) -> Vec<Series> {
 pub struct Metrics {
     start: SystemTime,
     series: Mutex<BTreeMap<Key, Value>>,
+    /// The process's registry: also recorded into the OTLP export when it is installed.
+    otlp: bool,
 }
 
 impl Default for Metrics {
@@ -312,10 +314,14 @@ impl Metrics {
         Metrics {
             start: SystemTime::now(),
             series: Mutex::new(BTreeMap::new()),
+            otlp: false,
         }
     }
 
     fn counter(&self, family: Family, labels: [&str; 2], by: f64) {
+        if self.otlp {
+            super::otlp::record(family, labels, by);
+        }
         let key = (family, labels.map(str::to_owned).to_vec());
         if let Value::Counter(total) = self.lock().entry(key).or_insert(Value::Counter(0.0)) {
             *total += by;
@@ -323,6 +329,9 @@ impl Metrics {
     }
 
     fn observe(&self, family: Family, labels: [&str; 2], value: Duration) {
+        if self.otlp {
+            super::otlp::record(family, labels, value.as_secs_f64());
+        }
         let key = (family, labels.map(str::to_owned).to_vec());
         if let Value::Histogram(h) = self
             .lock()
@@ -383,7 +392,10 @@ impl Metrics {
 /// The registry of this process, which the engine and both front doors feed.
 pub fn global() -> &'static Metrics {
     static GLOBAL: OnceLock<Metrics> = OnceLock::new();
-    GLOBAL.get_or_init(Metrics::new)
+    GLOBAL.get_or_init(|| Metrics {
+        otlp: true,
+        ..Metrics::new()
+    })
 }
 
 #[cfg(test)]
