@@ -319,14 +319,30 @@ async fn a_nextest_process_interrupted_exits_143_and_its_run_ends_with_nextest()
         .trim()
         .parse()
         .expect("the test process's pid");
-    std::thread::sleep(Duration::from_millis(3500));
+    // Stopped once its services are starting: the test still has its 1.5 s of work ahead (a
+    // fixed sleep raced the process once Postgres started faster).
+    let run = format!("nx-{run_id}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::support::containers_with_label(labels::RUN, &run)
+        .await
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the test process started no container of {run} within 60 s: {}",
+            nextest.transcript()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.to_string()])
         .status()
         .expect("kill");
-    assert!(kill.success());
+    assert!(
+        kill.success(),
+        "the test process had ended before the signal"
+    );
     nextest.wait_for(first, "status=143", Duration::from_secs(30));
-    let run = format!("nx-{run_id}");
     let said = nextest.transcript();
     assert!(said.contains("interrupted by SIGTERM"), "{said}");
     assert_no_invented_failures(&said);
