@@ -276,6 +276,34 @@ pub(crate) fn warn_once(text: &str) {
     }
 }
 
+/// Builds the OTLP exporter `$exporter` (`opentelemetry_otlp::SpanExporter`, `LogExporter` or
+/// `MetricExporter`) for `$config`: tonic for `grpc`, HTTP otherwise, with the endpoint, timeout
+/// and retry policy resolved here. The three builders take the same steps but share no trait.
+macro_rules! otlp_exporter {
+    ($exporter:ty, $config:expr) => {
+        $crate::telemetry::export::OnRuntime::build($config, |config| {
+            let builder = <$exporter>::builder();
+            if config.protocol == "grpc" {
+                builder
+                    .with_tonic()
+                    .with_endpoint(config.endpoint.clone())
+                    .with_timeout(config.timeout)
+                    .with_retry_policy($crate::telemetry::export::retry_policy())
+                    .build()
+            } else {
+                builder
+                    .with_http()
+                    .with_protocol($crate::telemetry::export::protocol(config))
+                    .with_endpoint(config.endpoint.clone())
+                    .with_timeout(config.timeout)
+                    .with_retry_policy($crate::telemetry::export::retry_policy())
+                    .build()
+            }
+        })
+    };
+}
+pub(crate) use otlp_exporter;
+
 /// A tracer exporting to what the environment configures, or `None` (nothing configured, or
 /// something unsupported: said once).
 pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
@@ -289,25 +317,7 @@ pub(crate) fn tracer_from_env() -> Option<opentelemetry_sdk::trace::Tracer> {
         }
     };
     // The endpoint is resolved here (the crate would fall back to localhost without one).
-    let exporter = OnRuntime::build(&config, |config| {
-        let builder = opentelemetry_otlp::SpanExporter::builder();
-        if config.protocol == "grpc" {
-            builder
-                .with_tonic()
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        } else {
-            builder
-                .with_http()
-                .with_protocol(protocol(config))
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        }
-    });
+    let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, &config);
     let exporter = match exporter {
         Ok(exporter) => exporter,
         Err(e) => {
@@ -356,25 +366,7 @@ pub(crate) fn logger_from_env() -> Option<SdkLoggerProvider> {
             return None;
         }
     };
-    let exporter = OnRuntime::build(&config, |config| {
-        let builder = opentelemetry_otlp::LogExporter::builder();
-        if config.protocol == "grpc" {
-            builder
-                .with_tonic()
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        } else {
-            builder
-                .with_http()
-                .with_protocol(protocol(config))
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        }
-    });
+    let exporter = otlp_exporter!(opentelemetry_otlp::LogExporter, &config);
     let exporter = match exporter {
         Ok(exporter) => exporter,
         Err(e) => {

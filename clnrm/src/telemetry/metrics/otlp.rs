@@ -21,7 +21,7 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 
 use super::registry::{Family, Kind};
 use crate::telemetry::export::{
-    FLUSH_BOUND, OnRuntime, metrics_config_from, protocol, resource, retry_policy, warn_once,
+    FLUSH_BOUND, metrics_config_from, otlp_exporter, resource, warn_once,
 };
 
 /// One instrument per family.
@@ -49,25 +49,7 @@ pub fn install_otlp_from_env() {
             return;
         }
     };
-    let exporter = OnRuntime::build(&config, |config| {
-        let builder = opentelemetry_otlp::MetricExporter::builder();
-        if config.protocol == "grpc" {
-            builder
-                .with_tonic()
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        } else {
-            builder
-                .with_http()
-                .with_protocol(protocol(config))
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_retry_policy(retry_policy())
-                .build()
-        }
-    });
+    let exporter = otlp_exporter!(opentelemetry_otlp::MetricExporter, &config);
     let exporter = match exporter {
         Ok(exporter) => exporter,
         Err(e) => {
